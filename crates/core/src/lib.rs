@@ -1,0 +1,1 @@
+//! Organisations, sharing groups, collections, the access policy and ingest.

@@ -1,0 +1,1 @@
+//! HTTP: TAXII 2.1 and the REST API.
