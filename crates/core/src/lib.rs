@@ -1,1 +1,18 @@
-//! Organisations, sharing groups, collections, the access policy and ingest.
+//! The exchange's domain: organisations, sharing groups, collections and tokens; the access
+//! policy every read goes through; ingest (validate → store); the [`Store`] trait that storage
+//! engines implement.
+
+pub mod auth;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod exchange;
+pub mod model;
+pub mod policy;
+pub mod store;
+
+pub use exchange::{
+    CollectionView, Error, Exchange, IngestCheck, Limits, ListQuery, Page, Status, StatusDetail,
+    VersionSelect,
+};
+pub use model::*;
+pub use store::{AuditQuery, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus};

@@ -78,6 +78,12 @@ impl fmt::Display for Tlp {
     }
 }
 
+impl serde::Serialize for Tlp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a TLP level; expected clear, green, amber, amber+strict or red")]
 pub struct UnknownTlp(pub String);

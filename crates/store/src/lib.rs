@@ -1,1 +1,796 @@
-//! The Store on SQLite.
+//! The [`Store`] on SQLite: WAL journal, one writer connection, a pool of readers.
+//!
+//! `date_added` is handed out by the single writer inside its transaction, so commits happen in
+//! `date_added` order and a reader's snapshot always holds a prefix of each collection: paging
+//! with `added_after` or `next` neither skips nor repeats an object under concurrent writes.
+//! `synchronous = FULL` makes every acknowledged write survive a crash of the process or of
+//! the machine.
+
+use std::path::Path;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+
+use kawal_core::{
+    AuditEvent, AuditQuery, Collection, GroupId, InsertOutcome, NewCollection, NewVersion, OrgId,
+    Organisation, Role, Scan, SharingGroup, Store, StoreError, StoreResult, StoredStatus,
+    StoredVersion, Token, Writers,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Row};
+use stix::{Timestamp, Tlp};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orgs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    country TEXT,
+    identity_id TEXT NOT NULL UNIQUE,
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    PRIMARY KEY (group_id, org_id)
+);
+CREATE TABLE IF NOT EXISTS collections (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    description TEXT,
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    writers_all INTEGER NOT NULL,
+    default_tlp INTEGER NOT NULL,
+    public INTEGER NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS collection_writers (
+    collection_id TEXT NOT NULL REFERENCES collections(id),
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    PRIMARY KEY (collection_id, org_id)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY,
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    role TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS objects (
+    collection_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    date_added INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    spec_version TEXT NOT NULL,
+    producer INTEGER NOT NULL,
+    tlp INTEGER,
+    recipients TEXT,
+    sha256 BLOB NOT NULL,
+    raw TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS objects_by_version ON objects (collection_id, id, version);
+CREATE UNIQUE INDEX IF NOT EXISTS objects_by_date_added ON objects (collection_id, date_added);
+CREATE TABLE IF NOT EXISTS statuses (
+    id TEXT PRIMARY KEY,
+    owner INTEGER NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    org_id INTEGER,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
+"#;
+
+const DATE_ADDED_MARK: &str = "date_added_high_water_mark";
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    writer: Mutex<Writer>,
+    readers: Mutex<Vec<Connection>>,
+    reader_freed: Condvar,
+}
+
+struct Writer {
+    conn: Connection,
+    /// The greatest `date_added` ever handed out, including for since-deleted objects.
+    last_date_added: i64,
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, ref msg)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Duplicate(
+                msg.clone()
+                    .unwrap_or_else(|| "a record with this key".to_owned()),
+            )
+        }
+        other => StoreError::Backend(other.to_string()),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 10000;",
+        )
+        .map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        let stored_mark: Option<String> = conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = ?1",
+                [DATE_ADDED_MARK],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        let max_present: Option<i64> = conn
+            .query_row("SELECT max(date_added) FROM objects", [], |r| r.get(0))
+            .map_err(backend)?;
+        let last_date_added = stored_mark
+            .and_then(|m| m.parse().ok())
+            .into_iter()
+            .chain(max_present)
+            .max()
+            .unwrap_or(0);
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(backend)?;
+            reader
+                .execute_batch("PRAGMA busy_timeout = 10000;")
+                .map_err(backend)?;
+            readers.push(reader);
+        }
+        Ok(SqliteStore {
+            writer: Mutex::new(Writer {
+                conn,
+                last_date_added,
+            }),
+            readers: Mutex::new(readers),
+            reader_freed: Condvar::new(),
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let conn = {
+            let mut pool = lock(&self.readers);
+            loop {
+                if let Some(conn) = pool.pop() {
+                    break conn;
+                }
+                pool = self
+                    .reader_freed
+                    .wait(pool)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        let result = f(&conn);
+        lock(&self.readers).push(conn);
+        self.reader_freed.notify_one();
+        result.map_err(backend)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Writer) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let mut writer = lock(&self.writer);
+        f(&mut writer).map_err(backend)
+    }
+}
+
+fn tlp_code(tlp: Tlp) -> i64 {
+    Tlp::ALL
+        .iter()
+        .position(|t| *t == tlp)
+        .map_or(4, |p| p as i64)
+}
+
+fn tlp_from_code(code: i64) -> Tlp {
+    usize::try_from(code)
+        .ok()
+        .and_then(|i| Tlp::ALL.get(i))
+        .copied()
+        .unwrap_or(Tlp::Red)
+}
+
+fn org_from_row(row: &Row<'_>) -> rusqlite::Result<Organisation> {
+    Ok(Organisation {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        country: row.get(2)?,
+        identity_id: row.get(3)?,
+        created: Timestamp::from_micros(row.get(4)?),
+    })
+}
+
+fn token_from_row(row: &Row<'_>) -> rusqlite::Result<Token> {
+    let role: String = row.get(2)?;
+    Ok(Token {
+        id: row.get(0)?,
+        org: row.get(1)?,
+        // An unreadable role must not grant anything: fall back to the weakest.
+        role: role.parse().unwrap_or(Role::Sensor),
+        secret_hash: row.get(3)?,
+        created: Timestamp::from_micros(row.get(4)?),
+        revoked: row.get(5)?,
+    })
+}
+
+fn members(conn: &Connection, group: GroupId) -> rusqlite::Result<Vec<OrgId>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT org_id FROM group_members WHERE group_id = ?1 ORDER BY org_id")?;
+    let rows = stmt.query_map([group], |r| r.get(0))?;
+    rows.collect()
+}
+
+const COLLECTION_COLUMNS: &str =
+    "id, title, description, group_id, writers_all, default_tlp, public, created";
+
+fn collection_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Collection> {
+    let id: String = row.get(0)?;
+    let group: GroupId = row.get(3)?;
+    let writers_all: bool = row.get(4)?;
+    let writers = if writers_all {
+        Writers::AllMembers
+    } else {
+        let mut stmt = conn.prepare_cached(
+            "SELECT org_id FROM collection_writers WHERE collection_id = ?1 ORDER BY org_id",
+        )?;
+        let ids = stmt
+            .query_map([&id], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<OrgId>>>()?;
+        Writers::Only(ids)
+    };
+    Ok(Collection {
+        title: row.get(1)?,
+        description: row.get(2)?,
+        group,
+        members: members(conn, group)?,
+        writers,
+        default_tlp: tlp_from_code(row.get(5)?),
+        public: row.get(6)?,
+        created: Timestamp::from_micros(row.get(7)?),
+        id,
+    })
+}
+
+const VERSION_COLUMNS: &str = "o.id, o.type, o.spec_version, o.version, o.date_added, o.producer, o.tlp, o.recipients,
+    o.version = (SELECT max(m.version) FROM objects m WHERE m.collection_id = o.collection_id AND m.id = o.id),
+    o.version = (SELECT min(m.version) FROM objects m WHERE m.collection_id = o.collection_id AND m.id = o.id)";
+
+fn version_from_row(row: &Row<'_>, with_content: bool) -> rusqlite::Result<StoredVersion> {
+    let recipients: Option<String> = row.get(7)?;
+    Ok(StoredVersion {
+        id: row.get(0)?,
+        type_name: row.get(1)?,
+        spec_version: row.get(2)?,
+        version: Timestamp::from_micros(row.get(3)?),
+        date_added: Timestamp::from_micros(row.get(4)?),
+        producer: row.get(5)?,
+        tlp: row.get::<_, Option<i64>>(6)?.map(tlp_from_code),
+        recipients: recipients
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|r| r.parse().ok())
+            .collect(),
+        newest: row.get(8)?,
+        oldest: row.get(9)?,
+        raw: if with_content { row.get(10)? } else { None },
+    })
+}
+
+impl Store for SqliteStore {
+    fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        self.read(|c| {
+            c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
+    }
+
+    fn set_setting(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    [key, value],
+                )
+                .map(drop)
+        })
+    }
+
+    fn create_org(
+        &self,
+        name: &str,
+        country: Option<&str>,
+        identity_id: &str,
+    ) -> StoreResult<Organisation> {
+        let created = Timestamp::now();
+        let id = self
+            .write(|w| {
+                w.conn.execute(
+                    "INSERT INTO orgs (name, country, identity_id, created) VALUES (?1, ?2, ?3, ?4)",
+                    params![name, country, identity_id, created.as_micros()],
+                )?;
+                Ok(w.conn.last_insert_rowid())
+            })
+            .map_err(|e| match e {
+                StoreError::Duplicate(_) => StoreError::Duplicate(format!("organisation `{name}`")),
+                other => other,
+            })?;
+        Ok(Organisation {
+            id,
+            name: name.to_owned(),
+            country: country.map(str::to_owned),
+            identity_id: identity_id.to_owned(),
+            created,
+        })
+    }
+
+    fn org(&self, id: OrgId) -> StoreResult<Option<Organisation>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT id, name, country, identity_id, created FROM orgs WHERE id = ?1",
+                [id],
+                org_from_row,
+            )
+            .optional()
+        })
+    }
+
+    fn org_by_name(&self, name: &str) -> StoreResult<Option<Organisation>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT id, name, country, identity_id, created FROM orgs WHERE name = ?1",
+                [name],
+                org_from_row,
+            )
+            .optional()
+        })
+    }
+
+    fn orgs(&self) -> StoreResult<Vec<Organisation>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, name, country, identity_id, created FROM orgs ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], org_from_row)?;
+            rows.collect()
+        })
+    }
+
+    fn create_group(&self, name: &str, members: &[OrgId]) -> StoreResult<SharingGroup> {
+        let id = self
+            .write(|w| {
+                let tx = w.conn.transaction()?;
+                tx.execute("INSERT INTO groups (name) VALUES (?1)", [name])?;
+                let id = tx.last_insert_rowid();
+                for org in members {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO group_members (group_id, org_id) VALUES (?1, ?2)",
+                        [id, *org],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(id)
+            })
+            .map_err(|e| match e {
+                StoreError::Duplicate(_) => {
+                    StoreError::Duplicate(format!("sharing group `{name}`"))
+                }
+                other => other,
+            })?;
+        let mut members = members.to_vec();
+        members.sort_unstable();
+        members.dedup();
+        Ok(SharingGroup {
+            id,
+            name: name.to_owned(),
+            members,
+        })
+    }
+
+    fn group_by_name(&self, name: &str) -> StoreResult<Option<SharingGroup>> {
+        self.read(|c| {
+            let Some(id) = c
+                .query_row("SELECT id FROM groups WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()?
+            else {
+                return Ok(None);
+            };
+            Ok(Some(SharingGroup {
+                id,
+                name: name.to_owned(),
+                members: members(c, id)?,
+            }))
+        })
+    }
+
+    fn groups(&self) -> StoreResult<Vec<SharingGroup>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id, name FROM groups ORDER BY id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, GroupId>(0)?, r.get::<_, String>(1)?))
+            })?;
+            rows.map(|row| {
+                let (id, name) = row?;
+                Ok(SharingGroup {
+                    id,
+                    name,
+                    members: members(c, id)?,
+                })
+            })
+            .collect()
+        })
+    }
+
+    fn create_collection(&self, new: &NewCollection) -> StoreResult<Collection> {
+        let id = &new.id;
+        let created = Timestamp::now();
+        self.write(|w| {
+            let tx = w.conn.transaction()?;
+            tx.execute(
+                "INSERT INTO collections (id, title, description, group_id, writers_all, default_tlp, public, created)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    id,
+                    new.title,
+                    new.description,
+                    new.group,
+                    matches!(new.writers, Writers::AllMembers),
+                    tlp_code(new.default_tlp),
+                    new.public,
+                    created.as_micros()
+                ],
+            )?;
+            if let Writers::Only(writers) = &new.writers {
+                for org in writers {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO collection_writers (collection_id, org_id) VALUES (?1, ?2)",
+                        params![id, org],
+                    )?;
+                }
+            }
+            tx.commit()
+        })?;
+        self.collection(id)?
+            .ok_or_else(|| StoreError::Missing(format!("collection {id}")))
+    }
+
+    fn collection(&self, id: &str) -> StoreResult<Option<Collection>> {
+        self.read(|c| {
+            c.query_row(
+                &format!("SELECT {COLLECTION_COLUMNS} FROM collections WHERE id = ?1"),
+                [id],
+                |row| collection_from_row(c, row),
+            )
+            .optional()
+        })
+    }
+
+    fn collections(&self) -> StoreResult<Vec<Collection>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {COLLECTION_COLUMNS} FROM collections ORDER BY created, id"
+            ))?;
+            let rows = stmt.query_map([], |row| collection_from_row(c, row))?;
+            rows.collect()
+        })
+    }
+
+    fn create_token(&self, token: &Token) -> StoreResult<()> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "INSERT INTO tokens (id, org_id, role, secret_hash, created, revoked) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![token.id, token.org, token.role.as_str(), token.secret_hash, token.created.as_micros(), token.revoked],
+                )
+                .map(drop)
+        })
+    }
+
+    fn token(&self, id: &str) -> StoreResult<Option<Token>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT id, org_id, role, secret_hash, created, revoked FROM tokens WHERE id = ?1",
+                [id],
+                token_from_row,
+            )
+            .optional()
+        })
+    }
+
+    fn tokens(&self) -> StoreResult<Vec<Token>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT id, org_id, role, secret_hash, created, revoked FROM tokens ORDER BY created, id")?;
+            let rows = stmt.query_map([], token_from_row)?;
+            rows.collect()
+        })
+    }
+
+    fn revoke_token(&self, id: &str) -> StoreResult<bool> {
+        self.write(|w| {
+            w.conn
+                .execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", [id])
+                .map(|n| n > 0)
+        })
+    }
+
+    fn insert_versions(
+        &self,
+        collection: &str,
+        producer: OrgId,
+        recipients: &[OrgId],
+        versions: &[NewVersion],
+    ) -> StoreResult<Vec<InsertOutcome>> {
+        let recipients = (!recipients.is_empty()).then(|| {
+            recipients
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        });
+        self.write(|w| {
+            let tx = w.conn.transaction()?;
+            let mut outcomes = Vec::with_capacity(versions.len());
+            let mut last = w.last_date_added;
+            {
+                let mut same_version = tx.prepare_cached(
+                    "SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
+                )?;
+                let mut same_bytes = tx.prepare_cached(
+                    "SELECT version FROM objects WHERE collection_id = ?1 AND id = ?2 AND sha256 = ?3",
+                )?;
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO objects (collection_id, id, version, date_added, type, spec_version, producer, tlp, recipients, sha256, raw)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?;
+                let now = Timestamp::now().as_micros();
+                for new in versions {
+                    let object = &new.object;
+                    let known_version = match object.version() {
+                        Some(version) => Some(version.as_micros()),
+                        // Unversioned objects (cyber-observables) are identified by content.
+                        None => same_bytes
+                            .query_row(params![collection, object.id, &new.sha256[..]], |r| r.get(0))
+                            .optional()?,
+                    };
+                    if let Some(version) = known_version {
+                        let stored: Option<Vec<u8>> = same_version
+                            .query_row(params![collection, object.id, version], |r| r.get(0))
+                            .optional()?;
+                        match stored {
+                            Some(hash) if hash == new.sha256 => {
+                                outcomes.push(InsertOutcome::AlreadyPresent { version: Timestamp::from_micros(version) });
+                                continue;
+                            }
+                            Some(_) => {
+                                outcomes.push(InsertOutcome::Conflict { version: Timestamp::from_micros(version) });
+                                continue;
+                            }
+                            None => {}
+                        }
+                    }
+                    let date_added = now.max(last + 1);
+                    last = date_added;
+                    let version = known_version.unwrap_or(date_added);
+                    insert.execute(params![
+                        collection,
+                        object.id,
+                        version,
+                        date_added,
+                        object.type_name,
+                        object.spec_version,
+                        producer,
+                        new.tlp.map(tlp_code),
+                        recipients,
+                        &new.sha256[..],
+                        object.raw()
+                    ])?;
+                    outcomes.push(InsertOutcome::Added {
+                        version: Timestamp::from_micros(version),
+                        date_added: Timestamp::from_micros(date_added),
+                    });
+                }
+            }
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![DATE_ADDED_MARK, last.to_string()],
+            )?;
+            tx.commit()?;
+            w.last_date_added = last;
+            Ok(outcomes)
+        })
+    }
+
+    fn scan(
+        &self,
+        collection: &str,
+        after: Option<Timestamp>,
+        scan: &Scan,
+    ) -> StoreResult<Vec<StoredVersion>> {
+        let content = if scan.with_content { ", o.raw" } else { "" };
+        let mut sql =
+            format!("SELECT {VERSION_COLUMNS}{content} FROM objects o WHERE o.collection_id = ?1");
+        let mut args: Vec<SqlValue> = vec![SqlValue::Text(collection.to_owned())];
+        let lower = after
+            .into_iter()
+            .chain(scan.added_after)
+            .map(Timestamp::as_micros)
+            .max();
+        if let Some(lower) = lower {
+            args.push(SqlValue::Integer(lower));
+            sql.push_str(&format!(" AND o.date_added > ?{}", args.len()));
+        }
+        for (column, values) in [
+            ("o.id", &scan.ids),
+            ("o.type", &scan.types),
+            ("o.spec_version", &scan.spec_versions),
+        ] {
+            if values.is_empty() {
+                continue;
+            }
+            let first = args.len() + 1;
+            args.extend(values.iter().cloned().map(SqlValue::Text));
+            let placeholders: Vec<String> = (first..=args.len()).map(|i| format!("?{i}")).collect();
+            sql.push_str(&format!(" AND {column} IN ({})", placeholders.join(", ")));
+        }
+        args.push(SqlValue::Integer(
+            i64::try_from(scan.batch).unwrap_or(i64::MAX),
+        ));
+        sql.push_str(&format!(" ORDER BY o.date_added LIMIT ?{}", args.len()));
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args), |row| {
+                version_from_row(row, scan.with_content)
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn versions(
+        &self,
+        collection: &str,
+        id: &str,
+        with_content: bool,
+    ) -> StoreResult<Vec<StoredVersion>> {
+        let content = if with_content { ", o.raw" } else { "" };
+        let sql = format!(
+            "SELECT {VERSION_COLUMNS}{content} FROM objects o WHERE o.collection_id = ?1 AND o.id = ?2 ORDER BY o.version"
+        );
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows =
+                stmt.query_map([collection, id], |row| version_from_row(row, with_content))?;
+            rows.collect()
+        })
+    }
+
+    fn delete_versions(
+        &self,
+        collection: &str,
+        id: &str,
+        versions: &[Timestamp],
+    ) -> StoreResult<usize> {
+        self.write(|w| {
+            let tx = w.conn.transaction()?;
+            let mut removed = 0;
+            {
+                let mut delete = tx.prepare_cached(
+                    "DELETE FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
+                )?;
+                for version in versions {
+                    removed += delete.execute(params![collection, id, version.as_micros()])?;
+                }
+            }
+            tx.commit()?;
+            Ok(removed)
+        })
+    }
+
+    fn save_status(&self, status: &StoredStatus) -> StoreResult<()> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "INSERT INTO statuses (id, owner, json) VALUES (?1, ?2, ?3)",
+                    params![status.id, status.owner, status.json],
+                )
+                .map(drop)
+        })
+    }
+
+    fn status(&self, id: &str) -> StoreResult<Option<StoredStatus>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT id, owner, json FROM statuses WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(StoredStatus {
+                        id: r.get(0)?,
+                        owner: r.get(1)?,
+                        json: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
+        self.write(|w| {
+            let tx = w.conn.transaction()?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO audit (at, actor, org_id, action, target, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for e in events {
+                    insert.execute(params![e.at.as_micros(), e.actor, e.org, e.action, e.target, e.outcome])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+        let mut sql =
+            "SELECT at, actor, org_id, action, target, outcome FROM audit WHERE 1 = 1".to_owned();
+        let mut args: Vec<SqlValue> = Vec::new();
+        if let Some(actor) = &query.actor {
+            args.push(SqlValue::Text(actor.clone()));
+            sql.push_str(&format!(" AND actor = ?{}", args.len()));
+        }
+        if let Some(action) = &query.action {
+            args.push(SqlValue::Text(action.clone()));
+            sql.push_str(&format!(" AND action = ?{}", args.len()));
+        }
+        if let Some(org) = query.org {
+            args.push(SqlValue::Integer(org));
+            sql.push_str(&format!(" AND org_id = ?{}", args.len()));
+        }
+        if let Some(since) = query.since {
+            args.push(SqlValue::Integer(since.as_micros()));
+            sql.push_str(&format!(" AND at >= ?{}", args.len()));
+        }
+        args.push(SqlValue::Integer(
+            i64::try_from(query.limit).unwrap_or(i64::MAX),
+        ));
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT ?{}", args.len()));
+        self.read(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args), |r| {
+                Ok(AuditEvent {
+                    at: Timestamp::from_micros(r.get(0)?),
+                    actor: r.get(1)?,
+                    org: r.get(2)?,
+                    action: r.get(3)?,
+                    target: r.get(4)?,
+                    outcome: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}

@@ -1,0 +1,463 @@
+//! The behaviour every [`Store`] engine must show. An engine's tests run the whole suite with
+//! `kawal_core::store_conformance_tests!(|| MyStore::open_somewhere())`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use stix::{Timestamp, Tlp};
+
+use crate::model::{InsertOutcome, NewVersion, Role, Token, Writers};
+use crate::store::{AuditQuery, NewCollection, Scan, Store, StoredStatus};
+use crate::AuditEvent;
+
+/// Runs each named check against a fresh store from the factory.
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:expr) => {
+        $crate::store_conformance_tests!(@each $factory;
+            settings_round_trip, orgs_groups_collections, tokens, insert_outcomes,
+            date_added_strictly_increases, scan_filters, newest_and_oldest, delete_versions,
+            statuses, audit_trail, paging_under_concurrent_writes);
+    };
+    (@each $factory:expr; $($check:ident),*) => {
+        $(
+            #[test]
+            fn $check() {
+                let store = ($factory)();
+                $crate::conformance::$check(std::sync::Arc::new(store));
+            }
+        )*
+    };
+}
+
+pub fn object(id: &str, modified: &str, extra: &str) -> NewVersion {
+    let raw = format!(
+        r#"{{"type":"{}","spec_version":"2.1","id":"{id}","created":"2020-01-01T00:00:00.000Z","modified":"{modified}"{extra}}}"#,
+        id.split("--").next().unwrap_or("x-unknown")
+    );
+    new_version(&raw)
+}
+
+pub fn new_version(raw: &str) -> NewVersion {
+    let object =
+        stix::parse_object(raw).unwrap_or_else(|e| panic!("fixture does not validate: {e}"));
+    let sha256 = Sha256::digest(raw.as_bytes()).into();
+    let tlp = object.tlp();
+    NewVersion {
+        object,
+        sha256,
+        tlp,
+    }
+}
+
+fn setup(store: &dyn Store) -> (i64, i64, String) {
+    let a = store
+        .create_org(
+            "MY-CERT",
+            Some("MY"),
+            "identity--11111111-1111-4111-8111-111111111111",
+        )
+        .unwrap();
+    let b = store
+        .create_org(
+            "KH-CERT",
+            Some("KH"),
+            "identity--22222222-2222-4222-8222-222222222222",
+        )
+        .unwrap();
+    let group = store.create_group("ASEAN", &[a.id, b.id]).unwrap();
+    let collection = store
+        .create_collection(&NewCollection {
+            id: "9cfa669c-ee94-4ece-afd2-f8edac37d8fd".into(),
+            title: "Indicators".into(),
+            description: None,
+            group: group.id,
+            writers: Writers::AllMembers,
+            default_tlp: Tlp::Amber,
+            public: false,
+        })
+        .unwrap();
+    (a.id, b.id, collection.id)
+}
+
+const ID1: &str = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+const ID2: &str = "malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b";
+
+pub fn settings_round_trip(store: Arc<dyn Store>) {
+    assert_eq!(store.setting("k").unwrap(), None);
+    store.set_setting("k", "1").unwrap();
+    store.set_setting("k", "2").unwrap();
+    assert_eq!(store.setting("k").unwrap().as_deref(), Some("2"));
+}
+
+pub fn orgs_groups_collections(store: Arc<dyn Store>) {
+    let (a, b, cid) = setup(&*store);
+    assert!(store
+        .create_org(
+            "MY-CERT",
+            None,
+            "identity--33333333-3333-4333-8333-333333333333"
+        )
+        .is_err());
+    assert_eq!(store.org_by_name("KH-CERT").unwrap().unwrap().id, b);
+    assert_eq!(
+        store.org(a).unwrap().unwrap().country.as_deref(),
+        Some("MY")
+    );
+    assert_eq!(store.orgs().unwrap().len(), 2);
+    let group = store.group_by_name("ASEAN").unwrap().unwrap();
+    assert_eq!(group.members, vec![a.min(b), a.max(b)]);
+    assert!(store.create_group("ASEAN", &[]).is_err());
+    let c = store.collection(&cid).unwrap().unwrap();
+    assert_eq!(
+        (c.default_tlp, c.public, c.writers.clone()),
+        (Tlp::Amber, false, Writers::AllMembers)
+    );
+    assert_eq!(c.members.len(), 2);
+    let only = store
+        .create_collection(&NewCollection {
+            id: "0b6f6b4e-4b55-4a4b-9b3c-0c1f9b2a7e10".into(),
+            title: "Feed".into(),
+            description: Some("read-only feed".into()),
+            group: group.id,
+            writers: Writers::Only(vec![a]),
+            default_tlp: Tlp::Clear,
+            public: true,
+        })
+        .unwrap();
+    assert_eq!(only.writers, Writers::Only(vec![a]));
+    assert_eq!(store.collections().unwrap().len(), 2);
+    assert!(store.collection("unknown").unwrap().is_none());
+}
+
+pub fn tokens(store: Arc<dyn Store>) {
+    let (a, _, _) = setup(&*store);
+    let token = Token {
+        id: "0123456789abcdef".into(),
+        org: a,
+        role: Role::Analyst,
+        secret_hash: "$argon2id$fake".into(),
+        created: Timestamp::now(),
+        revoked: false,
+    };
+    store.create_token(&token).unwrap();
+    assert!(store.create_token(&token).is_err());
+    assert_eq!(store.token(&token.id).unwrap().unwrap(), token);
+    assert!(store.revoke_token(&token.id).unwrap());
+    assert!(!store.revoke_token("ffffffffffffffff").unwrap());
+    assert!(store.token(&token.id).unwrap().unwrap().revoked);
+    assert_eq!(store.tokens().unwrap().len(), 1);
+}
+
+pub fn insert_outcomes(store: Arc<dyn Store>) {
+    let (a, _, cid) = setup(&*store);
+    let v1 = object(ID1, "2020-01-01T00:00:00.000Z", "");
+    let v1_other = object(ID1, "2020-01-01T00:00:00.000Z", r#","name":"changed""#);
+    let sco = new_version(
+        r#"{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd","value":"198.51.100.3"}"#,
+    );
+    let out = store
+        .insert_versions(&cid, a, &[], &[v1.clone(), v1_other, sco.clone(), v1])
+        .unwrap();
+    assert!(matches!(out[0], InsertOutcome::Added { .. }));
+    assert!(matches!(out[1], InsertOutcome::Conflict { .. }));
+    assert!(matches!(out[2], InsertOutcome::Added { .. }));
+    assert!(matches!(out[3], InsertOutcome::AlreadyPresent { .. }));
+    let again = store.insert_versions(&cid, a, &[], &[sco]).unwrap();
+    assert!(
+        matches!(again[0], InsertOutcome::AlreadyPresent { .. }),
+        "{again:?}"
+    );
+    let all = store
+        .scan(
+            &cid,
+            None,
+            &Scan {
+                batch: 100,
+                with_content: true,
+                ..Scan::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].raw.as_deref().is_some_and(|r| r.contains(ID1)));
+}
+
+pub fn date_added_strictly_increases(store: Arc<dyn Store>) {
+    let (a, _, cid) = setup(&*store);
+    let batch: Vec<NewVersion> = (0..200)
+        .map(|i| {
+            object(
+                &format!("indicator--00000000-0000-4000-8000-{i:012}"),
+                "2020-01-01T00:00:00.000Z",
+                "",
+            )
+        })
+        .collect();
+    store.insert_versions(&cid, a, &[], &batch[..100]).unwrap();
+    store.insert_versions(&cid, a, &[], &batch[100..]).unwrap();
+    let all = store
+        .scan(
+            &cid,
+            None,
+            &Scan {
+                batch: 1000,
+                ..Scan::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(all.len(), 200);
+    assert!(all.windows(2).all(|w| w[0].date_added < w[1].date_added));
+}
+
+pub fn scan_filters(store: Arc<dyn Store>) {
+    let (a, b, cid) = setup(&*store);
+    store
+        .insert_versions(
+            &cid,
+            a,
+            &[b],
+            &[object(ID1, "2020-01-01T00:00:00.000Z", "")],
+        )
+        .unwrap();
+    store
+        .insert_versions(
+            &cid,
+            b,
+            &[],
+            &[object(
+                ID2,
+                "2020-01-01T00:00:00.000Z",
+                r#","name":"x","is_family":true"#,
+            )],
+        )
+        .unwrap();
+    let by = |scan: Scan| store.scan(&cid, None, &Scan { batch: 10, ..scan }).unwrap();
+    let types = by(Scan {
+        types: vec!["malware".into()],
+        ..Scan::default()
+    });
+    assert_eq!(
+        (types.len(), types[0].id.as_str(), types[0].producer),
+        (1, ID2, b)
+    );
+    assert_eq!(
+        by(Scan {
+            ids: vec![ID1.into(), ID2.into()],
+            ..Scan::default()
+        })
+        .len(),
+        2
+    );
+    assert!(by(Scan {
+        spec_versions: vec!["2.0".into()],
+        ..Scan::default()
+    })
+    .is_empty());
+    let first = by(Scan::default());
+    assert_eq!(first[0].recipients, vec![b]);
+    assert!(first[0].raw.is_none());
+    let after = by(Scan {
+        added_after: Some(first[0].date_added),
+        ..Scan::default()
+    });
+    assert_eq!(after.len(), 1);
+    assert_eq!(
+        store
+            .scan(
+                &cid,
+                Some(first[1].date_added),
+                &Scan {
+                    batch: 10,
+                    ..Scan::default()
+                }
+            )
+            .unwrap()
+            .len(),
+        0
+    );
+    assert!(store
+        .scan(
+            "no-such-collection",
+            None,
+            &Scan {
+                batch: 10,
+                ..Scan::default()
+            }
+        )
+        .unwrap()
+        .is_empty());
+}
+
+pub fn newest_and_oldest(store: Arc<dyn Store>) {
+    let (a, _, cid) = setup(&*store);
+    let red = format!(r#","object_marking_refs":["{}"]"#, stix::tlp::TLP2_RED);
+    store
+        .insert_versions(
+            &cid,
+            a,
+            &[],
+            &[
+                object(ID1, "2020-03-01T00:00:00.000Z", &red),
+                object(ID1, "2020-01-01T00:00:00.000Z", ""),
+                object(ID1, "2020-02-01T00:00:00.000Z", ""),
+            ],
+        )
+        .unwrap();
+    let versions = store.versions(&cid, ID1, true).unwrap();
+    let flags: Vec<(bool, bool)> = versions.iter().map(|v| (v.oldest, v.newest)).collect();
+    assert_eq!(flags, vec![(true, false), (false, false), (false, true)]);
+    assert_eq!(versions[2].tlp, Some(Tlp::Red));
+    assert!(versions.windows(2).all(|w| w[0].version < w[1].version));
+    assert!(versions.iter().all(|v| v.raw.is_some()));
+}
+
+pub fn delete_versions(store: Arc<dyn Store>) {
+    let (a, _, cid) = setup(&*store);
+    let v1 = object(ID1, "2020-01-01T00:00:00.000Z", "");
+    let v2 = object(ID1, "2020-02-01T00:00:00.000Z", "");
+    store
+        .insert_versions(&cid, a, &[], &[v1, v2.clone()])
+        .unwrap();
+    let t1 = Timestamp::parse("2020-01-01T00:00:00.000Z").unwrap();
+    assert_eq!(store.delete_versions(&cid, ID1, &[t1]).unwrap(), 1);
+    assert_eq!(store.delete_versions(&cid, ID1, &[t1]).unwrap(), 0);
+    let left = store.versions(&cid, ID1, false).unwrap();
+    assert_eq!(left.len(), 1);
+    assert!(left[0].newest && left[0].oldest);
+    // A date_added is never handed out twice, even once its object is gone.
+    let before = left[0].date_added;
+    store
+        .delete_versions(&cid, ID1, &[left[0].version])
+        .unwrap();
+    store.insert_versions(&cid, a, &[], &[v2]).unwrap();
+    assert!(store.versions(&cid, ID1, false).unwrap()[0].date_added > before);
+}
+
+pub fn statuses(store: Arc<dyn Store>) {
+    let (a, _, _) = setup(&*store);
+    let status = StoredStatus {
+        id: "2d086da7-4bdc-4f91-900e-d77486753710".into(),
+        owner: a,
+        json: "{}".into(),
+    };
+    store.save_status(&status).unwrap();
+    assert_eq!(store.status(&status.id).unwrap(), Some(status));
+    assert_eq!(store.status("missing").unwrap(), None);
+}
+
+pub fn audit_trail(store: Arc<dyn Store>) {
+    let (a, b, _) = setup(&*store);
+    let event = |i: i64, org, action: &str| AuditEvent {
+        at: Timestamp::from_micros(i),
+        actor: format!("token:{org}"),
+        org: Some(org),
+        action: action.into(),
+        target: "t".into(),
+        outcome: "ok".into(),
+    };
+    store
+        .append_audit(&[
+            event(1, a, "read"),
+            event(2, b, "write"),
+            event(3, a, "write"),
+        ])
+        .unwrap();
+    let all = store
+        .audit(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.at.as_micros()).collect::<Vec<_>>(),
+        vec![3, 2, 1]
+    );
+    let writes_of_a = store
+        .audit(&AuditQuery {
+            org: Some(a),
+            action: Some("write".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(writes_of_a.len(), 1);
+    assert_eq!(
+        store
+            .audit(&AuditQuery {
+                since: Some(Timestamp::from_micros(2)),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+/// A reader paging with `next`-style cursors while writers add objects sees every object
+/// exactly once, in `date_added` order.
+pub fn paging_under_concurrent_writes(store: Arc<dyn Store>) {
+    let (a, _, cid) = setup(&*store);
+    let total = 2_000;
+    let writer = {
+        let store = Arc::clone(&store);
+        let cid = cid.clone();
+        std::thread::spawn(move || {
+            for chunk in (0..total).collect::<Vec<_>>().chunks(50) {
+                let batch: Vec<NewVersion> = chunk
+                    .iter()
+                    .map(|i| {
+                        object(
+                            &format!("indicator--00000000-0000-4000-8000-{i:012}"),
+                            "2020-01-01T00:00:00.000Z",
+                            "",
+                        )
+                    })
+                    .collect();
+                store.insert_versions(&cid, a, &[], &batch).unwrap();
+            }
+        })
+    };
+    let mut seen = HashSet::new();
+    let mut cursor = None;
+    let mut last = None;
+    while seen.len() < total {
+        let page = store
+            .scan(
+                &cid,
+                cursor,
+                &Scan {
+                    batch: 37,
+                    ..Scan::default()
+                },
+            )
+            .unwrap();
+        for v in &page {
+            assert!(seen.insert(v.id.clone()), "{} returned twice", v.id);
+            assert!(last < Some(v.date_added));
+            last = Some(v.date_added);
+        }
+        cursor = page.last().map(|v| v.date_added).or(cursor);
+        if page.is_empty() && writer.is_finished() {
+            let rest = store
+                .scan(
+                    &cid,
+                    cursor,
+                    &Scan {
+                        batch: 37,
+                        ..Scan::default()
+                    },
+                )
+                .unwrap();
+            assert!(
+                !rest.is_empty() || seen.len() == total,
+                "paging skipped objects: saw {}",
+                seen.len()
+            );
+        }
+    }
+    writer.join().unwrap();
+    assert_eq!(seen.len(), total);
+}

@@ -1,0 +1,1025 @@
+//! The exchange's operations, independent of any protocol: authentication, reading through the
+//! access policy, ingest (validate → store), status resources, administration and the audit
+//! trail. TAXII, REST and the command line are thin layers over these.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use stix::{Timestamp, Tlp};
+
+use crate::auth;
+use crate::model::{
+    AuditEvent, Collection, InsertOutcome, NewVersion, OrgId, Organisation, Principal, Role,
+    SharingGroup, StoredVersion, Token, Writers,
+};
+use crate::policy;
+use crate::store::{AuditQuery, NewCollection, Scan, Store, StoreError, StoredStatus};
+
+/// What went wrong, in terms every protocol layer can map to its own status codes.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Duplicate(what) => Error::Conflict(format!("{what} already exists")),
+            other => Error::Store(other),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// A check an object must pass before it is stored, besides STIX validation (for example,
+/// that an indicator's pattern parses). Returns the reason for refusing it.
+pub type IngestCheck = Box<dyn Fn(&stix::Object) -> std::result::Result<(), String> + Send + Sync>;
+
+/// Which versions of each object a read returns (TAXII `match[version]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionSelect {
+    pub all: bool,
+    pub first: bool,
+    pub last: bool,
+    pub at: Vec<Timestamp>,
+}
+
+impl Default for VersionSelect {
+    /// TAXII's default is the newest version.
+    fn default() -> Self {
+        VersionSelect {
+            all: false,
+            first: false,
+            last: true,
+            at: Vec::new(),
+        }
+    }
+}
+
+impl VersionSelect {
+    pub fn all() -> Self {
+        VersionSelect {
+            all: true,
+            first: false,
+            last: false,
+            at: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub added_after: Option<Timestamp>,
+    pub limit: Option<usize>,
+    pub next: Option<String>,
+    pub ids: Vec<String>,
+    pub types: Vec<String>,
+    pub versions: VersionSelect,
+    pub spec_versions: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub items: Vec<StoredVersion>,
+    pub more: bool,
+    pub next: Option<String>,
+}
+
+impl Page {
+    pub fn date_added_first(&self) -> Option<Timestamp> {
+        self.items.first().map(|v| v.date_added)
+    }
+    pub fn date_added_last(&self) -> Option<Timestamp> {
+        self.items.last().map(|v| v.date_added)
+    }
+}
+
+/// A TAXII 2.1 status resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub id: String,
+    pub status: String,
+    pub request_timestamp: String,
+    pub total_count: usize,
+    pub success_count: usize,
+    pub successes: Vec<StatusDetail>,
+    pub failure_count: usize,
+    pub failures: Vec<StatusDetail>,
+    pub pending_count: usize,
+    pub pending: Vec<StatusDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusDetail {
+    pub id: String,
+    pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+}
+
+/// A collection as one principal sees it.
+#[derive(Debug, Clone)]
+pub struct CollectionView {
+    pub collection: Collection,
+    pub can_read: bool,
+    pub can_write: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// The most objects a page holds, whatever the client asks.
+    pub max_page: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_page: 10_000 }
+    }
+}
+
+const INSTANCE_ORG: &str = "instance_org";
+const AUDIT_BUFFER: usize = 512;
+
+pub struct Exchange {
+    store: Arc<dyn Store>,
+    limits: Limits,
+    checks: Vec<IngestCheck>,
+    /// Token id → (argon2 hash, SHA-256 of the secret) of secrets already verified, so that
+    /// argon2 runs once per token rather than once per request.
+    verified: Mutex<HashMap<String, (String, [u8; 32])>>,
+    audit_buffer: Mutex<Vec<AuditEvent>>,
+}
+
+impl Exchange {
+    pub fn new(store: Arc<dyn Store>, limits: Limits) -> Self {
+        Exchange {
+            store,
+            limits,
+            checks: Vec::new(),
+            verified: Mutex::new(HashMap::new()),
+            audit_buffer: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn with_check(mut self, check: IngestCheck) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    pub fn store(&self) -> &dyn Store {
+        &*self.store
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    // ---- authentication ----------------------------------------------------------------
+
+    pub fn authenticate(&self, token_id: &str, secret: &str) -> Result<Principal> {
+        let refused = || Error::Unauthenticated("unknown token or wrong secret".to_owned());
+        if !auth::is_token_id(token_id) {
+            return Err(refused());
+        }
+        let token = self.store.token(token_id)?.ok_or_else(refused)?;
+        if token.revoked {
+            return Err(Error::Unauthenticated(format!(
+                "token {token_id} has been revoked"
+            )));
+        }
+        let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        let cached = self
+            .verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(token_id)
+            .is_some_and(|(hash, known)| *hash == token.secret_hash && *known == digest);
+        if !cached {
+            if !auth::verify_secret(secret, &token.secret_hash) {
+                return Err(refused());
+            }
+            self.verified
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(token_id.to_owned(), (token.secret_hash.clone(), digest));
+        }
+        Ok(Principal::Token {
+            token_id: token.id,
+            org: token.org,
+            role: token.role,
+        })
+    }
+
+    // ---- collections -------------------------------------------------------------------
+
+    pub fn visible_collections(&self, who: &Principal) -> Result<Vec<CollectionView>> {
+        Ok(self
+            .store
+            .collections()?
+            .into_iter()
+            .filter(|c| policy::may_see_collection(who, c))
+            .map(|c| self.view(who, c))
+            .collect())
+    }
+
+    fn view(&self, who: &Principal, collection: Collection) -> CollectionView {
+        CollectionView {
+            can_read: policy::may_see_collection(who, &collection),
+            can_write: policy::may_write(who, &collection),
+            collection,
+        }
+    }
+
+    /// The collection if the principal may see it. Unknown and invisible collections look the
+    /// same, so that a collection's existence does not leak.
+    pub fn collection(&self, who: &Principal, id: &str) -> Result<CollectionView> {
+        match self.store.collection(id)? {
+            Some(c) if policy::may_see_collection(who, &c) => Ok(self.view(who, c)),
+            _ if *who == Principal::Anonymous => Err(Error::Unauthenticated(
+                "this collection requires authentication".to_owned(),
+            )),
+            _ => Err(Error::NotFound(format!(
+                "no collection with id `{id}` is visible to you"
+            ))),
+        }
+    }
+
+    // ---- reading -----------------------------------------------------------------------
+
+    /// One page of the collection's objects that the principal may read, in `date_added`
+    /// order, after the filters of the query.
+    pub fn list(
+        &self,
+        who: &Principal,
+        collection_id: &str,
+        query: &ListQuery,
+        with_content: bool,
+    ) -> Result<Page> {
+        let view = self.collection(who, collection_id)?;
+        let page = self.page(who.org(), &view.collection, query, with_content)?;
+        self.record(
+            who,
+            "read",
+            collection_id,
+            &format!("{} objects", page.items.len()),
+        );
+        Ok(page)
+    }
+
+    /// All versions of one object that the principal may read, selected by the query; a
+    /// `NotFound` error when it may read none at all.
+    pub fn object(
+        &self,
+        who: &Principal,
+        collection_id: &str,
+        object_id: &str,
+        query: &ListQuery,
+        with_content: bool,
+    ) -> Result<Page> {
+        let view = self.collection(who, collection_id)?;
+        let reader = who.org();
+        let readable = self
+            .store
+            .versions(collection_id, object_id, false)?
+            .iter()
+            .any(|v| policy::may_read(reader, &view.collection, v));
+        if !readable {
+            self.record(
+                who,
+                "read",
+                &format!("{collection_id}/{object_id}"),
+                "not found",
+            );
+            return Err(Error::NotFound(format!(
+                "no object with id `{object_id}` in collection `{collection_id}` is visible to you"
+            )));
+        }
+        let query = ListQuery {
+            ids: vec![object_id.to_owned()],
+            ..query.clone()
+        };
+        let page = self.page(reader, &view.collection, &query, with_content)?;
+        self.record(
+            who,
+            "read",
+            &format!("{collection_id}/{object_id}"),
+            &format!("{} versions", page.items.len()),
+        );
+        Ok(page)
+    }
+
+    fn page(
+        &self,
+        reader: Option<OrgId>,
+        collection: &Collection,
+        query: &ListQuery,
+        with_content: bool,
+    ) -> Result<Page> {
+        let limit = query
+            .limit
+            .unwrap_or(self.limits.max_page)
+            .clamp(1, self.limits.max_page);
+        let mut cursor = match &query.next {
+            Some(next) => Some(parse_cursor(next)?),
+            None => None,
+        };
+        let scan = Scan {
+            added_after: query.added_after,
+            ids: query.ids.clone(),
+            types: query.types.clone(),
+            spec_versions: query.spec_versions.clone(),
+            batch: (limit + 1).min(5_000),
+            with_content,
+        };
+        let mut selector = Selector {
+            store: &*self.store,
+            collection,
+            reader,
+            select: &query.versions,
+            known: HashMap::new(),
+        };
+        let mut items = Vec::new();
+        loop {
+            let batch = self.store.scan(&collection.id, cursor, &scan)?;
+            let exhausted = batch.len() < scan.batch;
+            for version in batch {
+                cursor = Some(version.date_added);
+                if policy::may_read(reader, collection, &version) && selector.selected(&version)? {
+                    if items.len() == limit {
+                        let next = items
+                            .last()
+                            .map(|v: &StoredVersion| format_cursor(v.date_added));
+                        return Ok(Page {
+                            items,
+                            more: true,
+                            next,
+                        });
+                    }
+                    items.push(version);
+                }
+            }
+            if exhausted {
+                return Ok(Page {
+                    items,
+                    more: false,
+                    next: None,
+                });
+            }
+        }
+    }
+
+    // ---- writing -----------------------------------------------------------------------
+
+    /// Validates and stores the objects of a TAXII envelope or STIX bundle. Invalid objects are
+    /// reported as failures; their valid neighbours are stored.
+    pub fn add_objects(
+        &self,
+        who: &Principal,
+        collection_id: &str,
+        body: &str,
+        recipients: &[String],
+    ) -> Result<Status> {
+        let view = self.collection(who, collection_id)?;
+        if !view.can_write {
+            self.record(who, "write", collection_id, "denied");
+            return Err(Error::Forbidden(match who.role() {
+                Some(role) if !role.writes_content() => {
+                    format!("role `{role}` may not add objects")
+                }
+                _ => format!("your organisation may not write to collection `{collection_id}`"),
+            }));
+        }
+        let producer = who
+            .org()
+            .ok_or_else(|| Error::Forbidden("anonymous clients may not add objects".to_owned()))?;
+        let recipients = self.resolve_recipients(&view.collection, recipients)?;
+        let raws = stix::parse_envelope(body).map_err(|e| Error::BadRequest(e.to_string()))?;
+        let request_timestamp = Timestamp::now();
+
+        let mut failures = Vec::new();
+        let mut accepted = Vec::with_capacity(raws.len());
+        for (index, raw) in raws.iter().enumerate() {
+            match stix::parse_object(raw.get()) {
+                Ok(object) => match self.checks.iter().find_map(|check| check(&object).err()) {
+                    None => {
+                        let sha256 = Sha256::digest(object.raw().as_bytes()).into();
+                        let tlp = object.tlp();
+                        accepted.push(NewVersion {
+                            object,
+                            sha256,
+                            tlp,
+                        });
+                    }
+                    Some(reason) => failures.push(StatusDetail {
+                        id: object.id.clone(),
+                        version: object.version().map(|v| v.to_string()).unwrap_or_default(),
+                        message: Some(format!("{}: {reason}", object.id)),
+                    }),
+                },
+                Err(rejection) => {
+                    let (id, version) = identify(raw.get(), index);
+                    failures.push(StatusDetail {
+                        id,
+                        version,
+                        message: Some(rejection.to_string()),
+                    });
+                }
+            }
+        }
+
+        let outcomes =
+            self.store
+                .insert_versions(collection_id, producer, &recipients, &accepted)?;
+        let mut successes = Vec::with_capacity(outcomes.len());
+        for (new, outcome) in accepted.iter().zip(outcomes) {
+            let id = new.object.id.clone();
+            match outcome {
+                InsertOutcome::Added { version, .. } => successes.push(StatusDetail { id, version: version.to_string(), message: None }),
+                InsertOutcome::AlreadyPresent { version } => successes.push(StatusDetail {
+                    id,
+                    version: version.to_string(),
+                    message: Some("this version was already stored".to_owned()),
+                }),
+                InsertOutcome::Conflict { version } => failures.push(StatusDetail {
+                    message: Some(format!(
+                        "{id}: property `modified`: a different object with this id and version is already stored; a new version needs a later `modified`"
+                    )),
+                    id,
+                    version: version.to_string(),
+                }),
+            }
+        }
+        let status = Status {
+            id: uuid::Uuid::new_v4().to_string(),
+            status: "complete".to_owned(),
+            request_timestamp: request_timestamp.to_string(),
+            total_count: raws.len(),
+            success_count: successes.len(),
+            successes,
+            failure_count: failures.len(),
+            failures,
+            pending_count: 0,
+            pending: Vec::new(),
+        };
+        let json = serde_json::to_string(&status)
+            .map_err(|e| Error::Store(StoreError::Backend(e.to_string())))?;
+        self.store.save_status(&StoredStatus {
+            id: status.id.clone(),
+            owner: producer,
+            json,
+        })?;
+        self.record(
+            who,
+            "write",
+            collection_id,
+            &format!(
+                "status {}: {} stored, {} refused",
+                status.id, status.success_count, status.failure_count
+            ),
+        );
+        Ok(status)
+    }
+
+    fn resolve_recipients(&self, collection: &Collection, names: &[String]) -> Result<Vec<OrgId>> {
+        let orgs = if names.is_empty() {
+            Vec::new()
+        } else {
+            self.store.orgs()?
+        };
+        names
+            .iter()
+            .map(|name| {
+                let org = orgs
+                    .iter()
+                    .find(|o| o.name == *name || o.identity_id == *name)
+                    .ok_or_else(|| Error::BadRequest(format!("recipient `{name}` is not a known organisation")))?;
+                if !collection.members.contains(&org.id) {
+                    return Err(Error::BadRequest(format!(
+                        "recipient `{name}` is not a member of the sharing group of collection `{}`",
+                        collection.id
+                    )));
+                }
+                Ok(org.id)
+            })
+            .collect()
+    }
+
+    /// Deletes the selected versions of an object. Only the producing organisation may delete
+    /// a version; nobody deletes what they cannot read.
+    pub fn delete_object(
+        &self,
+        who: &Principal,
+        collection_id: &str,
+        object_id: &str,
+        select: &VersionSelect,
+        spec_versions: &[String],
+    ) -> Result<usize> {
+        let view = self.collection(who, collection_id)?;
+        if !view.can_write {
+            return Err(Error::Forbidden(format!(
+                "you may not delete from collection `{collection_id}`"
+            )));
+        }
+        let reader = who.org();
+        let versions: Vec<StoredVersion> = self
+            .store
+            .versions(collection_id, object_id, false)?
+            .into_iter()
+            .filter(|v| policy::may_read(reader, &view.collection, v))
+            .collect();
+        if versions.is_empty() {
+            return Err(Error::NotFound(format!(
+                "no object with id `{object_id}` in collection `{collection_id}` is visible to you"
+            )));
+        }
+        let first = versions.iter().map(|v| v.version).min();
+        let last = versions.iter().map(|v| v.version).max();
+        let chosen: Vec<&StoredVersion> = versions
+            .iter()
+            .filter(|v| spec_versions.is_empty() || spec_versions.contains(&v.spec_version))
+            .filter(|v| {
+                select.all
+                    || (select.first && Some(v.version) == first)
+                    || (select.last && Some(v.version) == last)
+                    || select.at.contains(&v.version)
+            })
+            .collect();
+        if chosen.iter().any(|v| Some(v.producer) != reader) {
+            self.record(
+                who,
+                "delete",
+                &format!("{collection_id}/{object_id}"),
+                "denied",
+            );
+            return Err(Error::Forbidden(
+                "only the organisation that produced a version may delete it".to_owned(),
+            ));
+        }
+        let at: Vec<Timestamp> = chosen.iter().map(|v| v.version).collect();
+        let removed = if at.is_empty() {
+            0
+        } else {
+            self.store.delete_versions(collection_id, object_id, &at)?
+        };
+        self.record(
+            who,
+            "delete",
+            &format!("{collection_id}/{object_id}"),
+            &format!("{removed} versions"),
+        );
+        Ok(removed)
+    }
+
+    pub fn status(&self, who: &Principal, id: &str) -> Result<Status> {
+        let not_found = || Error::NotFound(format!("no status resource `{id}` is visible to you"));
+        let stored = self.store.status(id)?.ok_or_else(not_found)?;
+        if who.org() != Some(stored.owner) {
+            return Err(not_found());
+        }
+        serde_json::from_str(&stored.json)
+            .map_err(|e| Error::Store(StoreError::Backend(format!("stored status {id}: {e}"))))
+    }
+
+    // ---- administration ----------------------------------------------------------------
+
+    /// The organisation that runs this instance, once bootstrapped.
+    pub fn instance_org(&self) -> Result<Option<Organisation>> {
+        match self.store.setting(INSTANCE_ORG)? {
+            Some(id) => Ok(id
+                .parse()
+                .ok()
+                .map(|id| self.store.org(id))
+                .transpose()?
+                .flatten()),
+            None => Ok(None),
+        }
+    }
+
+    /// On an empty store: creates the instance's organisation and an admin token, and returns
+    /// `TOKEN_ID:SECRET`. Returns `None` when the instance already exists.
+    pub fn bootstrap(&self, org_name: &str) -> Result<Option<String>> {
+        if self.instance_org()?.is_some() {
+            return Ok(None);
+        }
+        let org = match self.store.org_by_name(org_name)? {
+            Some(org) => org,
+            None => self.store.create_org(org_name, None, &new_identity_id())?,
+        };
+        self.store.set_setting(INSTANCE_ORG, &org.id.to_string())?;
+        let (token, secret) = self.issue_token(org.id, Role::Admin)?;
+        self.record(
+            &Principal::Local {
+                org: org.id,
+                role: Role::Admin,
+            },
+            "bootstrap",
+            &org.name,
+            "ok",
+        );
+        Ok(Some(format!("{}:{secret}", token.id)))
+    }
+
+    /// Instance administration (organisations, groups, collections) belongs to admin tokens of
+    /// the instance's own organisation and to the local command line.
+    fn require_instance_admin(&self, who: &Principal) -> Result<()> {
+        match who {
+            Principal::Local { .. } => Ok(()),
+            Principal::Token {
+                org,
+                role: Role::Admin,
+                ..
+            } if self.instance_org()?.is_some_and(|o| o.id == *org) => Ok(()),
+            Principal::Anonymous => Err(Error::Unauthenticated(
+                "administration requires an admin token".to_owned(),
+            )),
+            _ => Err(Error::Forbidden(
+                "administration requires an admin token of the instance's organisation".to_owned(),
+            )),
+        }
+    }
+
+    pub fn add_org(
+        &self,
+        who: &Principal,
+        name: &str,
+        country: Option<&str>,
+    ) -> Result<Organisation> {
+        self.require_instance_admin(who)?;
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(Error::BadRequest(
+                "an organisation name must be 1 to 200 characters".to_owned(),
+            ));
+        }
+        if let Some(cc) = country {
+            if cc.len() != 2 || !cc.bytes().all(|b| b.is_ascii_uppercase()) {
+                return Err(Error::BadRequest(format!(
+                    "country `{cc}` is not an ISO 3166-1 alpha-2 code such as MY or KH"
+                )));
+            }
+        }
+        let org = self.store.create_org(name, country, &new_identity_id())?;
+        self.record(who, "org.add", name, "ok");
+        Ok(org)
+    }
+
+    pub fn orgs(&self, who: &Principal) -> Result<Vec<Organisation>> {
+        if *who == Principal::Anonymous {
+            return Err(Error::Unauthenticated(
+                "listing organisations requires a token".to_owned(),
+            ));
+        }
+        Ok(self.store.orgs()?)
+    }
+
+    fn org_named(&self, name: &str) -> Result<Organisation> {
+        self.store
+            .org_by_name(name)?
+            .ok_or_else(|| Error::BadRequest(format!("organisation `{name}` does not exist")))
+    }
+
+    pub fn add_group(
+        &self,
+        who: &Principal,
+        name: &str,
+        members: &[String],
+    ) -> Result<SharingGroup> {
+        self.require_instance_admin(who)?;
+        if name.trim().is_empty() {
+            return Err(Error::BadRequest("a sharing group needs a name".to_owned()));
+        }
+        let ids = members
+            .iter()
+            .map(|m| self.org_named(m).map(|o| o.id))
+            .collect::<Result<Vec<_>>>()?;
+        let group = self.store.create_group(name.trim(), &ids)?;
+        self.record(who, "group.add", name, "ok");
+        Ok(group)
+    }
+
+    pub fn groups(&self, who: &Principal) -> Result<Vec<SharingGroup>> {
+        self.require_instance_admin(who)?;
+        Ok(self.store.groups()?)
+    }
+
+    pub fn add_collection(
+        &self,
+        who: &Principal,
+        title: &str,
+        description: Option<&str>,
+        group: &str,
+        writers: Option<&[String]>,
+        default_tlp: Tlp,
+        public: bool,
+    ) -> Result<Collection> {
+        self.require_instance_admin(who)?;
+        if title.trim().is_empty() {
+            return Err(Error::BadRequest("a collection needs a title".to_owned()));
+        }
+        let group = self
+            .store
+            .group_by_name(group)?
+            .ok_or_else(|| Error::BadRequest(format!("sharing group `{group}` does not exist")))?;
+        let writers = match writers {
+            None => Writers::AllMembers,
+            Some(names) => {
+                let mut ids = Vec::new();
+                for name in names {
+                    let org = self.org_named(name)?;
+                    if !group.members.contains(&org.id) {
+                        return Err(Error::BadRequest(format!(
+                            "writer `{name}` is not a member of sharing group `{}`",
+                            group.name
+                        )));
+                    }
+                    ids.push(org.id);
+                }
+                Writers::Only(ids)
+            }
+        };
+        let collection = self.store.create_collection(&NewCollection {
+            id: uuid::Uuid::new_v4().to_string(),
+            title: title.trim().to_owned(),
+            description: description.map(str::to_owned),
+            group: group.id,
+            writers,
+            default_tlp,
+            public,
+        })?;
+        self.record(who, "collection.add", &collection.id, "ok");
+        Ok(collection)
+    }
+
+    /// Issues a token for an organisation. Instance admins issue for any organisation; an
+    /// organisation's own admins for their organisation.
+    pub fn add_token(
+        &self,
+        who: &Principal,
+        org_name: &str,
+        role: Role,
+    ) -> Result<(Token, String)> {
+        let org = self.org_named(org_name)?;
+        if self.require_instance_admin(who).is_err() {
+            match who {
+                Principal::Token {
+                    org: own,
+                    role: Role::Admin,
+                    ..
+                } if *own == org.id => {}
+                Principal::Anonymous => {
+                    return Err(Error::Unauthenticated(
+                        "issuing tokens requires an admin token".to_owned(),
+                    ))
+                }
+                _ => {
+                    return Err(Error::Forbidden(
+                        "only admins of the organisation or of the instance may issue its tokens"
+                            .to_owned(),
+                    ))
+                }
+            }
+        }
+        let (token, secret) = self.issue_token(org.id, role)?;
+        self.record(
+            who,
+            "token.add",
+            &token.id,
+            &format!("org {} role {role}", org.name),
+        );
+        Ok((token, secret))
+    }
+
+    fn issue_token(&self, org: OrgId, role: Role) -> Result<(Token, String)> {
+        let (id, secret) = auth::new_token_credentials();
+        let secret_hash =
+            auth::hash_secret(&secret).map_err(|e| Error::Store(StoreError::Backend(e)))?;
+        let token = Token {
+            id,
+            org,
+            role,
+            secret_hash,
+            created: Timestamp::now(),
+            revoked: false,
+        };
+        self.store.create_token(&token)?;
+        Ok((token, secret))
+    }
+
+    pub fn revoke_token(&self, who: &Principal, token_id: &str) -> Result<()> {
+        let token = self
+            .store
+            .token(token_id)?
+            .ok_or_else(|| Error::NotFound(format!("no token `{token_id}`")))?;
+        if self.require_instance_admin(who).is_err()
+            && !matches!(who, Principal::Token { org, role: Role::Admin, .. } if *org == token.org)
+        {
+            return Err(Error::Forbidden(
+                "only admins of the organisation or of the instance may revoke its tokens"
+                    .to_owned(),
+            ));
+        }
+        self.store.revoke_token(token_id)?;
+        self.verified
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(token_id);
+        self.record(who, "token.revoke", token_id, "ok");
+        Ok(())
+    }
+
+    /// Tokens an admin may manage: all for instance admins, their own organisation's otherwise.
+    pub fn tokens(&self, who: &Principal) -> Result<Vec<Token>> {
+        let all = self.store.tokens()?;
+        if self.require_instance_admin(who).is_ok() {
+            return Ok(all);
+        }
+        match who {
+            Principal::Token {
+                org,
+                role: Role::Admin,
+                ..
+            } => Ok(all.into_iter().filter(|t| t.org == *org).collect()),
+            Principal::Anonymous => Err(Error::Unauthenticated(
+                "listing tokens requires an admin token".to_owned(),
+            )),
+            _ => Err(Error::Forbidden(
+                "listing tokens requires an admin token".to_owned(),
+            )),
+        }
+    }
+
+    // ---- audit trail ---------------------------------------------------------------------
+
+    /// Appends to the audit trail. Events are buffered and written in batches by
+    /// [`Exchange::flush_audit`], which the server calls on a short timer and at shutdown.
+    pub fn record(&self, who: &Principal, action: &str, target: &str, outcome: &str) {
+        let event = AuditEvent {
+            at: Timestamp::now(),
+            actor: who.actor(),
+            org: who.org(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome: outcome.to_owned(),
+        };
+        let full = {
+            let mut buffer = self
+                .audit_buffer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            buffer.push(event);
+            buffer.len() >= AUDIT_BUFFER
+        };
+        if full {
+            // A failed write keeps the events buffered for the next flush.
+            let _ = self.flush_audit();
+        }
+    }
+
+    pub fn flush_audit(&self) -> Result<()> {
+        let events = std::mem::take(
+            &mut *self
+                .audit_buffer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.store.append_audit(&events).map_err(|e| {
+            let mut buffer = self
+                .audit_buffer
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let newer = std::mem::replace(&mut *buffer, events);
+            buffer.extend(newer);
+            Error::from(e)
+        })
+    }
+
+    /// Instance admins search the whole trail; an organisation's admins see their own.
+    pub fn audit(&self, who: &Principal, mut query: AuditQuery) -> Result<Vec<AuditEvent>> {
+        self.flush_audit()?;
+        if self.require_instance_admin(who).is_err() {
+            match who {
+                Principal::Token {
+                    org,
+                    role: Role::Admin,
+                    ..
+                } => query.org = Some(*org),
+                Principal::Anonymous => {
+                    return Err(Error::Unauthenticated(
+                        "the audit trail requires an admin token".to_owned(),
+                    ))
+                }
+                _ => {
+                    return Err(Error::Forbidden(
+                        "the audit trail requires an admin token".to_owned(),
+                    ))
+                }
+            }
+        }
+        query.limit = query.limit.clamp(1, 10_000);
+        Ok(self.store.audit(&query)?)
+    }
+}
+
+fn new_identity_id() -> String {
+    format!("identity--{}", uuid::Uuid::new_v4())
+}
+
+/// Cursors are the `date_added` (in microseconds) of the last object of the previous page;
+/// `date_added` is strictly increasing, so the next page starts exactly after it.
+fn format_cursor(date_added: Timestamp) -> String {
+    format!("{:x}", date_added.as_micros())
+}
+
+fn parse_cursor(next: &str) -> Result<Timestamp> {
+    i64::from_str_radix(next, 16)
+        .ok()
+        .filter(|_| !next.is_empty() && next.len() <= 16)
+        .map(Timestamp::from_micros)
+        .ok_or_else(|| {
+            Error::BadRequest(format!(
+                "`next` value `{next}` was not issued by this server"
+            ))
+        })
+}
+
+/// Best-effort id and version of an object that failed validation, for its status entry.
+fn identify(raw: &str, index: usize) -> (String, String) {
+    let value: Option<Value> = serde_json::from_str(raw).ok();
+    let text = |key: &str| {
+        value
+            .as_ref()
+            .and_then(|v| v.get(key))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let id = text("id").unwrap_or_else(|| format!("objects[{index}]"));
+    let version = text("modified")
+        .or_else(|| text("created"))
+        .unwrap_or_default();
+    (id, version)
+}
+
+/// Decides, for versions the reader may read, whether the version filter selects them. First
+/// and last are relative to what the reader may read: a newer version the reader may not see
+/// does not hide the newest one it may.
+struct Selector<'a> {
+    store: &'a dyn Store,
+    collection: &'a Collection,
+    reader: Option<OrgId>,
+    select: &'a VersionSelect,
+    known: HashMap<String, (Timestamp, Timestamp)>,
+}
+
+impl Selector<'_> {
+    fn selected(&mut self, version: &StoredVersion) -> Result<bool> {
+        let s = self.select;
+        if s.all || s.at.contains(&version.version) {
+            return Ok(true);
+        }
+        let wants_first = s.first && !version.oldest;
+        let wants_last = s.last && !version.newest;
+        if (s.first && version.oldest) || (s.last && version.newest) {
+            return Ok(true);
+        }
+        if !wants_first && !wants_last {
+            return Ok(false);
+        }
+        let (oldest, newest) = match self.known.get(&version.id) {
+            Some(bounds) => *bounds,
+            None => {
+                let readable: Vec<Timestamp> = self
+                    .store
+                    .versions(&self.collection.id, &version.id, false)?
+                    .iter()
+                    .filter(|v| policy::may_read(self.reader, self.collection, v))
+                    .map(|v| v.version)
+                    .collect();
+                let bounds = (
+                    readable.iter().copied().min().unwrap_or(version.version),
+                    readable.iter().copied().max().unwrap_or(version.version),
+                );
+                self.known.insert(version.id.clone(), bounds);
+                bounds
+            }
+        };
+        Ok((wants_first && version.version == oldest) || (wants_last && version.version == newest))
+    }
+}

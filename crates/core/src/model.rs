@@ -1,0 +1,208 @@
+//! The community: organisations, sharing groups, collections, tokens, and what is stored about
+//! each shared object version.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use stix::{Timestamp, Tlp};
+
+pub type OrgId = i64;
+pub type GroupId = i64;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Organisation {
+    pub id: OrgId,
+    pub name: String,
+    pub country: Option<String>,
+    /// The STIX `identity` that stands for this organisation in shared content.
+    pub identity_id: String,
+    pub created: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SharingGroup {
+    pub id: GroupId,
+    pub name: String,
+    pub members: Vec<OrgId>,
+}
+
+/// Who may write into a collection, besides being a member of its group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Writers {
+    AllMembers,
+    Only(Vec<OrgId>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Collection {
+    /// A UUID, as TAXII requires.
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub group: GroupId,
+    /// Members of the group at the time of reading.
+    pub members: Vec<OrgId>,
+    pub writers: Writers,
+    /// Applies to every object without a TLP marking.
+    pub default_tlp: Tlp,
+    /// Anonymous readers see the collection's TLP:CLEAR content.
+    pub public: bool,
+    pub created: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Admin,
+    Analyst,
+    Reader,
+    Sensor,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Analyst, Role::Reader, Role::Sensor];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Analyst => "analyst",
+            Role::Reader => "reader",
+            Role::Sensor => "sensor",
+        }
+    }
+
+    pub fn reads_content(self) -> bool {
+        matches!(self, Role::Admin | Role::Analyst | Role::Reader)
+    }
+
+    pub fn writes_content(self) -> bool {
+        matches!(self, Role::Admin | Role::Analyst)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a role; expected admin, analyst, reader or sensor")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// A stored API token. Only the argon2 hash of its secret is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Token {
+    pub id: String,
+    pub org: OrgId,
+    pub role: Role,
+    #[serde(skip)]
+    pub secret_hash: String,
+    pub created: Timestamp,
+    pub revoked: bool,
+}
+
+/// Who is asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Anonymous,
+    Token {
+        token_id: String,
+        org: OrgId,
+        role: Role,
+    },
+    /// The local command line, which acts for an organisation with the rights of `role`.
+    Local {
+        org: OrgId,
+        role: Role,
+    },
+}
+
+impl Principal {
+    pub fn org(&self) -> Option<OrgId> {
+        match self {
+            Principal::Anonymous => None,
+            Principal::Token { org, .. } | Principal::Local { org, .. } => Some(*org),
+        }
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Principal::Anonymous => None,
+            Principal::Token { role, .. } | Principal::Local { role, .. } => Some(*role),
+        }
+    }
+
+    /// How the audit trail names this principal.
+    pub fn actor(&self) -> String {
+        match self {
+            Principal::Anonymous => "anonymous".to_owned(),
+            Principal::Token { token_id, .. } => format!("token:{token_id}"),
+            Principal::Local { .. } => "local".to_owned(),
+        }
+    }
+}
+
+/// One stored version of an object in a collection, with what the policy needs to decide who
+/// may read it. `raw` is present only when the query asked for content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVersion {
+    pub id: String,
+    pub type_name: String,
+    pub spec_version: String,
+    /// `modified`, else `created`, else `date_added`.
+    pub version: Timestamp,
+    pub date_added: Timestamp,
+    pub producer: OrgId,
+    /// The TLP of the object's own markings; `None` means the collection's default applies.
+    pub tlp: Option<Tlp>,
+    pub recipients: Vec<OrgId>,
+    /// Whether this is the newest and the oldest stored version of the id in the collection,
+    /// whoever may read them.
+    pub newest: bool,
+    pub oldest: bool,
+    pub raw: Option<String>,
+}
+
+/// An object version ready to be stored.
+#[derive(Debug, Clone)]
+pub struct NewVersion {
+    pub object: stix::Object,
+    pub sha256: [u8; 32],
+    pub tlp: Option<Tlp>,
+}
+
+/// What happened to one object of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InsertOutcome {
+    Added {
+        version: Timestamp,
+        date_added: Timestamp,
+    },
+    /// The same bytes were already stored under this id and version.
+    AlreadyPresent { version: Timestamp },
+    /// Another object with the same id and version but different content is stored.
+    Conflict { version: Timestamp },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEvent {
+    pub at: Timestamp,
+    pub actor: String,
+    pub org: Option<OrgId>,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+}

@@ -1,0 +1,134 @@
+//! The storage boundary. The SQLite engine lives in the `store` crate; another engine
+//! (PostgreSQL) implements the same trait and must pass the same conformance suite
+//! (`conformance` module, feature `conformance`).
+
+use stix::{Timestamp, Tlp};
+
+use crate::model::{
+    AuditEvent, Collection, GroupId, InsertOutcome, NewVersion, OrgId, Organisation, SharingGroup,
+    StoredVersion, Token, Writers,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} already exists")]
+    Duplicate(String),
+    #[error("{0} does not exist")]
+    Missing(String),
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone)]
+pub struct NewCollection {
+    /// A random UUID, as TAXII requires.
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub group: GroupId,
+    pub writers: Writers,
+    pub default_tlp: Tlp,
+    pub public: bool,
+}
+
+/// A scan of one collection in `date_added` order. Filters that do not depend on who reads are
+/// applied by the store; the access policy and version selection are applied by the caller.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Only versions added strictly after this instant.
+    pub added_after: Option<Timestamp>,
+    pub ids: Vec<String>,
+    pub types: Vec<String>,
+    pub spec_versions: Vec<String>,
+    pub batch: usize,
+    pub with_content: bool,
+}
+
+/// A stored TAXII status resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStatus {
+    pub id: String,
+    /// Only this organisation may read the status.
+    pub owner: OrgId,
+    pub json: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub org: Option<OrgId>,
+    pub since: Option<Timestamp>,
+    pub limit: usize,
+}
+
+/// Persistent state of an exchange instance. Methods block; async callers run them on a
+/// blocking pool. Writes are durable when the method returns.
+pub trait Store: Send + Sync + 'static {
+    fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    fn set_setting(&self, key: &str, value: &str) -> StoreResult<()>;
+
+    fn create_org(
+        &self,
+        name: &str,
+        country: Option<&str>,
+        identity_id: &str,
+    ) -> StoreResult<Organisation>;
+    fn org(&self, id: OrgId) -> StoreResult<Option<Organisation>>;
+    fn org_by_name(&self, name: &str) -> StoreResult<Option<Organisation>>;
+    fn orgs(&self) -> StoreResult<Vec<Organisation>>;
+
+    fn create_group(&self, name: &str, members: &[OrgId]) -> StoreResult<SharingGroup>;
+    fn group_by_name(&self, name: &str) -> StoreResult<Option<SharingGroup>>;
+    fn groups(&self) -> StoreResult<Vec<SharingGroup>>;
+
+    fn create_collection(&self, new: &NewCollection) -> StoreResult<Collection>;
+    fn collection(&self, id: &str) -> StoreResult<Option<Collection>>;
+    fn collections(&self) -> StoreResult<Vec<Collection>>;
+
+    fn create_token(&self, token: &Token) -> StoreResult<()>;
+    fn token(&self, id: &str) -> StoreResult<Option<Token>>;
+    fn tokens(&self) -> StoreResult<Vec<Token>>;
+    /// Returns false when no such token exists.
+    fn revoke_token(&self, id: &str) -> StoreResult<bool>;
+
+    /// Stores the versions in one transaction, giving each added version a `date_added`
+    /// strictly greater than every `date_added` handed out before.
+    fn insert_versions(
+        &self,
+        collection: &str,
+        producer: OrgId,
+        recipients: &[OrgId],
+        versions: &[NewVersion],
+    ) -> StoreResult<Vec<InsertOutcome>>;
+    /// Up to `scan.batch` versions with `date_added` greater than `after`, oldest first.
+    fn scan(
+        &self,
+        collection: &str,
+        after: Option<Timestamp>,
+        scan: &Scan,
+    ) -> StoreResult<Vec<StoredVersion>>;
+    /// Every version of one object in the collection, oldest version first.
+    fn versions(
+        &self,
+        collection: &str,
+        id: &str,
+        with_content: bool,
+    ) -> StoreResult<Vec<StoredVersion>>;
+    /// Removes the given versions of an object; returns how many were removed.
+    fn delete_versions(
+        &self,
+        collection: &str,
+        id: &str,
+        versions: &[Timestamp],
+    ) -> StoreResult<usize>;
+
+    fn save_status(&self, status: &StoredStatus) -> StoreResult<()>;
+    fn status(&self, id: &str) -> StoreResult<Option<StoredStatus>>;
+
+    fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Newest first.
+    fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+}
