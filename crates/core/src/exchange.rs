@@ -383,6 +383,33 @@ impl Exchange {
         }
     }
 
+    /// Every object of a collection the principal may read, newest version of each, as a
+    /// STIX 2.1 bundle whose objects are the stored bytes.
+    pub fn export(&self, who: &Principal, collection_id: &str) -> Result<String> {
+        let view = self.collection(who, collection_id)?;
+        let mut query = ListQuery::default();
+        let mut objects = Vec::new();
+        loop {
+            let page = self.page(who.org(), &view.collection, &query, true)?;
+            objects.extend(page.items.into_iter().filter_map(|v| v.raw));
+            match page.next {
+                Some(next) => query.next = Some(next),
+                None => break,
+            }
+        }
+        self.record(
+            who,
+            "export",
+            collection_id,
+            &format!("{} objects", objects.len()),
+        );
+        Ok(format!(
+            "{{\"type\":\"bundle\",\"id\":\"bundle--{}\",\"objects\":[{}]}}",
+            uuid::Uuid::new_v4(),
+            objects.join(",")
+        ))
+    }
+
     // ---- writing -----------------------------------------------------------------------
 
     /// Validates and stores the objects of a TAXII envelope or STIX bundle. Invalid objects are

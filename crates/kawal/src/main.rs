@@ -1,1 +1,494 @@
-fn main() {}
+//! `kawal`: the exchange's one binary — server, administration, import and export.
+
+mod config;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use kawal_core::{Exchange, Principal, Role};
+use stix::Tlp;
+use store::SqliteStore;
+
+use crate::config::{Config, DataArgs};
+
+#[derive(Parser)]
+#[command(
+    name = "kawal",
+    version,
+    about = "Cyber-threat exchange and fusion centre: STIX 2.1 over TAXII 2.1 with TLP 2.0 enforced"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage organisations, sharing groups, collections and tokens (works while the server runs).
+    Admin {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Import a STIX 2.1 bundle (or TAXII envelope) into a collection; `-` reads standard input.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        collection: String,
+        /// The producing organisation (default: the instance's own).
+        #[arg(long)]
+        org: Option<String>,
+        /// Organisations that may read the TLP:RED objects of this import.
+        #[arg(long, value_delimiter = ',')]
+        recipients: Vec<String>,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Export the newest version of each object of a collection as a STIX 2.1 bundle.
+    Export {
+        #[arg(long)]
+        collection: String,
+        /// Read as this organisation (default: the instance's own); the access policy applies.
+        #[arg(long)]
+        org: Option<String>,
+        /// Where to write the bundle; `-` is standard output.
+        #[arg(short, long, default_value = "-")]
+        output: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "KAWAL_LISTEN")]
+    listen: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Sharing groups.
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
+    /// Collections.
+    Collection {
+        #[command(subcommand)]
+        command: CollectionCommand,
+    },
+    /// API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Print the newest audit events.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    Add {
+        name: String,
+        /// ISO 3166-1 alpha-2 country code.
+        #[arg(long)]
+        country: Option<String>,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    Add {
+        name: String,
+        #[arg(long, value_delimiter = ',', required = true)]
+        orgs: Vec<String>,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum CollectionCommand {
+    /// Prints the new collection's id.
+    Add {
+        title: String,
+        #[arg(long)]
+        group: String,
+        /// Organisations that may write (default: every member of the group).
+        #[arg(long, value_delimiter = ',')]
+        writers: Option<Vec<String>>,
+        #[arg(long, default_value = "amber")]
+        default_tlp: String,
+        /// Anonymous clients may read the collection's TLP:CLEAR objects.
+        #[arg(long)]
+        public: bool,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Prints TOKEN_ID:SECRET once; only a hash of the secret is kept.
+    Add {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        role: String,
+    },
+    Revoke {
+        id: String,
+    },
+    List,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Admin { data, command } => admin(&data, command),
+        Command::Import {
+            file,
+            collection,
+            org,
+            recipients,
+            data,
+        } => import(&data, &file, &collection, org.as_deref(), &recipients),
+        Command::Export {
+            collection,
+            org,
+            output,
+            data,
+        } => export(&data, &collection, org.as_deref(), &output),
+    }
+}
+
+fn open_exchange(config: &Config) -> Result<Exchange> {
+    std::fs::create_dir_all(&config.data)
+        .with_context(|| format!("cannot create the data directory {}", config.data.display()))?;
+    let db = config.data.join("kawal.db");
+    let store = SqliteStore::open(&db)
+        .with_context(|| format!("cannot open the database {}", db.display()))?;
+    Ok(Exchange::new(
+        Arc::new(store),
+        kawal_core::Limits {
+            max_page: config.max_page,
+        },
+    ))
+}
+
+/// The command line acts for an organisation: the one named, else the instance's own.
+fn local(exchange: &Exchange, org: Option<&str>, role: Role) -> Result<Principal> {
+    let org = match org {
+        Some(name) => exchange
+            .store()
+            .org_by_name(name)?
+            .with_context(|| format!("organisation `{name}` does not exist"))?,
+        None => exchange.instance_org()?.context(
+            "this data directory has no instance yet; run `kawal serve` once or pass --org",
+        )?,
+    };
+    Ok(Principal::Local { org: org.id, role })
+}
+
+fn serve(args: ServeArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let config = Config::load(&args.data, args.listen.as_deref())?;
+    let exchange = open_exchange(&config)?;
+    ensure_instance(&exchange, &config, &mut std::io::stdout())?;
+    let server_config = server::ServerConfig {
+        title: config.title.clone(),
+        public_url: config.public_url.clone(),
+        max_body_bytes: config.max_body_bytes,
+    };
+    let state = server::AppState::new(exchange, server_config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        println!("kawal listening on http://{addr} (TAXII discovery at http://{addr}/taxii2/), data in {}", config.data.display());
+        std::io::stdout().flush()?;
+        server::serve(listener, state, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// On first use of a data directory: creates the instance's organisation and an admin token,
+/// shows the token once and keeps it in `<data>/admin.token` (mode 0600).
+fn ensure_instance(
+    exchange: &Exchange,
+    config: &Config,
+    out: &mut dyn Write,
+) -> Result<kawal_core::Organisation> {
+    if let Some(credentials) = exchange.bootstrap(&config.instance_name)? {
+        let path = config.data.join("admin.token");
+        write_secret(&path, &credentials)?;
+        writeln!(
+            out,
+            "created organisation `{}` and its admin token (also in {}):",
+            config.instance_name,
+            path.display()
+        )?;
+        writeln!(out, "{credentials}")?;
+    }
+    exchange
+        .instance_org()?
+        .context("the instance organisation is missing")
+}
+
+/// Writes a secret readable by the owner only.
+fn write_secret(path: &Path, secret: &str) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "{secret}")?;
+    Ok(())
+}
+
+fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
+    let config = Config::load(data, None)?;
+    let exchange = open_exchange(&config)?;
+    // Administration from the command line is done by whoever can open the data directory,
+    // on behalf of the instance's organisation.
+    let instance = ensure_instance(&exchange, &config, &mut std::io::stderr())?;
+    let who = Principal::Local {
+        org: instance.id,
+        role: Role::Admin,
+    };
+    let result = match command {
+        AdminCommand::Org {
+            command: OrgCommand::Add { name, country },
+        } => {
+            let org = exchange.add_org(&who, &name, country.as_deref())?;
+            println!("{}\t{}", org.name, org.identity_id);
+            Ok(())
+        }
+        AdminCommand::Org {
+            command: OrgCommand::List,
+        } => {
+            for org in exchange.store().orgs()? {
+                println!(
+                    "{}\t{}\t{}",
+                    org.name,
+                    org.country.as_deref().unwrap_or("-"),
+                    org.identity_id
+                );
+            }
+            Ok(())
+        }
+        AdminCommand::Group {
+            command: GroupCommand::Add { name, orgs },
+        } => {
+            let group = exchange.add_group(&who, &name, &orgs)?;
+            println!("{}\t{} members", group.name, group.members.len());
+            Ok(())
+        }
+        AdminCommand::Group {
+            command: GroupCommand::List,
+        } => {
+            let orgs = exchange.store().orgs()?;
+            for group in exchange.groups(&who)? {
+                let names: Vec<&str> = group
+                    .members
+                    .iter()
+                    .filter_map(|m| orgs.iter().find(|o| o.id == *m).map(|o| o.name.as_str()))
+                    .collect();
+                println!("{}\t{}", group.name, names.join(","));
+            }
+            Ok(())
+        }
+        AdminCommand::Collection {
+            command:
+                CollectionCommand::Add {
+                    title,
+                    group,
+                    writers,
+                    default_tlp,
+                    public,
+                    description,
+                },
+        } => {
+            let tlp: Tlp = default_tlp.parse()?;
+            let c = exchange.add_collection(
+                &who,
+                &title,
+                description.as_deref(),
+                &group,
+                writers.as_deref(),
+                tlp,
+                public,
+            )?;
+            println!("{}", c.id);
+            Ok(())
+        }
+        AdminCommand::Collection {
+            command: CollectionCommand::List,
+        } => {
+            for c in exchange.store().collections()? {
+                println!(
+                    "{}\t{}\tdefault {}{}",
+                    c.id,
+                    c.title,
+                    c.default_tlp,
+                    if c.public { "\tpublic" } else { "" }
+                );
+            }
+            Ok(())
+        }
+        AdminCommand::Token {
+            command: TokenCommand::Add { org, role },
+        } => {
+            let role: Role = role.parse()?;
+            let (token, secret) = exchange.add_token(&who, &org, role)?;
+            println!("{}:{secret}", token.id);
+            Ok(())
+        }
+        AdminCommand::Token {
+            command: TokenCommand::Revoke { id },
+        } => {
+            exchange.revoke_token(&who, &id)?;
+            println!("revoked {id}");
+            Ok(())
+        }
+        AdminCommand::Token {
+            command: TokenCommand::List,
+        } => {
+            for t in exchange.tokens(&who)? {
+                println!(
+                    "{}\torg {}\t{}\t{}",
+                    t.id,
+                    t.org,
+                    t.role,
+                    if t.revoked { "revoked" } else { "active" }
+                );
+            }
+            Ok(())
+        }
+        AdminCommand::Audit { limit } => {
+            let query = kawal_core::AuditQuery {
+                limit,
+                ..Default::default()
+            };
+            for e in exchange.audit(&who, query)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    e.at, e.actor, e.action, e.target, e.outcome
+                );
+            }
+            Ok(())
+        }
+    };
+    exchange.flush_audit()?;
+    result
+}
+
+fn import(
+    data: &DataArgs,
+    file: &Path,
+    collection: &str,
+    org: Option<&str>,
+    recipients: &[String],
+) -> Result<()> {
+    let config = Config::load(data, None)?;
+    let exchange = open_exchange(&config)?;
+    let who = local(&exchange, org, Role::Analyst)?;
+    let mut body = String::new();
+    if file == Path::new("-") {
+        std::io::stdin()
+            .read_to_string(&mut body)
+            .context("cannot read standard input")?;
+    } else {
+        body = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+    }
+    let status = exchange.add_objects(&who, collection, &body, recipients)?;
+    exchange.flush_audit()?;
+    for failure in &status.failures {
+        eprintln!(
+            "refused {}: {}",
+            failure.id,
+            failure.message.as_deref().unwrap_or("")
+        );
+    }
+    println!(
+        "stored {} of {} objects ({} refused), status {}",
+        status.success_count, status.total_count, status.failure_count, status.id
+    );
+    if status.failure_count > 0 {
+        bail!("{} objects were refused", status.failure_count);
+    }
+    Ok(())
+}
+
+fn export(data: &DataArgs, collection: &str, org: Option<&str>, output: &Path) -> Result<()> {
+    let config = Config::load(data, None)?;
+    let exchange = open_exchange(&config)?;
+    let who = local(&exchange, org, Role::Reader)?;
+    let bundle = exchange.export(&who, collection)?;
+    exchange.flush_audit()?;
+    if output == Path::new("-") {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bundle.as_bytes())?;
+        out.write_all(b"\n")?;
+    } else {
+        std::fs::write(output, bundle)
+            .with_context(|| format!("cannot write {}", output.display()))?;
+    }
+    Ok(())
+}

@@ -1,1 +1,128 @@
-//! HTTP: TAXII 2.1 and the REST API.
+//! HTTP for Kawal: TAXII 2.1 under `/taxii2/` and `/kawal/`, the REST API under `/api/`.
+//! Only this crate knows HTTP; every decision about content is made by `core`.
+
+mod auth;
+mod error;
+mod filters;
+mod negotiate;
+mod openapi;
+mod rest;
+mod taxii;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
+use axum::Router;
+use kawal_core::Exchange;
+
+pub use error::ApiError;
+pub use negotiate::{STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
+pub use taxii::{API_ROOT, RECIPIENTS_HEADER};
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub title: String,
+    /// The URL clients reach this server at; derived from the Host header when unset.
+    pub public_url: Option<String>,
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            title: "Kawal".to_owned(),
+            public_url: None,
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<(Exchange, ServerConfig)>);
+
+impl AppState {
+    pub fn new(exchange: Exchange, config: ServerConfig) -> Self {
+        AppState(Arc::new((exchange, config)))
+    }
+
+    pub fn exchange(&self) -> &Exchange {
+        &self.0 .0
+    }
+
+    pub fn config(&self) -> &ServerConfig {
+        &self.0 .1
+    }
+
+    /// Runs a core operation on the blocking pool: storage and argon2 must not stall the
+    /// async workers.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Exchange) -> kawal_core::exchange::Result<T> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || f(state.exchange()))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the request was aborted: {e}"),
+                )
+            })?
+            .map_err(ApiError::from)
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.config().max_body_bytes;
+    Router::new()
+        .merge(taxii::routes())
+        .merge(rest::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no resource at `{}`; TAXII discovery is at /taxii2/ and the REST API is described at /api/openapi.json",
+        uri.path()
+    ))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("`{}` does not support {method}", uri.path()),
+    )
+}
+
+/// Serves until `shutdown` completes, flushing the audit trail on a short timer and at the end.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let flusher = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let _ = state.blocking(|ex| ex.flush_audit()).await;
+            }
+        })
+    };
+    let app = router(state.clone());
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    flusher.abort();
+    if let Err(e) = state.blocking(|ex| ex.flush_audit()).await {
+        tracing::warn!(error = %e.description, "audit events could not be written at shutdown");
+    }
+    served
+}

@@ -1,0 +1,129 @@
+//! The OpenAPI 3.1 description of the REST API (TAXII has its own specification). A test
+//! checks that every operation listed here is routed.
+
+use serde_json::{json, Value};
+
+fn op(summary: &str, body: Option<&str>, ok: &str) -> Value {
+    let mut operation = json!({
+        "summary": summary,
+        "security": [{ "basic": [] }, { "bearer": [] }],
+        "responses": {
+            ok: { "description": "success" },
+            "400": { "$ref": "#/components/responses/Error" },
+            "401": { "$ref": "#/components/responses/Error" },
+            "403": { "$ref": "#/components/responses/Error" },
+            "404": { "$ref": "#/components/responses/Error" }
+        }
+    });
+    if let Some(schema) = body {
+        operation["requestBody"] = json!({
+            "required": true,
+            "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{schema}") } } }
+        });
+    }
+    operation
+}
+
+fn path_param(name: &str) -> Value {
+    json!([{ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }])
+}
+
+pub fn document() -> Value {
+    let mut export = op(
+        "Export the collection's readable objects (newest versions) as a STIX 2.1 bundle",
+        None,
+        "200",
+    );
+    export["parameters"] = path_param("collection");
+    let mut revoke = op("Revoke a token", None, "204");
+    revoke["parameters"] = path_param("token");
+    let mut audit = op(
+        "Search the audit trail (instance admins: all; organisation admins: their own)",
+        None,
+        "200",
+    );
+    audit["parameters"] = json!([
+        { "name": "actor", "in": "query", "schema": { "type": "string" } },
+        { "name": "action", "in": "query", "schema": { "type": "string" } },
+        { "name": "org", "in": "query", "schema": { "type": "integer" } },
+        { "name": "since", "in": "query", "schema": { "type": "string", "format": "date-time" } },
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 10000 } }
+    ]);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Kawal REST API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Administration, exports and the audit trail. Shared content is exchanged over TAXII 2.1 at /taxii2/."
+        },
+        "paths": {
+            "/api/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI document" } } } },
+            "/api/whoami": { "get": op("The calling token's organisation and role", None, "200") },
+            "/api/orgs": {
+                "get": op("List organisations", None, "200"),
+                "post": op("Add an organisation (instance admins)", Some("NewOrg"), "201")
+            },
+            "/api/groups": {
+                "get": op("List sharing groups (instance admins)", None, "200"),
+                "post": op("Add a sharing group (instance admins)", Some("NewGroup"), "201")
+            },
+            "/api/collections": {
+                "get": op("Collections visible to the caller", None, "200"),
+                "post": op("Add a collection (instance admins)", Some("NewCollection"), "201")
+            },
+            "/api/collections/{collection}/export": { "get": export },
+            "/api/tokens": {
+                "get": op("List tokens the caller administers", None, "200"),
+                "post": op("Issue a token; the secret is shown once", Some("NewToken"), "201")
+            },
+            "/api/tokens/{token}": { "delete": revoke },
+            "/api/audit": { "get": audit }
+        },
+        "components": {
+            "securitySchemes": {
+                "basic": { "type": "http", "scheme": "basic", "description": "token id as user name, secret as password" },
+                "bearer": { "type": "http", "scheme": "bearer", "description": "TOKEN_ID:SECRET" }
+            },
+            "responses": {
+                "Error": {
+                    "description": "A TAXII-style error object",
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+                }
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["title", "description", "http_status"],
+                    "properties": {
+                        "title": { "type": "string" },
+                        "description": { "type": "string" },
+                        "http_status": { "type": "string" }
+                    }
+                },
+                "NewOrg": {
+                    "type": "object", "additionalProperties": false, "required": ["name"],
+                    "properties": { "name": { "type": "string" }, "country": { "type": "string", "pattern": "^[A-Z]{2}$" } }
+                },
+                "NewGroup": {
+                    "type": "object", "additionalProperties": false, "required": ["name", "members"],
+                    "properties": { "name": { "type": "string" }, "members": { "type": "array", "items": { "type": "string" } } }
+                },
+                "NewCollection": {
+                    "type": "object", "additionalProperties": false, "required": ["title", "group"],
+                    "properties": {
+                        "title": { "type": "string" },
+                        "description": { "type": "string" },
+                        "group": { "type": "string" },
+                        "writers": { "type": "array", "items": { "type": "string" } },
+                        "default_tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] },
+                        "public": { "type": "boolean" }
+                    }
+                },
+                "NewToken": {
+                    "type": "object", "additionalProperties": false, "required": ["org", "role"],
+                    "properties": { "org": { "type": "string" }, "role": { "enum": ["admin", "analyst", "reader", "sensor"] } }
+                }
+            }
+        }
+    })
+}
