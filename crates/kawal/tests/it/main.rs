@@ -1,0 +1,9 @@
+//! End-to-end tests: the HTTP server on real loopback sockets, and the real binary.
+
+mod bad_input;
+mod cli;
+mod durability;
+mod harness;
+mod openapi;
+mod taxii;
+mod tlp;
