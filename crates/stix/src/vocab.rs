@@ -110,3 +110,13 @@ pub fn hash_hex_len(algorithm: &str) -> Option<usize> {
         _ => None,
     }
 }
+
+/// Renders a vocabulary for a violation message: `"a", "b" or "c"`.
+pub(crate) fn describe(values: &[&str]) -> String {
+    let quoted: Vec<String> = values.iter().map(|v| format!("\"{v}\"")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
