@@ -3,12 +3,13 @@
 //!
 //! Layout: this module holds the rules every object shares (type, id, property names, the
 //! common properties, markings, extensions, references); `domain` holds the per-type rules of
-//! SDOs, SROs and meta objects, and `check` the typed property checks they are written with.
-//! Only MUST-level rules are enforced; SHOULDs and open vocabularies (`-ov`) never reject an
-//! object.
+//! SDOs, SROs and meta objects, `observable` those of SCOs, and `check` the typed property
+//! checks they are written with. Only MUST-level rules are enforced; SHOULDs and open
+//! vocabularies (`-ov`) never reject an object.
 
 mod check;
 mod domain;
+mod observable;
 
 use serde_json::{Map, Value};
 
@@ -46,7 +47,7 @@ fn all_rules(map: &Map<String, Value>, out: &mut Vec<Violation>) {
     common_properties(&scope, id, out);
     references(&scope, type_name, out);
     match (type_name, family) {
-        (Some(_), Some(Category::Observable)) => {}
+        (Some(t), Some(Category::Observable)) => observable::check(t, &scope, out),
         (Some(t), Some(_)) => domain::check(t, &scope, out),
         _ => {}
     }

@@ -123,6 +123,17 @@ fn is_hex(text: &str) -> bool {
             .all(|pair| pair.len() == 2 && pair.iter().all(u8::is_ascii_hexdigit))
 }
 
+/// RFC 4648 §4 base64: groups of four characters, at most two `=` of padding at the end.
+fn is_base64(text: &str) -> bool {
+    let body = text.trim_end_matches('=');
+    let padding = text.len() - body.len();
+    text.as_bytes().chunks(4).all(|group| group.len() == 4)
+        && padding <= 2
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+}
+
 fn is_dictionary_key(key: &str, min_len: usize) -> bool {
     (min_len..=250).contains(&key.len())
         && key
@@ -230,6 +241,12 @@ impl<'m> Scope<'m> {
             self.violation(out, key, integer_rule(min, max));
         }
         value.as_i64().filter(|_| fits)
+    }
+
+    pub fn integers(&self, out: &mut Vec<Violation>, keys: &[&str], min: i64) {
+        for key in keys {
+            self.integer(out, key, min, i64::MAX);
+        }
     }
 
     pub fn number(&self, out: &mut Vec<Violation>, key: &str, min: f64, max: f64) -> Option<f64> {
@@ -448,6 +465,17 @@ impl<'m> Scope<'m> {
         }
     }
 
+    /// `second` must not be present together with `first`.
+    pub fn exclusive(&self, out: &mut Vec<Violation>, first: &str, second: &str) {
+        if self.has(first) && self.has(second) {
+            self.violation(
+                out,
+                second,
+                format!("must not be present together with `{first}`"),
+            );
+        }
+    }
+
     /// `key` may only be present when `needed` is.
     pub fn depends_on(&self, out: &mut Vec<Violation>, key: &str, needed: &str) {
         if self.has(key) && !self.has(needed) {
@@ -456,6 +484,29 @@ impl<'m> Scope<'m> {
                 key,
                 format!("may only be present together with `{needed}`"),
             );
+        }
+    }
+
+    /// An even number of hexadecimal digits (the STIX `hex` type).
+    pub fn hex(&self, out: &mut Vec<Violation>, keys: &[&str]) {
+        for key in keys {
+            if let Some(text) = self.string(out, key) {
+                if !is_hex(text) {
+                    self.violation(
+                        out,
+                        key,
+                        "must be hexadecimal: an even number of 0-9, a-f digits",
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn binary(&self, out: &mut Vec<Violation>, key: &str) {
+        if let Some(text) = self.string(out, key) {
+            if !is_base64(text) {
+                self.violation(out, key, "must be base64-encoded (RFC 4648 §4)");
+            }
         }
     }
 
@@ -493,6 +544,20 @@ impl<'m> Scope<'m> {
                 ),
                 _ => {}
             }
+        }
+    }
+
+    /// A predefined extension of this object, when present and shaped as an object.
+    pub fn extension(&self, name: &str) -> Option<Scope<'m>> {
+        let Some(Value::Object(extensions)) = self.get("extensions") else {
+            return None;
+        };
+        match extensions.get(name)? {
+            Value::Object(map) => Some(Scope::nested(
+                map,
+                format!("{}.{name}", self.path("extensions")),
+            )),
+            _ => None,
         }
     }
 }
