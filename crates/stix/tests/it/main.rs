@@ -1,1 +1,2 @@
 mod attack;
+mod rules;
