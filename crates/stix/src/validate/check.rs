@@ -465,6 +465,22 @@ impl<'m> Scope<'m> {
         }
     }
 
+    /// For objects and extensions whose properties are all optional yet which must carry at
+    /// least one of them. The violation names the object itself: no single property is at
+    /// fault.
+    pub fn some_property_of(&self, out: &mut Vec<Violation>, own: &[&str], what: &str) {
+        if !own.iter().any(|k| self.has(k)) {
+            let whole = match self.prefix.strip_suffix('.') {
+                Some(path) => path.to_owned(),
+                None => "(object)".to_owned(),
+            };
+            out.push(Violation::new(
+                whole,
+                format!("{what} must have at least one of its own properties"),
+            ));
+        }
+    }
+
     /// `second` must not be present together with `first`.
     pub fn exclusive(&self, out: &mut Vec<Violation>, first: &str, second: &str) {
         if self.has(first) && self.has(second) {

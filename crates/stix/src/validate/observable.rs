@@ -8,17 +8,6 @@ use super::check::{Scope, Target};
 use crate::vocab;
 use crate::Violation;
 
-/// SCO properties that say nothing about the observed thing itself, so they do not count
-/// where an object must carry "at least one property" of its own.
-const COMMON: &[&str] = &[
-    "type",
-    "id",
-    "spec_version",
-    "object_marking_refs",
-    "granular_markings",
-    "defanged",
-];
-
 pub(super) fn check(type_name: &str, o: &Scope<'_>, out: &mut Vec<Violation>) {
     match type_name {
         "artifact" => artifact(o, out),
@@ -90,47 +79,24 @@ pub(super) fn check(type_name: &str, o: &Scope<'_>, out: &mut Vec<Violation>) {
             o.strings(out, &["name", "cpe", "swid", "vendor", "version"]);
             o.string_lists(out, &["languages"]);
         }
-        "user-account" => {
-            o.strings(
-                out,
-                &[
-                    "user_id",
-                    "credential",
-                    "account_login",
-                    "account_type",
-                    "display_name",
-                ],
-            );
-            o.booleans(
-                out,
-                &[
-                    "is_service_account",
-                    "is_privileged",
-                    "can_escalate_privs",
-                    "is_disabled",
-                ],
-            );
-            o.timestamps(
-                out,
-                &[
-                    "account_created",
-                    "account_expires",
-                    "credential_last_changed",
-                    "account_first_login",
-                    "account_last_login",
-                ],
-            );
-            if let Some(unix) = o.extension("unix-account-ext") {
-                unix.integer(out, "gid", i64::MIN, i64::MAX);
-                unix.string_lists(out, &["groups"]);
-                unix.strings(out, &["home_dir", "shell"]);
-            }
-        }
+        "user-account" => user_account(o, out),
         "windows-registry-key" => {
+            o.some_property_of(
+                out,
+                &[
+                    "key",
+                    "values",
+                    "modified_time",
+                    "creator_user_ref",
+                    "number_of_subkeys",
+                ],
+                "a registry key",
+            );
             o.strings(out, &["key"]);
             o.timestamp(out, "modified_time");
             o.integer(out, "number_of_subkeys", i64::MIN, i64::MAX);
             for value in o.objects(out, "values") {
+                value.some_property_of(out, &["name", "data", "data_type"], "a registry value");
                 value.strings(out, &["name", "data"]);
                 value.enumerated(out, "data_type", vocab::WINDOWS_REGISTRY_DATATYPE);
             }
@@ -162,6 +128,44 @@ fn is_mac48(value: &str) -> bool {
                 && o.bytes()
                     .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         })
+}
+
+fn user_account(o: &Scope<'_>, out: &mut Vec<Violation>) {
+    const STRINGS: &[&str] = &[
+        "user_id",
+        "credential",
+        "account_login",
+        "account_type",
+        "display_name",
+    ];
+    const BOOLEANS: &[&str] = &[
+        "is_service_account",
+        "is_privileged",
+        "can_escalate_privs",
+        "is_disabled",
+    ];
+    const TIMESTAMPS: &[&str] = &[
+        "account_created",
+        "account_expires",
+        "credential_last_changed",
+        "account_first_login",
+        "account_last_login",
+    ];
+    let own: Vec<&str> = [STRINGS, BOOLEANS, TIMESTAMPS, &["extensions"]].concat();
+    o.some_property_of(out, &own, "a user account");
+    o.strings(out, STRINGS);
+    o.booleans(out, BOOLEANS);
+    o.timestamps(out, TIMESTAMPS);
+    if let Some(unix) = o.extension("unix-account-ext") {
+        unix.some_property_of(
+            out,
+            &["gid", "groups", "home_dir", "shell"],
+            "unix-account-ext",
+        );
+        unix.integer(out, "gid", i64::MIN, i64::MAX);
+        unix.string_lists(out, &["groups"]);
+        unix.strings(out, &["home_dir", "shell"]);
+    }
 }
 
 fn artifact(o: &Scope<'_>, out: &mut Vec<Violation>) {
@@ -228,6 +232,7 @@ fn file(o: &Scope<'_>, out: &mut Vec<Violation>) {
         archive.string(out, "comment");
     }
     if let Some(ntfs) = o.extension("ntfs-ext") {
+        ntfs.some_property_of(out, &["sid", "alternate_data_streams"], "ntfs-ext");
         ntfs.string(out, "sid");
         for stream in ntfs.objects(out, "alternate_data_streams") {
             stream.required(out, &["name"]);
@@ -237,11 +242,27 @@ fn file(o: &Scope<'_>, out: &mut Vec<Violation>) {
         }
     }
     if let Some(pdf) = o.extension("pdf-ext") {
+        pdf.some_property_of(
+            out,
+            &[
+                "version",
+                "is_optimized",
+                "document_info_dict",
+                "pdfid0",
+                "pdfid1",
+            ],
+            "pdf-ext",
+        );
         pdf.strings(out, &["version", "pdfid0", "pdfid1"]);
         pdf.boolean(out, "is_optimized");
         pdf.dictionary(out, "document_info_dict");
     }
     if let Some(image) = o.extension("raster-image-ext") {
+        image.some_property_of(
+            out,
+            &["image_height", "image_width", "bits_per_pixel", "exif_tags"],
+            "raster-image-ext",
+        );
         image.integers(
             out,
             &["image_height", "image_width", "bits_per_pixel"],
@@ -351,25 +372,63 @@ fn network_traffic(o: &Scope<'_>, out: &mut Vec<Violation>) {
 }
 
 fn process(o: &Scope<'_>, out: &mut Vec<Violation>) {
-    if o.map.keys().all(|k| COMMON.contains(&k.as_str())) {
-        o.violation(
-            out,
-            "(object)",
-            "a process must have at least one property of its own or an extension",
-        );
-    }
+    o.some_property_of(
+        out,
+        &[
+            "extensions",
+            "is_hidden",
+            "pid",
+            "created_time",
+            "cwd",
+            "command_line",
+            "environment_variables",
+            "opened_connection_refs",
+            "creator_user_ref",
+            "image_ref",
+            "parent_ref",
+            "child_refs",
+        ],
+        "a process",
+    );
     o.boolean(out, "is_hidden");
     o.integer(out, "pid", i64::MIN, i64::MAX);
     o.timestamp(out, "created_time");
     o.strings(out, &["cwd", "command_line"]);
     o.dictionary(out, "environment_variables");
     if let Some(windows) = o.extension("windows-process-ext") {
+        windows.some_property_of(
+            out,
+            &[
+                "aslr_enabled",
+                "dep_enabled",
+                "priority",
+                "owner_sid",
+                "window_title",
+                "startup_info",
+                "integrity_level",
+            ],
+            "windows-process-ext",
+        );
         windows.booleans(out, &["aslr_enabled", "dep_enabled"]);
         windows.strings(out, &["priority", "owner_sid", "window_title"]);
         windows.dictionary(out, "startup_info");
         windows.enumerated(out, "integrity_level", vocab::WINDOWS_INTEGRITY_LEVEL);
     }
     if let Some(service) = o.extension("windows-service-ext") {
+        service.some_property_of(
+            out,
+            &[
+                "service_name",
+                "descriptions",
+                "display_name",
+                "group_name",
+                "start_type",
+                "service_dll_refs",
+                "service_type",
+                "service_status",
+            ],
+            "windows-service-ext",
+        );
         service.strings(out, &["service_name", "display_name", "group_name"]);
         service.string_lists(out, &["descriptions"]);
         service.enumerated(out, "start_type", vocab::WINDOWS_SERVICE_START_TYPE);
@@ -378,6 +437,25 @@ fn process(o: &Scope<'_>, out: &mut Vec<Violation>) {
         service.references(out, "service_dll_refs", Target::Types(&["file"]));
     }
 }
+
+const X509_V3_EXTENSIONS: &[&str] = &[
+    "basic_constraints",
+    "name_constraints",
+    "policy_constraints",
+    "key_usage",
+    "extended_key_usage",
+    "subject_key_identifier",
+    "authority_key_identifier",
+    "subject_alternative_name",
+    "issuer_alternative_name",
+    "subject_directory_attributes",
+    "crl_distribution_points",
+    "inhibit_any_policy",
+    "private_key_usage_period_not_before",
+    "private_key_usage_period_not_after",
+    "certificate_policies",
+    "policy_mappings",
+];
 
 fn x509_certificate(o: &Scope<'_>, out: &mut Vec<Violation>) {
     const OWN: &[&str] = &[
@@ -395,13 +473,7 @@ fn x509_certificate(o: &Scope<'_>, out: &mut Vec<Violation>) {
         "subject_public_key_exponent",
         "x509_v3_extensions",
     ];
-    if !OWN.iter().any(|k| o.has(k)) {
-        o.violation(
-            out,
-            "(object)",
-            "an X.509 certificate must have at least one property of its own",
-        );
-    }
+    o.some_property_of(out, OWN, "an X.509 certificate");
     o.boolean(out, "is_self_signed");
     o.hashes(out, "hashes", false);
     o.strings(
@@ -419,6 +491,7 @@ fn x509_certificate(o: &Scope<'_>, out: &mut Vec<Violation>) {
     o.timestamps(out, &["validity_not_before", "validity_not_after"]);
     o.integer(out, "subject_public_key_exponent", i64::MIN, i64::MAX);
     if let Some(extensions) = o.object(out, "x509_v3_extensions") {
+        extensions.some_property_of(out, X509_V3_EXTENSIONS, "x509_v3_extensions");
         extensions.timestamps(
             out,
             &[

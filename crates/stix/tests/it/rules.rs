@@ -950,6 +950,26 @@ fn rejected() -> Vec<Case> {
             "(object)",
         ),
         bad(
+            "user-account with nothing of its own",
+            sco("user-account", json!({"defanged": false})),
+            "(object)",
+        ),
+        bad(
+            "windows-registry-key with nothing of its own",
+            sco("windows-registry-key", json!({})),
+            "(object)",
+        ),
+        bad(
+            "registry value with nothing of its own",
+            sco("windows-registry-key", json!({"key": "k", "values": [{}]})),
+            "values[0]",
+        ),
+        bad(
+            "ntfs-ext with nothing of its own",
+            sco("file", json!({"name": "a", "extensions": {"ntfs-ext": {}}})),
+            "extensions.ntfs-ext",
+        ),
+        bad(
             "new-sdo custom object without created",
             without(
                 sdo(
