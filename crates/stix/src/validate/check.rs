@@ -81,7 +81,7 @@ pub(crate) fn reference(out: &mut Vec<Violation>, path: String, value: &Value, t
         Ok((type_name, _)) if !target.accepts(type_name) => out.push(Violation::new(
             path,
             format!(
-                "must reference {}; this is the id of a `{type_name}`",
+                "must reference {}, found an id of type `{type_name}`",
                 target.describe()
             ),
         )),
@@ -134,8 +134,9 @@ fn is_base64(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
 }
 
-fn is_dictionary_key(key: &str, min_len: usize) -> bool {
-    (min_len..=250).contains(&key.len())
+/// The hashes type's key rule: 3 to 250 characters of a-z, A-Z, 0-9, hyphen and underscore.
+fn is_hash_algorithm_name(key: &str) -> bool {
+    (3..=250).contains(&key.len())
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
@@ -543,7 +544,7 @@ impl<'m> Scope<'m> {
                         vocab::describe(vocab::HASH_ALGORITHM)
                     ),
                 );
-            } else if !is_dictionary_key(algorithm, 3) {
+            } else if !is_hash_algorithm_name(algorithm) {
                 hashes.violation(
                     out,
                     algorithm,
