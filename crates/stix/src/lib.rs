@@ -9,13 +9,16 @@ mod id;
 mod object;
 mod timestamp;
 pub mod tlp;
+pub mod types;
 mod validate;
+pub mod vocab;
 
 pub use envelope::{parse_envelope, EnvelopeError};
 pub use id::{parse_id, IdError};
 pub use object::{parse_object, Object, Rejection, Violation};
 pub use timestamp::{Timestamp, TimestampError};
 pub use tlp::Tlp;
+pub use types::{category, Category};
 
 /// The STIX version this crate validates.
 pub const SPEC_VERSION: &str = "2.1";

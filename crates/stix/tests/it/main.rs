@@ -1,0 +1,2 @@
+mod attack;
+mod rules;
