@@ -32,9 +32,15 @@ macro_rules! store_conformance_tests {
 }
 
 pub fn object(id: &str, modified: &str, extra: &str) -> NewVersion {
+    let type_name = id.split("--").next().unwrap_or("x-unknown");
+    let required = match type_name {
+        "indicator" => {
+            r#","pattern":"[ipv4-addr:value = '198.51.100.1']","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z""#
+        }
+        _ => "",
+    };
     let raw = format!(
-        r#"{{"type":"{}","spec_version":"2.1","id":"{id}","created":"2020-01-01T00:00:00.000Z","modified":"{modified}"{extra}}}"#,
-        id.split("--").next().unwrap_or("x-unknown")
+        r#"{{"type":"{type_name}","spec_version":"2.1","id":"{id}","created":"2020-01-01T00:00:00.000Z","modified":"{modified}"{required}{extra}}}"#
     );
     new_version(&raw)
 }

@@ -132,6 +132,19 @@ pub struct StatusDetail {
     pub message: Option<String>,
 }
 
+/// What an administrator asks for when adding a collection; organisations and the group are
+/// named.
+#[derive(Debug, Clone)]
+pub struct NewCollectionRequest {
+    pub title: String,
+    pub description: Option<String>,
+    pub group: String,
+    /// `None`: every member of the group may write.
+    pub writers: Option<Vec<String>>,
+    pub default_tlp: Tlp,
+    pub public: bool,
+}
+
 /// A collection as one principal sees it.
 #[derive(Debug, Clone)]
 pub struct CollectionView {
@@ -747,14 +760,17 @@ impl Exchange {
     pub fn add_collection(
         &self,
         who: &Principal,
-        title: &str,
-        description: Option<&str>,
-        group: &str,
-        writers: Option<&[String]>,
-        default_tlp: Tlp,
-        public: bool,
+        new: &NewCollectionRequest,
     ) -> Result<Collection> {
         self.require_instance_admin(who)?;
+        let NewCollectionRequest {
+            title,
+            description,
+            group,
+            writers,
+            default_tlp,
+            public,
+        } = new;
         if title.trim().is_empty() {
             return Err(Error::BadRequest("a collection needs a title".to_owned()));
         }
@@ -762,7 +778,7 @@ impl Exchange {
             .store
             .group_by_name(group)?
             .ok_or_else(|| Error::BadRequest(format!("sharing group `{group}` does not exist")))?;
-        let writers = match writers {
+        let writers = match writers.as_deref() {
             None => Writers::AllMembers,
             Some(names) => {
                 let mut ids = Vec::new();
@@ -782,11 +798,11 @@ impl Exchange {
         let collection = self.store.create_collection(&NewCollection {
             id: uuid::Uuid::new_v4().to_string(),
             title: title.trim().to_owned(),
-            description: description.map(str::to_owned),
+            description: description.clone(),
             group: group.id,
             writers,
-            default_tlp,
-            public,
+            default_tlp: *default_tlp,
+            public: *public,
         })?;
         self.record(who, "collection.add", &collection.id, "ok");
         Ok(collection)

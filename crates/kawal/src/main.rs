@@ -365,15 +365,15 @@ fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
                 },
         } => {
             let tlp: Tlp = default_tlp.parse()?;
-            let c = exchange.add_collection(
-                &who,
-                &title,
-                description.as_deref(),
-                &group,
-                writers.as_deref(),
-                tlp,
+            let request = kawal_core::NewCollectionRequest {
+                title,
+                description,
+                group,
+                writers,
+                default_tlp: tlp,
                 public,
-            )?;
+            };
+            let c = exchange.add_collection(&who, &request)?;
             println!("{}", c.id);
             Ok(())
         }

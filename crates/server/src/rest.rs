@@ -176,18 +176,15 @@ async fn add_collection(
             .map_err(|e| ApiError::bad_request(format!("default_tlp: {e}")).rest())?,
         None => Tlp::Amber,
     };
-    let c = run(&state, move |ex| {
-        ex.add_collection(
-            &who,
-            &new.title,
-            new.description.as_deref(),
-            &new.group,
-            new.writers.as_deref(),
-            tlp,
-            new.public,
-        )
-    })
-    .await?;
+    let request = kawal_core::NewCollectionRequest {
+        title: new.title,
+        description: new.description,
+        group: new.group,
+        writers: new.writers,
+        default_tlp: tlp,
+        public: new.public,
+    };
+    let c = run(&state, move |ex| ex.add_collection(&who, &request)).await?;
     created(json!(c))
 }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use crate::harness::*;
 
 fn bundle(batch: usize, size: usize) -> (String, Vec<String>) {
-    let ids: Vec<String> = (0..size).map(|i| format!("indicator--00000000-0000-4000-8000-{:06}{:06}", batch, i)).collect();
+    let ids: Vec<String> = (0..size)
+        .map(|i| format!("indicator--00000000-0000-4000-8000-{:06}{:06}", batch, i))
+        .collect();
     let objects: Vec<String> = ids
         .iter()
         .map(|id| {
@@ -26,8 +28,17 @@ fn acknowledged_objects_survive_sigkill() {
     let data = dir.path().join("data");
     cli(&data, &["admin", "org", "add", "MY-CERT"]);
     cli(&data, &["admin", "group", "add", "g", "--orgs", "MY-CERT"]);
-    let collection = cli(&data, &["admin", "collection", "add", "C", "--group", "g"]).trim().to_owned();
-    let token = cli(&data, &["admin", "token", "add", "--org", "MY-CERT", "--role", "analyst"]).trim().to_owned();
+    let collection = cli(&data, &["admin", "collection", "add", "C", "--group", "g"])
+        .trim()
+        .to_owned();
+    let token = cli(
+        &data,
+        &[
+            "admin", "token", "add", "--org", "MY-CERT", "--role", "analyst",
+        ],
+    )
+    .trim()
+    .to_owned();
 
     let server = Binary::serve(&data);
     let url = format!("{}/kawal/collections/{collection}/objects/", server.base);
@@ -35,7 +46,12 @@ fn acknowledged_objects_survive_sigkill() {
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = (0..3)
         .map(|w| {
-            let (url, token, acknowledged, stop) = (url.clone(), token.clone(), acknowledged.clone(), stop.clone());
+            let (url, token, acknowledged, stop) = (
+                url.clone(),
+                token.clone(),
+                acknowledged.clone(),
+                stop.clone(),
+            );
             std::thread::spawn(move || {
                 let mut batch = w * 100_000;
                 while !stop.load(Ordering::Relaxed) {
@@ -69,18 +85,39 @@ fn acknowledged_objects_survive_sigkill() {
         w.join().unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() >= 40, "no POST was acknowledged before the kill");
+    assert!(
+        acknowledged.len() >= 40,
+        "no POST was acknowledged before the kill"
+    );
 
     let restarted = Binary::serve(&data);
-    let url = format!("{}/kawal/collections/{collection}/objects/?limit=1000", restarted.base);
+    let url = format!(
+        "{}/kawal/collections/{collection}/objects/?limit=1000",
+        restarted.base
+    );
     let present: std::collections::HashSet<String> = get_all(&url, Some(&token), "objects")
         .iter()
         .map(|o| o["id"].as_str().unwrap().to_owned())
         .collect();
-    let lost: Vec<&String> = acknowledged.iter().filter(|id| !present.contains(*id)).collect();
-    assert!(lost.is_empty(), "{} of {} acknowledged objects were lost, e.g. {:?}", lost.len(), acknowledged.len(), lost.first());
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|id| !present.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged objects were lost, e.g. {:?}",
+        lost.len(),
+        acknowledged.len(),
+        lost.first()
+    );
     // Every acknowledged object is also readable on its own.
     let sample = &acknowledged[acknowledged.len() / 2];
-    let one = get(&format!("{}/kawal/collections/{collection}/objects/{sample}/", restarted.base), Some(&token));
+    let one = get(
+        &format!(
+            "{}/kawal/collections/{collection}/objects/{sample}/",
+            restarted.base
+        ),
+        Some(&token),
+    );
     assert_eq!(one.status, 200);
 }

@@ -24,13 +24,31 @@ impl Instance {
         let store = SqliteStore::open(&dir.path().join("kawal.db")).unwrap();
         let exchange = Exchange::new(Arc::new(store), Limits { max_page });
         exchange.bootstrap("Instance").unwrap();
-        let config = server::ServerConfig { max_body_bytes, ..server::ServerConfig::default() };
+        let config = server::ServerConfig {
+            max_body_bytes,
+            ..server::ServerConfig::default()
+        };
         let state = server::AppState::new(exchange, config);
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        runtime.spawn(server::serve(listener, state.clone(), std::future::pending()));
-        Instance { base, state, _runtime: runtime, _dir: dir }
+        runtime.spawn(server::serve(
+            listener,
+            state.clone(),
+            std::future::pending(),
+        ));
+        Instance {
+            base,
+            state,
+            _runtime: runtime,
+            _dir: dir,
+        }
     }
 
     pub fn ex(&self) -> &Exchange {
@@ -39,7 +57,10 @@ impl Instance {
 
     pub fn admin(&self) -> Principal {
         let org = self.ex().instance_org().unwrap().unwrap();
-        Principal::Local { org: org.id, role: Role::Admin }
+        Principal::Local {
+            org: org.id,
+            role: Role::Admin,
+        }
     }
 
     /// Issues a token and returns `TOKEN_ID:SECRET`.
@@ -62,7 +83,10 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -89,7 +113,12 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8
         .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_owned())))
         .collect();
     let body = response.into_string().unwrap_or_default();
-    Reply { status, content_type, headers, body }
+    Reply {
+        status,
+        content_type,
+        headers,
+        body,
+    }
 }
 
 pub fn bearer(token: &str) -> String {
@@ -107,7 +136,11 @@ pub fn get(url: &str, token: Option<&str>) -> Reply {
 
 pub fn post(url: &str, token: &str, body: &str, extra: &[(&str, &str)]) -> Reply {
     let auth = bearer(token);
-    let mut headers = vec![("Accept", TAXII), ("Content-Type", TAXII), ("Authorization", auth.as_str())];
+    let mut headers = vec![
+        ("Accept", TAXII),
+        ("Content-Type", TAXII),
+        ("Authorization", auth.as_str()),
+    ];
     headers.extend_from_slice(extra);
     call("POST", url, &headers, Some(body.as_bytes()))
 }
@@ -124,7 +157,12 @@ pub fn get_all(url: &str, token: Option<&str>, key: &str) -> Vec<serde_json::Val
         let reply = get(&page_url, token);
         assert_eq!(reply.status, 200, "{page_url}: {}", reply.body);
         let page = reply.json();
-        items.extend(page.get(key).and_then(|v| v.as_array()).cloned().unwrap_or_default());
+        items.extend(
+            page.get(key)
+                .and_then(|v| v.as_array())
+                .cloned()
+                .unwrap_or_default(),
+        );
         match page.get("next").and_then(|n| n.as_str()) {
             Some(n) if page["more"] == true => next = Some(n.to_owned()),
             _ => return items,
@@ -145,7 +183,11 @@ pub fn kawal() -> Command {
 /// Runs a `kawal` command to completion and returns its standard output; panics on failure.
 pub fn cli(data: &Path, args: &[&str]) -> String {
     let out = kawal().args(args).arg("--data").arg(data).output().unwrap();
-    assert!(out.status.success(), "kawal {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "kawal {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -162,7 +204,10 @@ impl Binary {
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
-            let line = lines.next().expect("the server exited before listening").unwrap();
+            let line = lines
+                .next()
+                .expect("the server exited before listening")
+                .unwrap();
             if let Some(rest) = line.strip_prefix("kawal listening on ") {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }

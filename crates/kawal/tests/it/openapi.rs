@@ -13,12 +13,29 @@ fn every_documented_operation_is_routed() {
     assert!(paths.len() >= 8);
     for (path, operations) in paths {
         for method in operations.as_object().unwrap().keys() {
-            let concrete = path.replace("{collection}", "2d086da7-4bdc-4f91-900e-d77486753710").replace("{token}", "0123456789abcdef");
-            let reply = call(&method.to_uppercase(), &format!("{}{concrete}", it.base), &[("Content-Type", "application/json")], Some(b"{}"));
+            let concrete = path
+                .replace("{collection}", "2d086da7-4bdc-4f91-900e-d77486753710")
+                .replace("{token}", "0123456789abcdef");
+            let reply = call(
+                &method.to_uppercase(),
+                &format!("{}{concrete}", it.base),
+                &[("Content-Type", "application/json")],
+                Some(b"{}"),
+            );
             // Unauthenticated calls are refused or answered, but the route exists.
-            assert_ne!(reply.status, 405, "{method} {path} is documented but not routed");
-            let routed = reply.status != 404 || reply.json()["description"].as_str().is_some_and(|d| !d.starts_with("no resource at"));
-            assert!(routed, "{method} {path} is documented but not routed: {}", reply.body);
+            assert_ne!(
+                reply.status, 405,
+                "{method} {path} is documented but not routed"
+            );
+            let routed = reply.status != 404
+                || reply.json()["description"]
+                    .as_str()
+                    .is_some_and(|d| !d.starts_with("no resource at"));
+            assert!(
+                routed,
+                "{method} {path} is documented but not routed: {}",
+                reply.body
+            );
         }
     }
 }

@@ -47,7 +47,10 @@ const MARKINGS: [(&str, Option<Tlp>); 9] = [
     (stix::tlp::TLP1_WHITE, Some(Tlp::Clear)),
     (stix::tlp::TLP1_AMBER, Some(Tlp::Amber)),
     (stix::tlp::TLP1_RED, Some(Tlp::Red)),
-    ("marking-definition--4a7c5a6e-6e7b-4a8e-9a51-1d9c0e7e2a11", None),
+    (
+        "marking-definition--4a7c5a6e-6e7b-4a8e-9a51-1d9c0e7e2a11",
+        None,
+    ),
 ];
 
 fn tlp() -> impl Strategy<Value = Tlp> {
@@ -59,7 +62,14 @@ fn world() -> impl Strategy<Value = World> {
         let group = prop::collection::btree_set(0..orgs, 1..=orgs);
         prop::collection::vec(group, 1..=2).prop_flat_map(move |groups| {
             let g = groups.len();
-            let collection = (0..g, tlp(), any::<bool>()).prop_map(|(group, default_tlp, public)| CollectionSpec { group, default_tlp, public });
+            let collection =
+                (0..g, tlp(), any::<bool>()).prop_map(|(group, default_tlp, public)| {
+                    CollectionSpec {
+                        group,
+                        default_tlp,
+                        public,
+                    }
+                });
             let groups = groups.clone();
             prop::collection::vec(collection, 1..=3).prop_flat_map(move |collections| {
                 let groups = groups.clone();
@@ -72,14 +82,16 @@ fn world() -> impl Strategy<Value = World> {
                     0usize..4,
                     1u32..=6,
                 )
-                    .prop_map(|(collection, producer, markings, recipients, id, month)| ObjectSpec {
-                        collection,
-                        producer,
-                        markings,
-                        recipients,
-                        id,
-                        month,
-                    });
+                    .prop_map(
+                        |(collection, producer, markings, recipients, id, month)| ObjectSpec {
+                            collection,
+                            producer,
+                            markings,
+                            recipients,
+                            id,
+                            month,
+                        },
+                    );
                 let (groups, collections) = (groups.clone(), collections.clone());
                 prop::collection::vec(object, 0..=14).prop_map(move |objects| World {
                     orgs,
@@ -97,7 +109,12 @@ fn org_name(i: usize) -> String {
 }
 
 /// The sharing rules of the design, written independently of the server's code.
-fn allowed(world: &World, reader: Option<usize>, object: &ObjectSpec, recipients: &BTreeSet<usize>) -> bool {
+fn allowed(
+    world: &World,
+    reader: Option<usize>,
+    object: &ObjectSpec,
+    recipients: &BTreeSet<usize>,
+) -> bool {
     let c = &world.collections[object.collection];
     let members = &world.groups[c.group];
     if reader == Some(object.producer) {
@@ -113,13 +130,28 @@ fn allowed(world: &World, reader: Option<usize>, object: &ObjectSpec, recipients
 }
 
 fn raw(object: &ObjectSpec, nth: usize) -> String {
-    let markings: Vec<String> = object.markings.iter().map(|m| format!("\"{}\"", MARKINGS[*m].0)).collect();
-    let marking_refs = if markings.is_empty() { String::new() } else { format!(",\"object_marking_refs\":[{}]", markings.join(",")) };
+    let markings: Vec<String> = object
+        .markings
+        .iter()
+        .map(|m| format!("\"{}\"", MARKINGS[*m].0))
+        .collect();
+    let marking_refs = if markings.is_empty() {
+        String::new()
+    } else {
+        format!(",\"object_marking_refs\":[{}]", markings.join(","))
+    };
     format!(
         r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-{:012}","created":"2020-01-01T00:00:00.000Z","modified":"2020-{:02}-01T00:00:00.000Z","name":"n{nth}","pattern":"[ipv4-addr:value = '198.51.100.{}']","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z"{marking_refs}}}"#,
-        object.id, object.month, nth % 250
+        object.id,
+        object.month,
+        nth % 250
     )
 }
+
+/// (collection, object id, month of `modified`)
+type VersionKey = (usize, String, String);
+/// What was shared, the recipients that took effect, and the exact text.
+type StoredSpec = (ObjectSpec, BTreeSet<usize>, String);
 
 /// Runs one world: sets it up, then compares every read path of every reader with the rules.
 fn check(world: &World) -> Result<(), TestCaseError> {
@@ -130,31 +162,64 @@ fn check(world: &World) -> Result<(), TestCaseError> {
     }
     for (g, members) in world.groups.iter().enumerate() {
         let names: Vec<String> = members.iter().map(|m| org_name(*m)).collect();
-        it.ex().add_group(&admin, &format!("group-{g}"), &names).unwrap();
+        it.ex()
+            .add_group(&admin, &format!("group-{g}"), &names)
+            .unwrap();
     }
     let collection_ids: Vec<String> = world
         .collections
         .iter()
-        .map(|c| it.ex().add_collection(&admin, "c", None, &format!("group-{}", c.group), None, c.default_tlp, c.public).unwrap().id)
+        .map(|c| {
+            it.ex()
+                .add_collection(
+                    &admin,
+                    &kawal_core::NewCollectionRequest {
+                        title: "c".to_owned(),
+                        description: None,
+                        group: format!("group-{}", c.group),
+                        writers: None,
+                        default_tlp: c.default_tlp,
+                        public: c.public,
+                    },
+                )
+                .unwrap()
+                .id
+        })
         .collect();
     let orgs = it.ex().store().orgs().unwrap();
     let org_id = |i: usize| orgs.iter().find(|o| o.name == org_name(i)).unwrap().id;
 
     // What was actually stored: (collection, id, modified) -> (spec, effective recipients, raw).
-    let mut stored: BTreeMap<(usize, String, String), (ObjectSpec, BTreeSet<usize>, String)> = BTreeMap::new();
+    let mut stored: BTreeMap<VersionKey, StoredSpec> = BTreeMap::new();
     for (nth, object) in world.objects.iter().enumerate() {
         let c = &world.collections[object.collection];
         let members = &world.groups[c.group];
         if !members.contains(&object.producer) {
             continue; // only members write
         }
-        let recipients: BTreeSet<usize> = object.recipients.intersection(members).copied().collect();
+        let recipients: BTreeSet<usize> =
+            object.recipients.intersection(members).copied().collect();
         let names: Vec<String> = recipients.iter().map(|r| org_name(*r)).collect();
         let text = raw(object, nth);
-        let who = Principal::Local { org: org_id(object.producer), role: Role::Analyst };
-        let status = it.ex().add_objects(&who, &collection_ids[object.collection], &format!("{{\"objects\":[{text}]}}"), &names).unwrap();
+        let who = Principal::Local {
+            org: org_id(object.producer),
+            role: Role::Analyst,
+        };
+        let status = it
+            .ex()
+            .add_objects(
+                &who,
+                &collection_ids[object.collection],
+                &format!("{{\"objects\":[{text}]}}"),
+                &names,
+            )
+            .unwrap();
         if status.success_count == 1 && status.successes[0].message.is_none() {
-            let key = (object.collection, format!("indicator--00000000-0000-4000-8000-{:012}", object.id), format!("2020-{:02}-01", object.month));
+            let key = (
+                object.collection,
+                format!("indicator--00000000-0000-4000-8000-{:012}", object.id),
+                format!("2020-{:02}-01", object.month),
+            );
             stored.insert(key, (object.clone(), recipients, text));
         }
     }
@@ -168,12 +233,21 @@ fn check(world: &World) -> Result<(), TestCaseError> {
         let visible_collections = get(&format!("{}/kawal/collections/", it.base), token).json();
         let listed: BTreeSet<String> = visible_collections["collections"]
             .as_array()
-            .map(|cs| cs.iter().map(|c| c["id"].as_str().unwrap().to_owned()).collect())
+            .map(|cs| {
+                cs.iter()
+                    .map(|c| c["id"].as_str().unwrap().to_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         for (ci, cid) in collection_ids.iter().enumerate() {
             let spec = &world.collections[ci];
             let sees = spec.public || reader.is_some_and(|r| world.groups[spec.group].contains(&r));
-            prop_assert_eq!(listed.contains(cid), sees, "collection listing for reader {:?}", reader);
+            prop_assert_eq!(
+                listed.contains(cid),
+                sees,
+                "collection listing for reader {:?}",
+                reader
+            );
             let expected: BTreeMap<(String, String), String> = stored
                 .iter()
                 .filter(|((c, _, _), (o, rec, _))| *c == ci && allowed(world, *reader, o, rec))
@@ -186,46 +260,101 @@ fn check(world: &World) -> Result<(), TestCaseError> {
                 continue;
             }
             // objects, every version, paged by 3
-            let all = get_all(&format!("{base}/objects/?match[version]=all&limit=2"), token, "objects");
+            let all = get_all(
+                &format!("{base}/objects/?match[version]=all&limit=2"),
+                token,
+                "objects",
+            );
             let got: BTreeMap<(String, String), String> = all
                 .iter()
-                .map(|o| ((o["id"].as_str().unwrap().to_owned(), o["modified"].as_str().unwrap()[..10].to_owned()), o.to_string()))
+                .map(|o| {
+                    (
+                        (
+                            o["id"].as_str().unwrap().to_owned(),
+                            o["modified"].as_str().unwrap()[..10].to_owned(),
+                        ),
+                        o.to_string(),
+                    )
+                })
                 .collect();
             prop_assert_eq!(all.len(), got.len(), "an object version was returned twice");
-            prop_assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>(), "objects for reader {:?}", reader);
+            prop_assert_eq!(
+                got.keys().collect::<Vec<_>>(),
+                expected.keys().collect::<Vec<_>>(),
+                "objects for reader {:?}",
+                reader
+            );
             for (key, text) in &expected {
                 let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
                 prop_assert_eq!(&got[key], &parsed.to_string());
             }
             // manifest
-            let manifest = get_all(&format!("{base}/manifest/?match[version]=all"), token, "objects");
-            prop_assert_eq!(manifest.len(), expected.len(), "manifest for reader {:?}", reader);
+            let manifest = get_all(
+                &format!("{base}/manifest/?match[version]=all"),
+                token,
+                "objects",
+            );
+            prop_assert_eq!(
+                manifest.len(),
+                expected.len(),
+                "manifest for reader {:?}",
+                reader
+            );
             // newest readable version per id: objects (default last) and REST export
             let mut newest: BTreeMap<String, String> = BTreeMap::new();
             for (id, month) in expected.keys() {
                 newest.insert(id.clone(), month.clone());
             }
             let last = get_all(&format!("{base}/objects/"), token, "objects");
-            let last: BTreeMap<String, String> =
-                last.iter().map(|o| (o["id"].as_str().unwrap().to_owned(), o["modified"].as_str().unwrap()[..10].to_owned())).collect();
+            let last: BTreeMap<String, String> = last
+                .iter()
+                .map(|o| {
+                    (
+                        o["id"].as_str().unwrap().to_owned(),
+                        o["modified"].as_str().unwrap()[..10].to_owned(),
+                    )
+                })
+                .collect();
             prop_assert_eq!(&last, &newest, "last versions for reader {:?}", reader);
-            let first = get_all(&format!("{base}/objects/?match[version]=first"), token, "objects");
+            let first = get_all(
+                &format!("{base}/objects/?match[version]=first"),
+                token,
+                "objects",
+            );
             prop_assert_eq!(first.len(), newest.len());
             if let Some(token) = token {
-                let export = call("GET", &format!("{}/api/collections/{cid}/export", it.base), &[("Authorization", &bearer(token))], None).json();
+                let export = call(
+                    "GET",
+                    &format!("{}/api/collections/{cid}/export", it.base),
+                    &[("Authorization", &bearer(token))],
+                    None,
+                )
+                .json();
                 let exported: BTreeMap<String, String> = export["objects"]
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|o| (o["id"].as_str().unwrap().to_owned(), o["modified"].as_str().unwrap()[..10].to_owned()))
+                    .map(|o| {
+                        (
+                            o["id"].as_str().unwrap().to_owned(),
+                            o["modified"].as_str().unwrap()[..10].to_owned(),
+                        )
+                    })
                     .collect();
                 prop_assert_eq!(&exported, &newest, "export for reader {:?}", reader);
             }
             // single object and its versions
             for id in newest.keys() {
-                let versions = get_all(&format!("{base}/objects/{id}/versions/"), token, "versions");
+                let versions =
+                    get_all(&format!("{base}/objects/{id}/versions/"), token, "versions");
                 let want = expected.keys().filter(|(i, _)| i == id).count();
-                prop_assert_eq!(versions.len(), want, "versions of {} for reader {:?}", id, reader);
+                prop_assert_eq!(
+                    versions.len(),
+                    want,
+                    "versions of {} for reader {:?}",
+                    id,
+                    reader
+                );
                 let one = get(&format!("{base}/objects/{id}/"), token);
                 prop_assert_eq!(one.status, 200);
             }
@@ -237,7 +366,13 @@ fn check(world: &World) -> Result<(), TestCaseError> {
                 .collect();
             for id in hidden {
                 let status = get(&format!("{base}/objects/{id}/"), token).status;
-                prop_assert_eq!(status, 404, "{} must not be visible to reader {:?}", id, reader);
+                prop_assert_eq!(
+                    status,
+                    404,
+                    "{} must not be visible to reader {:?}",
+                    id,
+                    reader
+                );
             }
         }
     }
