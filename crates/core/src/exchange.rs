@@ -205,6 +205,15 @@ impl Exchange {
     // ---- authentication ----------------------------------------------------------------
 
     pub fn authenticate(&self, token_id: &str, secret: &str) -> Result<Principal> {
+        let result = self.verify_token(token_id, secret);
+        if let Err(e) = &result {
+            let attempt = format!("token:{}", token_id.chars().take(16).collect::<String>());
+            self.record_event(attempt, None, "authenticate", "", &format!("refused: {e}"));
+        }
+        result
+    }
+
+    fn verify_token(&self, token_id: &str, secret: &str) -> Result<Principal> {
         let refused = || Error::Unauthenticated("unknown token or wrong secret".to_owned());
         if !auth::is_token_id(token_id) {
             return Err(refused());
@@ -241,13 +250,20 @@ impl Exchange {
     // ---- collections -------------------------------------------------------------------
 
     pub fn visible_collections(&self, who: &Principal) -> Result<Vec<CollectionView>> {
-        Ok(self
+        let views: Vec<CollectionView> = self
             .store
             .collections()?
             .into_iter()
             .filter(|c| policy::may_see_collection(who, c))
             .map(|c| self.view(who, c))
-            .collect())
+            .collect();
+        self.record(
+            who,
+            "read",
+            "collections",
+            &format!("{} collections", views.len()),
+        );
+        Ok(views)
     }
 
     fn view(&self, who: &Principal, collection: Collection) -> CollectionView {
@@ -266,9 +282,12 @@ impl Exchange {
             _ if *who == Principal::Anonymous => Err(Error::Unauthenticated(
                 "this collection requires authentication".to_owned(),
             )),
-            _ => Err(Error::NotFound(format!(
-                "no collection with id `{id}` is visible to you"
-            ))),
+            _ => {
+                self.record(who, "read", &format!("collection/{id}"), "not found");
+                Err(Error::NotFound(format!(
+                    "no collection with id `{id}` is visible to you"
+                )))
+            }
         }
     }
 
@@ -627,10 +646,17 @@ impl Exchange {
 
     pub fn status(&self, who: &Principal, id: &str) -> Result<Status> {
         let not_found = || Error::NotFound(format!("no status resource `{id}` is visible to you"));
-        let stored = self.store.status(id)?.ok_or_else(not_found)?;
-        if who.org() != Some(stored.owner) {
-            return Err(not_found());
-        }
+        let stored = self
+            .store
+            .status(id)?
+            .filter(|s| who.org() == Some(s.owner));
+        self.record(
+            who,
+            "read",
+            &format!("status/{id}"),
+            if stored.is_some() { "ok" } else { "not found" },
+        );
+        let stored = stored.ok_or_else(not_found)?;
         serde_json::from_str(&stored.json)
             .map_err(|e| Error::Store(StoreError::Backend(format!("stored status {id}: {e}"))))
     }
@@ -911,10 +937,21 @@ impl Exchange {
     /// Appends to the audit trail. Events are buffered and written in batches by
     /// [`Exchange::flush_audit`], which the server calls on a short timer and at shutdown.
     pub fn record(&self, who: &Principal, action: &str, target: &str, outcome: &str) {
+        self.record_event(who.actor(), who.org(), action, target, outcome);
+    }
+
+    fn record_event(
+        &self,
+        actor: String,
+        org: Option<OrgId>,
+        action: &str,
+        target: &str,
+        outcome: &str,
+    ) {
         let event = AuditEvent {
             at: Timestamp::now(),
-            actor: who.actor(),
-            org: who.org(),
+            actor,
+            org,
             action: action.to_owned(),
             target: target.to_owned(),
             outcome: outcome.to_owned(),

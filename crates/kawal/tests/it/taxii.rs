@@ -282,3 +282,78 @@ fn discovery_api_root_and_collections() {
     let anonymous = get(&format!("{root}collections/{c}/"), None).json();
     assert_eq!(anonymous["can_write"], false);
 }
+
+#[test]
+fn reads_writes_and_refusals_reach_the_audit_trail() {
+    let (it, c, token) = setup();
+    let url = format!("{}/kawal/collections/{c}/objects/", it.base);
+    post(
+        &url,
+        &token,
+        &format!(
+            "{{\"objects\":[{}]}}",
+            indicator(1, "2020-01-01T00:00:00.000Z")
+        ),
+        &[],
+    );
+    get(&url, Some(&token));
+    get(
+        &url,
+        Some(&format!("{}:{}", "a".repeat(16), "0".repeat(64))),
+    );
+    let (t, s) = it
+        .ex()
+        .add_token(&it.admin(), "Instance", Role::Admin)
+        .unwrap();
+    let admin = format!("{}:{s}", t.id);
+    let trail = call(
+        "GET",
+        &format!("{}/api/audit?limit=50", it.base),
+        &[("Authorization", &bearer(&admin))],
+        None,
+    )
+    .json();
+    let events: Vec<(String, String, String)> = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["actor"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+                e["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let token_id = token.split(':').next().unwrap();
+    let has = |actor: &str, action: &str, outcome: &str| {
+        events
+            .iter()
+            .any(|(a, b, o)| a == actor && b == action && o.contains(outcome))
+    };
+    assert!(
+        has(&format!("token:{token_id}"), "write", "1 stored"),
+        "{events:?}"
+    );
+    assert!(
+        has(&format!("token:{token_id}"), "read", "1 objects"),
+        "{events:?}"
+    );
+    assert!(
+        has(
+            &format!("token:{}", "a".repeat(16)),
+            "authenticate",
+            "refused"
+        ),
+        "{events:?}"
+    );
+    assert!(has("local", "token.add", "role admin"), "{events:?}");
+    // An analyst may not read the trail.
+    let denied = call(
+        "GET",
+        &format!("{}/api/audit", it.base),
+        &[("Authorization", &bearer(&token))],
+        None,
+    );
+    assert_eq!(denied.status, 403);
+}
