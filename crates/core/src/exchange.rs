@@ -46,10 +46,6 @@ impl From<StoreError> for Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// A check an object must pass before it is stored, besides STIX validation (for example,
-/// that an indicator's pattern parses). Returns the reason for refusing it.
-pub type IngestCheck = Box<dyn Fn(&stix::Object) -> std::result::Result<(), String> + Send + Sync>;
-
 /// Which versions of each object a read returns (TAXII `match[version]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionSelect {
@@ -171,7 +167,6 @@ const AUDIT_BUFFER: usize = 512;
 pub struct Exchange {
     store: Arc<dyn Store>,
     limits: Limits,
-    checks: Vec<IngestCheck>,
     /// Token id → (argon2 hash, SHA-256 of the secret) of secrets already verified, so that
     /// argon2 runs once per token rather than once per request.
     verified: Mutex<HashMap<String, (String, [u8; 32])>>,
@@ -183,15 +178,9 @@ impl Exchange {
         Exchange {
             store,
             limits,
-            checks: Vec::new(),
             verified: Mutex::new(HashMap::new()),
             audit_buffer: Mutex::new(Vec::new()),
         }
-    }
-
-    pub fn with_check(mut self, check: IngestCheck) -> Self {
-        self.checks.push(check);
-        self
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -474,7 +463,7 @@ impl Exchange {
         let mut accepted = Vec::with_capacity(raws.len());
         for (index, raw) in raws.iter().enumerate() {
             match stix::parse_object(raw.get()) {
-                Ok(object) => match self.checks.iter().find_map(|check| check(&object).err()) {
+                Ok(object) => match check_pattern(&object) {
                     None => {
                         let sha256 = Sha256::digest(object.raw().as_bytes()).into();
                         let tlp = object.tlp();
@@ -1038,6 +1027,18 @@ fn parse_cursor(next: &str) -> Result<Timestamp> {
                 "`next` value `{next}` was not issued by this server"
             ))
         })
+}
+
+/// An indicator whose pattern is STIX patterning must carry a pattern that parses; the
+/// refusal shows the pattern with a caret under the fault.
+fn check_pattern(object: &stix::Object) -> Option<String> {
+    let (pattern_type, text) = object.pattern.as_ref()?;
+    if pattern_type != "stix" {
+        return None;
+    }
+    pattern::parse(text)
+        .err()
+        .map(|diagnostic| format!("property `pattern`: {}", diagnostic.render(text)))
 }
 
 /// Best-effort id and version of an object that failed validation, for its status entry.

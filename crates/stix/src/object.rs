@@ -16,6 +16,8 @@ pub struct Object {
     pub revoked: bool,
     pub created_by_ref: Option<String>,
     pub object_marking_refs: Vec<String>,
+    /// An indicator's `pattern_type` and `pattern`, which ingest checks further.
+    pub pattern: Option<(String, String)>,
 }
 
 impl Object {
@@ -112,6 +114,7 @@ pub fn parse_object(raw: &str) -> Result<Object, Rejection> {
         modified: timestamp_prop(&map, "modified"),
         revoked: map.get("revoked").and_then(Value::as_bool).unwrap_or(false),
         created_by_ref: str_prop(&map, "created_by_ref"),
+        pattern: str_prop(&map, "pattern_type").zip(str_prop(&map, "pattern")),
         object_marking_refs: map
             .get("object_marking_refs")
             .and_then(Value::as_array)

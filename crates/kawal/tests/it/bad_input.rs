@@ -678,6 +678,18 @@ fn invalid_objects_are_refused_one_by_one() {
             .replace("8e2e2d2b", "33333333"),
         // a second valid object
         INDICATOR.replace("8e2e2d2b", "44444444"),
+        // a STIX pattern that does not parse
+        INDICATOR
+            .replace(
+                "[ipv4-addr:value = '198.51.100.1']",
+                "[ipv4-addr:value '198.51.100.1']",
+            )
+            .replace("8e2e2d2b", "55555555"),
+        // a pattern in another language is not checked as STIX
+        INDICATOR
+            .replace("\"pattern_type\":\"stix\"", "\"pattern_type\":\"sigma\"")
+            .replace("[ipv4-addr", "title: x [")
+            .replace("8e2e2d2b", "66666666"),
     ];
     let body = format!("{{\"objects\":[{}]}}", objects.join(","));
     let reply = post(
@@ -688,9 +700,9 @@ fn invalid_objects_are_refused_one_by_one() {
     );
     assert_eq!(reply.status, 202, "{}", reply.body);
     let status = reply.json();
-    assert_eq!(status["total_count"], 7);
-    assert_eq!(status["success_count"], 2);
-    assert_eq!(status["failure_count"], 5);
+    assert_eq!(status["total_count"], 9);
+    assert_eq!(status["success_count"], 3);
+    assert_eq!(status["failure_count"], 6);
     let messages: Vec<&str> = status["failures"]
         .as_array()
         .unwrap()
@@ -703,6 +715,7 @@ fn invalid_objects_are_refused_one_by_one() {
         "property `modified`",
         "must be a JSON object",
         "property `created_by_ref`",
+        "property `pattern`: error: expected",
     ] {
         assert!(
             messages.iter().any(|m| m.contains(expected)),
@@ -714,5 +727,13 @@ fn invalid_objects_are_refused_one_by_one() {
         Some(&token),
         "objects",
     );
-    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.len(), 3);
+    let pattern_failure = messages
+        .iter()
+        .find(|m| m.contains("property `pattern`"))
+        .unwrap();
+    assert!(
+        pattern_failure.contains("indicator--55555555") && pattern_failure.contains('^'),
+        "{pattern_failure}"
+    );
 }
