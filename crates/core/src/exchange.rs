@@ -117,7 +117,7 @@ pub struct Status {
     pub failure_count: usize,
     pub failures: Vec<StatusDetail>,
     pub pending_count: usize,
-    pub pending: Vec<StatusDetail>,
+    pub pendings: Vec<StatusDetail>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -522,7 +522,7 @@ impl Exchange {
             failure_count: failures.len(),
             failures,
             pending_count: 0,
-            pending: Vec::new(),
+            pendings: Vec::new(),
         };
         let json = serde_json::to_string(&status)
             .map_err(|e| Error::Store(StoreError::Backend(e.to_string())))?;

@@ -1,0 +1,187 @@
+//! A pattern made ready to evaluate: regular expressions compiled, CIDR literals parsed,
+//! qualifiers turned into numbers. Building this once per indicator keeps evaluation free of
+//! parsing.
+
+use pattern::{ComparisonExpr, ComparisonKind, Literal, ObservationExpr, ObservationKind, Operator, PathStep, Pattern, QualifierKind, Value as PatternValue};
+use stix::Timestamp;
+
+use crate::net::Net;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    #[error("`{0}` cannot be compiled: {1}")]
+    Regex(String, String),
+    #[error("`{0}` is not an IP address or CIDR block")]
+    Network(String),
+}
+
+#[derive(Debug, Clone)]
+pub enum ObsExpr {
+    Leaf(Box<CmpExpr>),
+    And(Vec<ObsExpr>),
+    Or(Vec<ObsExpr>),
+    FollowedBy(Vec<ObsExpr>),
+    Within(Box<ObsExpr>, i64),
+    Repeats(Box<ObsExpr>, u64),
+    StartStop(Box<ObsExpr>, Timestamp, Timestamp),
+}
+
+#[derive(Debug, Clone)]
+pub enum CmpExpr {
+    Test(Test),
+    And(Vec<CmpExpr>),
+    Or(Vec<CmpExpr>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Test {
+    pub object_type: String,
+    pub steps: Vec<PathStep>,
+    pub negated: bool,
+    pub op: Op,
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    Eq(Literal),
+    Ne(Literal),
+    Lt(Literal),
+    Le(Literal),
+    Gt(Literal),
+    Ge(Literal),
+    In(Vec<Literal>),
+    Like(regex::Regex),
+    Matches { text: regex::Regex, bytes: Option<regex::bytes::Regex> },
+    IsSubset(Net),
+    IsSuperset(Net),
+    Exists,
+}
+
+/// A STIX pattern ready to evaluate.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub(crate) expr: ObsExpr,
+    /// The most observation instances one match can bind; no more instances of one
+    /// observed-data are ever needed.
+    pub(crate) binding_size: u64,
+}
+
+impl Prepared {
+    pub fn new(pattern: &Pattern) -> Result<Prepared, PrepareError> {
+        let expr = observation(&pattern.expr)?;
+        let binding_size = binding_size(&expr);
+        Ok(Prepared { expr, binding_size })
+    }
+
+    pub fn expr(&self) -> &ObsExpr {
+        &self.expr
+    }
+
+    /// Whether the pattern needs more than one observation (or one observation more than
+    /// once), and so must keep state across events.
+    pub fn is_temporal(&self) -> bool {
+        !matches!(self.expr, ObsExpr::Leaf(_))
+    }
+}
+
+fn binding_size(expr: &ObsExpr) -> u64 {
+    match expr {
+        ObsExpr::Leaf(_) => 1,
+        ObsExpr::And(v) | ObsExpr::FollowedBy(v) => v.iter().map(binding_size).fold(0u64, u64::saturating_add),
+        ObsExpr::Or(v) => v.iter().map(binding_size).max().unwrap_or(1),
+        ObsExpr::Within(e, _) | ObsExpr::StartStop(e, _, _) => binding_size(e),
+        ObsExpr::Repeats(e, n) => binding_size(e).saturating_mul(*n),
+    }
+}
+
+fn observation(e: &ObservationExpr) -> Result<ObsExpr, PrepareError> {
+    Ok(match &e.kind {
+        ObservationKind::Observation(c) => ObsExpr::Leaf(Box::new(comparison(c)?)),
+        ObservationKind::Group(inner) => observation(inner)?,
+        ObservationKind::And(v) => ObsExpr::And(v.iter().map(observation).collect::<Result<_, _>>()?),
+        ObservationKind::Or(v) => ObsExpr::Or(v.iter().map(observation).collect::<Result<_, _>>()?),
+        ObservationKind::FollowedBy(v) => ObsExpr::FollowedBy(v.iter().map(observation).collect::<Result<_, _>>()?),
+        ObservationKind::Qualified { expr, qualifier } => {
+            let inner = Box::new(observation(expr)?);
+            match &qualifier.kind {
+                QualifierKind::Within(seconds) => {
+                    // Whole microseconds: the precision of every timestamp here.
+                    let micros = (seconds.value.as_f64() * 1_000_000.0).round();
+                    ObsExpr::Within(inner, if micros >= i64::MAX as f64 { i64::MAX } else { micros as i64 })
+                }
+                QualifierKind::Repeats(n) => ObsExpr::Repeats(inner, n.value),
+                QualifierKind::StartStop { start, stop } => ObsExpr::StartStop(inner, start.value, stop.value),
+            }
+        }
+    })
+}
+
+fn comparison(e: &ComparisonExpr) -> Result<CmpExpr, PrepareError> {
+    Ok(match &e.kind {
+        ComparisonKind::Test(c) => {
+            let literal = || match &c.value {
+                Some(PatternValue::Literal(l)) => l.value.clone(),
+                // The parser guarantees a literal for every operator but IN and EXISTS.
+                _ => Literal::Bool(false),
+            };
+            let string = || match literal() {
+                Literal::String(s) => s,
+                other => format!("{other:?}"),
+            };
+            let op = match c.operator.value {
+                Operator::Eq => Op::Eq(literal()),
+                Operator::Ne => Op::Ne(literal()),
+                Operator::Lt => Op::Lt(literal()),
+                Operator::Le => Op::Le(literal()),
+                Operator::Gt => Op::Gt(literal()),
+                Operator::Ge => Op::Ge(literal()),
+                Operator::In => Op::In(match &c.value {
+                    Some(PatternValue::Set(set)) => set.value.iter().map(|l| l.value.clone()).collect(),
+                    Some(PatternValue::Literal(l)) => vec![l.value.clone()],
+                    None => Vec::new(),
+                }),
+                Operator::Like => Op::Like(like_regex(&string())?),
+                Operator::Matches => {
+                    let source = string();
+                    let text = regex::Regex::new(&source).map_err(|e| PrepareError::Regex(source.clone(), e.to_string()))?;
+                    // Binary values are matched byte for byte when every character of the
+                    // expression is a single byte.
+                    let bytes = source
+                        .chars()
+                        .all(|ch| (ch as u32) < 256)
+                        .then(|| regex::bytes::RegexBuilder::new(&source).unicode(false).build().ok())
+                        .flatten();
+                    Op::Matches { text, bytes }
+                }
+                Operator::IsSubset => Op::IsSubset(Net::parse(&string()).ok_or_else(|| PrepareError::Network(string()))?),
+                Operator::IsSuperset => Op::IsSuperset(Net::parse(&string()).ok_or_else(|| PrepareError::Network(string()))?),
+                Operator::Exists => Op::Exists,
+            };
+            CmpExpr::Test(Test {
+                object_type: c.object_type().to_owned(),
+                steps: c.path.steps().cloned().collect(),
+                negated: c.negated,
+                op,
+            })
+        }
+        ComparisonKind::Group(inner) => comparison(inner)?,
+        ComparisonKind::And(v) => CmpExpr::And(v.iter().map(comparison).collect::<Result<_, _>>()?),
+        ComparisonKind::Or(v) => CmpExpr::Or(v.iter().map(comparison).collect::<Result<_, _>>()?),
+    })
+}
+
+/// `%` is any run of characters (newlines included), `_` exactly one; the whole value must
+/// match.
+pub(crate) fn like_regex(like: &str) -> Result<regex::Regex, PrepareError> {
+    let mut source = String::with_capacity(like.len() + 8);
+    source.push_str("(?s)^");
+    for ch in like.chars() {
+        match ch {
+            '%' => source.push_str(".*"),
+            '_' => source.push('.'),
+            other => source.push_str(&regex::escape(other.encode_utf8(&mut [0; 4]))),
+        }
+    }
+    source.push('$');
+    regex::Regex::new(&source).map_err(|e| PrepareError::Regex(like.to_owned(), e.to_string()))
+}
