@@ -23,10 +23,16 @@ impl Net {
         };
         let prefix = match prefix {
             None => max,
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => p.parse::<u8>().ok().filter(|p| *p <= max)?,
+            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                p.parse::<u8>().ok().filter(|p| *p <= max)?
+            }
             Some(_) => return None,
         };
-        Some(Net { v6, addr: bits, prefix })
+        Some(Net {
+            v6,
+            addr: bits,
+            prefix,
+        })
     }
 
     fn width(self) -> u8 {
@@ -49,7 +55,9 @@ impl Net {
 
     /// Whether every address of `self` lies in `container`.
     pub fn within(self, container: Net) -> bool {
-        self.v6 == container.v6 && self.prefix >= container.prefix && self.masked(container.prefix) == container.masked(container.prefix)
+        self.v6 == container.v6
+            && self.prefix >= container.prefix
+            && self.masked(container.prefix) == container.masked(container.prefix)
     }
 }
 

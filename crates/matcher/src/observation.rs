@@ -15,7 +15,11 @@ pub enum ObservationError {
     #[error("expected a STIX bundle, an array of bundles or of objects, or a single object")]
     Shape,
     #[error("{id}: property `{property}`: {rule}")]
-    Invalid { id: String, property: &'static str, rule: String },
+    Invalid {
+        id: String,
+        property: &'static str,
+        rule: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -38,9 +42,20 @@ impl Observation {
         let by_ref = objects
             .iter()
             .enumerate()
-            .filter_map(|(i, o)| o.get("id").and_then(Value::as_str).map(|id| (id.to_owned(), i)))
+            .filter_map(|(i, o)| {
+                o.get("id")
+                    .and_then(Value::as_str)
+                    .map(|id| (id.to_owned(), i))
+            })
             .collect();
-        Observation { id: None, first_observed: at, last_observed: at, number_observed: 1, objects, by_ref }
+        Observation {
+            id: None,
+            first_observed: at,
+            last_observed: at,
+            number_observed: 1,
+            objects,
+            by_ref,
+        }
     }
 
     pub fn objects(&self) -> &[Value] {
@@ -53,22 +68,39 @@ impl Observation {
     }
 }
 
-fn str_prop<'a>(o: &'a Map<String, Value>, key: &'static str, id: &str) -> Result<&'a str, ObservationError> {
-    o.get(key).and_then(Value::as_str).ok_or_else(|| ObservationError::Invalid {
-        id: id.to_owned(),
-        property: key,
-        rule: "is required and must be a string".to_owned(),
-    })
+fn str_prop<'a>(
+    o: &'a Map<String, Value>,
+    key: &'static str,
+    id: &str,
+) -> Result<&'a str, ObservationError> {
+    o.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ObservationError::Invalid {
+            id: id.to_owned(),
+            property: key,
+            rule: "is required and must be a string".to_owned(),
+        })
 }
 
-fn time_prop(o: &Map<String, Value>, key: &'static str, id: &str) -> Result<Timestamp, ObservationError> {
-    Timestamp::parse(str_prop(o, key, id)?).map_err(|e| ObservationError::Invalid { id: id.to_owned(), property: key, rule: e.to_string() })
+fn time_prop(
+    o: &Map<String, Value>,
+    key: &'static str,
+    id: &str,
+) -> Result<Timestamp, ObservationError> {
+    Timestamp::parse(str_prop(o, key, id)?).map_err(|e| ObservationError::Invalid {
+        id: id.to_owned(),
+        property: key,
+        rule: e.to_string(),
+    })
 }
 
 /// Reads observations from JSON: a bundle (or TAXII envelope), a JSON array of bundles, an
 /// array of objects, or one object. SCOs not referenced by any observed-data become one
 /// observation at `default_time` when there is no observed-data at all.
-pub fn observations_from_json(value: &Value, default_time: Timestamp) -> Result<Vec<Observation>, ObservationError> {
+pub fn observations_from_json(
+    value: &Value,
+    default_time: Timestamp,
+) -> Result<Vec<Observation>, ObservationError> {
     let mut objects: Vec<&Value> = Vec::new();
     collect_objects(value, &mut objects, 0)?;
     let mut scos: HashMap<&str, &Value> = HashMap::new();
@@ -85,17 +117,36 @@ pub fn observations_from_json(value: &Value, default_time: Timestamp) -> Result<
         }
     }
     if observed.is_empty() {
-        let group: Vec<Value> = objects.into_iter().filter(|o| o.get("type").is_some()).cloned().collect();
-        return Ok(if group.is_empty() { Vec::new() } else { vec![Observation::of_objects(group, default_time)] });
+        let group: Vec<Value> = objects
+            .into_iter()
+            .filter(|o| o.get("type").is_some())
+            .cloned()
+            .collect();
+        return Ok(if group.is_empty() {
+            Vec::new()
+        } else {
+            vec![Observation::of_objects(group, default_time)]
+        });
     }
-    observed.into_iter().map(|o| observation(o, &scos)).collect()
+    observed
+        .into_iter()
+        .map(|o| observation(o, &scos))
+        .collect()
 }
 
-fn collect_objects<'a>(value: &'a Value, out: &mut Vec<&'a Value>, depth: usize) -> Result<(), ObservationError> {
+fn collect_objects<'a>(
+    value: &'a Value,
+    out: &mut Vec<&'a Value>,
+    depth: usize,
+) -> Result<(), ObservationError> {
     match value {
-        Value::Array(items) if depth == 0 => items.iter().try_for_each(|item| collect_objects(item, out, depth + 1)),
+        Value::Array(items) if depth == 0 => items
+            .iter()
+            .try_for_each(|item| collect_objects(item, out, depth + 1)),
         Value::Object(map) => {
-            if map.get("type").and_then(Value::as_str) == Some("bundle") || (map.get("type").is_none() && map.contains_key("objects")) {
+            if map.get("type").and_then(Value::as_str) == Some("bundle")
+                || (map.get("type").is_none() && map.contains_key("objects"))
+            {
                 match map.get("objects") {
                     Some(Value::Array(items)) => out.extend(items.iter()),
                     None | Some(Value::Null) => {}
@@ -110,19 +161,34 @@ fn collect_objects<'a>(value: &'a Value, out: &mut Vec<&'a Value>, depth: usize)
     }
 }
 
-fn observation(observed: &Value, scos: &HashMap<&str, &Value>) -> Result<Observation, ObservationError> {
+fn observation(
+    observed: &Value,
+    scos: &HashMap<&str, &Value>,
+) -> Result<Observation, ObservationError> {
     let map = observed.as_object().ok_or(ObservationError::Shape)?;
-    let id = map.get("id").and_then(Value::as_str).unwrap_or("observed-data").to_owned();
+    let id = map
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("observed-data")
+        .to_owned();
     let first_observed = time_prop(map, "first_observed", &id)?;
     let last_observed = time_prop(map, "last_observed", &id)?;
     if last_observed < first_observed {
-        return Err(ObservationError::Invalid { id, property: "last_observed", rule: "must not be earlier than `first_observed`".to_owned() });
+        return Err(ObservationError::Invalid {
+            id,
+            property: "last_observed",
+            rule: "must not be earlier than `first_observed`".to_owned(),
+        });
     }
     let number_observed = map
         .get("number_observed")
         .and_then(Value::as_u64)
         .filter(|n| *n >= 1)
-        .ok_or_else(|| ObservationError::Invalid { id: id.clone(), property: "number_observed", rule: "must be an integer of at least 1".to_owned() })?;
+        .ok_or_else(|| ObservationError::Invalid {
+            id: id.clone(),
+            property: "number_observed",
+            rule: "must be an integer of at least 1".to_owned(),
+        })?;
     let mut objects = Vec::new();
     let mut by_ref = HashMap::new();
     match (map.get("object_refs"), map.get("objects")) {
@@ -141,14 +207,30 @@ fn observation(observed: &Value, scos: &HashMap<&str, &Value>) -> Result<Observa
             }
         }
         _ => {
-            return Err(ObservationError::Invalid { id, property: "object_refs", rule: "an observed-data needs `object_refs` (or the deprecated `objects`)".to_owned() });
+            return Err(ObservationError::Invalid {
+                id,
+                property: "object_refs",
+                rule: "an observed-data needs `object_refs` (or the deprecated `objects`)"
+                    .to_owned(),
+            });
         }
     }
-    Ok(Observation { id: Some(id), first_observed, last_observed, number_observed, objects, by_ref })
+    Ok(Observation {
+        id: Some(id),
+        first_observed,
+        last_observed,
+        number_observed,
+        objects,
+        by_ref,
+    })
 }
 
 /// Parses JSON text into observations; see [`observations_from_json`].
-pub fn observations_from_str(text: &str, default_time: Timestamp) -> Result<Vec<Observation>, ObservationError> {
-    let value: Value = serde_json::from_str(text).map_err(|e| ObservationError::Json(e.to_string()))?;
+pub fn observations_from_str(
+    text: &str,
+    default_time: Timestamp,
+) -> Result<Vec<Observation>, ObservationError> {
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ObservationError::Json(e.to_string()))?;
     observations_from_json(&value, default_time)
 }

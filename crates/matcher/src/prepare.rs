@@ -2,7 +2,10 @@
 //! qualifiers turned into numbers. Building this once per indicator keeps evaluation free of
 //! parsing.
 
-use pattern::{ComparisonExpr, ComparisonKind, Literal, ObservationExpr, ObservationKind, Operator, PathStep, Pattern, QualifierKind, Value as PatternValue};
+use pattern::{
+    ComparisonExpr, ComparisonKind, Literal, ObservationExpr, ObservationKind, Operator, PathStep,
+    Pattern, QualifierKind, Value as PatternValue,
+};
 use stix::Timestamp;
 
 use crate::net::Net;
@@ -51,7 +54,10 @@ pub enum Op {
     Ge(Literal),
     In(Vec<Literal>),
     Like(regex::Regex),
-    Matches { text: regex::Regex, bytes: Option<regex::bytes::Regex> },
+    Matches {
+        text: regex::Regex,
+        bytes: Option<regex::bytes::Regex>,
+    },
     IsSubset(Net),
     IsSuperset(Net),
     Exists,
@@ -61,16 +67,13 @@ pub enum Op {
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub(crate) expr: ObsExpr,
-    /// The most observation instances one match can bind; no more instances of one
-    /// observed-data are ever needed.
-    pub(crate) binding_size: u64,
 }
 
 impl Prepared {
     pub fn new(pattern: &Pattern) -> Result<Prepared, PrepareError> {
-        let expr = observation(&pattern.expr)?;
-        let binding_size = binding_size(&expr);
-        Ok(Prepared { expr, binding_size })
+        Ok(Prepared {
+            expr: observation(&pattern.expr)?,
+        })
     }
 
     pub fn expr(&self) -> &ObsExpr {
@@ -84,33 +87,36 @@ impl Prepared {
     }
 }
 
-fn binding_size(expr: &ObsExpr) -> u64 {
-    match expr {
-        ObsExpr::Leaf(_) => 1,
-        ObsExpr::And(v) | ObsExpr::FollowedBy(v) => v.iter().map(binding_size).fold(0u64, u64::saturating_add),
-        ObsExpr::Or(v) => v.iter().map(binding_size).max().unwrap_or(1),
-        ObsExpr::Within(e, _) | ObsExpr::StartStop(e, _, _) => binding_size(e),
-        ObsExpr::Repeats(e, n) => binding_size(e).saturating_mul(*n),
-    }
-}
-
 fn observation(e: &ObservationExpr) -> Result<ObsExpr, PrepareError> {
     Ok(match &e.kind {
         ObservationKind::Observation(c) => ObsExpr::Leaf(Box::new(comparison(c)?)),
         ObservationKind::Group(inner) => observation(inner)?,
-        ObservationKind::And(v) => ObsExpr::And(v.iter().map(observation).collect::<Result<_, _>>()?),
+        ObservationKind::And(v) => {
+            ObsExpr::And(v.iter().map(observation).collect::<Result<_, _>>()?)
+        }
         ObservationKind::Or(v) => ObsExpr::Or(v.iter().map(observation).collect::<Result<_, _>>()?),
-        ObservationKind::FollowedBy(v) => ObsExpr::FollowedBy(v.iter().map(observation).collect::<Result<_, _>>()?),
+        ObservationKind::FollowedBy(v) => {
+            ObsExpr::FollowedBy(v.iter().map(observation).collect::<Result<_, _>>()?)
+        }
         ObservationKind::Qualified { expr, qualifier } => {
             let inner = Box::new(observation(expr)?);
             match &qualifier.kind {
                 QualifierKind::Within(seconds) => {
                     // Whole microseconds: the precision of every timestamp here.
                     let micros = (seconds.value.as_f64() * 1_000_000.0).round();
-                    ObsExpr::Within(inner, if micros >= i64::MAX as f64 { i64::MAX } else { micros as i64 })
+                    ObsExpr::Within(
+                        inner,
+                        if micros >= i64::MAX as f64 {
+                            i64::MAX
+                        } else {
+                            micros as i64
+                        },
+                    )
                 }
                 QualifierKind::Repeats(n) => ObsExpr::Repeats(inner, n.value),
-                QualifierKind::StartStop { start, stop } => ObsExpr::StartStop(inner, start.value, stop.value),
+                QualifierKind::StartStop { start, stop } => {
+                    ObsExpr::StartStop(inner, start.value, stop.value)
+                }
             }
         }
     })
@@ -136,25 +142,37 @@ fn comparison(e: &ComparisonExpr) -> Result<CmpExpr, PrepareError> {
                 Operator::Gt => Op::Gt(literal()),
                 Operator::Ge => Op::Ge(literal()),
                 Operator::In => Op::In(match &c.value {
-                    Some(PatternValue::Set(set)) => set.value.iter().map(|l| l.value.clone()).collect(),
+                    Some(PatternValue::Set(set)) => {
+                        set.value.iter().map(|l| l.value.clone()).collect()
+                    }
                     Some(PatternValue::Literal(l)) => vec![l.value.clone()],
                     None => Vec::new(),
                 }),
                 Operator::Like => Op::Like(like_regex(&string())?),
                 Operator::Matches => {
                     let source = string();
-                    let text = regex::Regex::new(&source).map_err(|e| PrepareError::Regex(source.clone(), e.to_string()))?;
+                    let text = regex::Regex::new(&source)
+                        .map_err(|e| PrepareError::Regex(source.clone(), e.to_string()))?;
                     // Binary values are matched byte for byte when every character of the
                     // expression is a single byte.
                     let bytes = source
                         .chars()
                         .all(|ch| (ch as u32) < 256)
-                        .then(|| regex::bytes::RegexBuilder::new(&source).unicode(false).build().ok())
+                        .then(|| {
+                            regex::bytes::RegexBuilder::new(&source)
+                                .unicode(false)
+                                .build()
+                                .ok()
+                        })
                         .flatten();
                     Op::Matches { text, bytes }
                 }
-                Operator::IsSubset => Op::IsSubset(Net::parse(&string()).ok_or_else(|| PrepareError::Network(string()))?),
-                Operator::IsSuperset => Op::IsSuperset(Net::parse(&string()).ok_or_else(|| PrepareError::Network(string()))?),
+                Operator::IsSubset => Op::IsSubset(
+                    Net::parse(&string()).ok_or_else(|| PrepareError::Network(string()))?,
+                ),
+                Operator::IsSuperset => Op::IsSuperset(
+                    Net::parse(&string()).ok_or_else(|| PrepareError::Network(string()))?,
+                ),
                 Operator::Exists => Op::Exists,
             };
             CmpExpr::Test(Test {

@@ -1,0 +1,3 @@
+//! Evaluation semantics on hand-made observations.
+
+mod semantics;
