@@ -115,6 +115,14 @@ fn clamp_to_boundary(source: &str, mut at: usize) -> usize {
     at
 }
 
+/// The parser's result: errors are boxed so that the recursive functions move small values,
+/// which keeps their stack frames small on deeply nested input.
+pub(crate) type PResult<T> = Result<T, Box<Diagnostic>>;
+
+pub(crate) fn err<T>(d: Diagnostic) -> PResult<T> {
+    Err(Box::new(d))
+}
+
 /// Shows a token's text in messages, shortened when long.
 pub(crate) struct Quoted<'a>(pub &'a str);
 

@@ -61,7 +61,7 @@ pub use parser::MAX_NESTING;
 /// On failure the [`Diagnostic`] describes the first problem in the text; render it with
 /// [`Diagnostic::render`] against the same text.
 pub fn parse(text: &str) -> Result<Pattern, Diagnostic> {
-    parser::parse(text)
+    parser::parse(text).map_err(|d| *d)
 }
 
 impl std::str::FromStr for Pattern {
