@@ -43,6 +43,7 @@ mod diagnostic;
 mod hashes;
 mod inspect;
 mod lexer;
+mod lint;
 mod literal;
 mod parser;
 mod print;
@@ -52,8 +53,9 @@ pub use ast::{
     Comparison, ComparisonExpr, ComparisonKind, Literal, Number, ObjectPath, ObservationExpr,
     ObservationKind, Operator, PathStep, Pattern, Qualifier, QualifierKind, Span, Spanned, Value,
 };
-pub use diagnostic::Diagnostic;
+pub use diagnostic::{Diagnostic, Severity};
 pub use inspect::{Comparisons, ObservationOperators, Observations};
+pub use lint::lint;
 pub use parser::MAX_NESTING;
 
 /// Parses a STIX 2.1 pattern.

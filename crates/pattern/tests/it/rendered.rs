@@ -2,7 +2,7 @@
 //!
 //! Each `tests/data/rendered/NAME.pattern` holds a pattern (the file's final newline is not
 //! part of it; patterns may span lines). `NAME.txt` holds what `Diagnostic::render` prints
-//! for it, or `ok: <canonical text>` if it parses. Run with `UPDATE_EXPECT=1` to write the
+//! for it, or `ok: <canonical text>` and the rendered lint warnings if it parses. Run with `UPDATE_EXPECT=1` to write the
 //! expected files from the current output, then review the diff.
 
 use std::fs;
@@ -11,7 +11,13 @@ use crate::data::dir;
 
 fn output(pattern: &str) -> String {
     match pattern::parse(pattern) {
-        Ok(p) => format!("ok: {p}\n"),
+        Ok(p) => {
+            let mut out = format!("ok: {p}\n");
+            for warning in pattern::lint(&p) {
+                out.push_str(&warning.render(pattern));
+            }
+            out
+        }
         Err(d) => d.render(pattern),
     }
 }
