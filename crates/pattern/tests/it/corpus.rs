@@ -104,3 +104,24 @@ fn divergences_go_the_documented_way() {
         }
     }
 }
+
+/// Mutated patterns (scripts/differential.py) on which we agree with the validator: a
+/// regression corpus for the lexer's corner cases.
+#[test]
+fn agrees_with_the_validator_on_mutated_patterns() {
+    let cases = records("mutants.txt");
+    assert!(cases.len() > 2000);
+    for (n, fields) in cases {
+        let (verdict, p) = (&fields[0], &fields[1]);
+        match (verdict.as_str(), pattern::parse(p)) {
+            ("PASS", Err(d)) => panic!(
+                "mutants.txt:{n}: the validator accepts {p}\n{}",
+                d.render(p)
+            ),
+            ("FAIL", Ok(parsed)) => {
+                panic!("mutants.txt:{n}: the validator rejects {p} (parsed as {parsed})")
+            }
+            _ => {}
+        }
+    }
+}
