@@ -1,43 +1,10 @@
-//! Recursive-descent parser for STIX 2.1 patterns.
+//! Recursive-descent parser for STIX 2.1 patterns; the grammar it implements is in the crate
+//! documentation (`lib.rs`).
 //!
-//! The grammar is OASIS `STIXPattern.g4` (STIX 2.1), written here without left recursion.
-//! Keywords are case-sensitive. Operators of one precedence level are left-associative and
-//! are collected into one n-ary node; qualifiers bind tighter than any operator.
-//!
-//! ```text
-//! pattern        = obs-followedby EOF
-//! obs-followedby = obs-or  ( "FOLLOWEDBY" obs-or )*          ; loosest
-//! obs-or         = obs-and ( "OR" obs-and )*
-//! obs-and        = obs-qualified ( "AND" obs-qualified )*     ; tightest operator
-//! obs-qualified  = obs-primary qualifier*
-//! obs-primary    = "[" cmp-or "]"
-//!                | "(" obs-followedby ")"
-//! qualifier      = "WITHIN" (IntPos | FloatPos) "SECONDS"
-//!                | "REPEATS" IntPos "TIMES"
-//!                | "START" Timestamp "STOP" Timestamp
-//!
-//! cmp-or         = cmp-and ( "OR" cmp-and )*
-//! cmp-and        = cmp-primary ( "AND" cmp-primary )*
-//! cmp-primary    = "(" cmp-or ")"
-//!                | "NOT"? "EXISTS" path
-//!                | path "NOT"? ( "=" | "==" | "!=" | "<>" ) literal
-//!                | path "NOT"? ( "<" | "<=" | ">" | ">=" ) orderable
-//!                | path "NOT"? "IN" set
-//!                | path "NOT"? ( "LIKE" | "MATCHES" | "ISSUBSET" | "ISSUPERSET" ) String
-//!
-//! path           = Ident ":" ( IdentNoHyphen | String ) step*
-//! step           = "." ( IdentNoHyphen | String )
-//!                | "[" ( IntPos | IntNeg | "*" ) "]"
-//! set            = "(" ( literal ( "," literal )* )? ")"
-//! literal        = orderable | "true" | "false"
-//! orderable      = Int | Float | String | Timestamp | Hex | Binary
-//! ```
-//!
-//! Beyond the grammar, the parser checks what `stix2-patterns` checks (hash values for
-//! `hashes.ALGORITHM`, one qualifier of each kind directly on an `[…]`), and what a matcher
-//! needs to be true: timestamps name real dates, START is before STOP, WITHIN and REPEATS
-//! are positive, numbers fit 64 bits, MATCHES expressions are valid and unambiguous. The first
-//! problem in source order is reported.
+//! Operator precedence is resolved with an explicit stack (`obs_followedby`, `cmp_or`), so a
+//! level of parentheses costs three stack frames, and nesting is capped at [`MAX_NESTING`].
+//! Semantic checks run as each node is built, so the first problem in source order is the one
+//! reported, whether syntactic or not.
 
 use stix::Timestamp;
 
