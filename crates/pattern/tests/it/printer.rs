@@ -55,7 +55,7 @@ fn hand_built_trees_get_the_parentheses_they_need() {
         "([a:a = 1] OR [b:a = 1]) AND [c:a = 1]"
     );
     let within = pattern::parse("[x:a = 1] WITHIN 5 SECONDS").unwrap();
-    let ObservationKind::Qualified { qualifier, .. } = within.expr.kind else {
+    let ObservationKind::Qualified { qualifier, .. } = within.expr.kind.clone() else {
         unreachable!()
     };
     let qualified = node(ObservationKind::Qualified {
@@ -66,4 +66,17 @@ fn hand_built_trees_get_the_parentheses_they_need() {
         Pattern { expr: qualified }.to_string(),
         "([a:a = 1] OR [b:a = 1]) WITHIN 5 SECONDS"
     );
+    // Twice WITHIN on one observation: the validator's rule wants the first in a group.
+    let twice = node(ObservationKind::Qualified {
+        expr: Box::new(within.expr.clone()),
+        qualifier: pattern::parse("[x:a = 1] WITHIN 9 SECONDS")
+            .map(|p| match p.expr.kind {
+                ObservationKind::Qualified { qualifier, .. } => qualifier,
+                _ => unreachable!(),
+            })
+            .unwrap(),
+    });
+    let text = Pattern { expr: twice }.to_string();
+    assert_eq!(text, "([x:a = 1] WITHIN 5 SECONDS) WITHIN 9 SECONDS");
+    assert!(pattern::parse(&text).is_ok());
 }
