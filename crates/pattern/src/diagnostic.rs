@@ -3,7 +3,24 @@
 use std::fmt::{self, Write as _};
 use std::ops::Range;
 
-/// Why a pattern was rejected, and where.
+/// How serious a diagnostic is: the parser reports errors, [`crate::lint`] warnings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Severity {
+    #[default]
+    Error,
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// Why a pattern was rejected, or what looks wrong in it, and where.
 ///
 /// `span` is a byte range into the pattern text; it is empty when the problem is a missing
 /// token at the end of the input. `expected` lists what would have been accepted at that
@@ -11,6 +28,7 @@ use std::ops::Range;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message} (at byte {})", span.start)]
 pub struct Diagnostic {
+    pub severity: Severity,
     pub span: Range<usize>,
     pub message: String,
     /// Short text printed under the marked span, when `expected` is empty.
@@ -22,11 +40,19 @@ pub struct Diagnostic {
 impl Diagnostic {
     pub fn new(span: impl Into<Range<usize>>, message: impl Into<String>) -> Self {
         Diagnostic {
+            severity: Severity::Error,
             span: span.into(),
             message: message.into(),
             label: None,
             expected: Vec::new(),
             hint: None,
+        }
+    }
+
+    pub fn warning(span: impl Into<Range<usize>>, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::new(span, message)
         }
     }
 
@@ -92,7 +118,7 @@ impl Diagnostic {
         let gutter = line_no.to_string().len();
         let pad = " ".repeat(gutter);
         let mut out = String::new();
-        let _ = writeln!(out, "error: {}", self.message);
+        let _ = writeln!(out, "{}: {}", self.severity, self.message);
         let _ = writeln!(out, "{pad} |");
         let _ = writeln!(out, "{line_no} | {shown}");
         let _ = write!(out, "{pad} | {}{}", " ".repeat(column), "^".repeat(width));
@@ -113,6 +139,14 @@ fn clamp_to_boundary(source: &str, mut at: usize) -> usize {
         at -= 1;
     }
     at
+}
+
+/// The parser's result: errors are boxed so that the recursive functions move small values,
+/// which keeps their stack frames small on deeply nested input.
+pub(crate) type PResult<T> = Result<T, Box<Diagnostic>>;
+
+pub(crate) fn err<T>(d: Diagnostic) -> PResult<T> {
+    Err(Box::new(d))
 }
 
 /// Shows a token's text in messages, shortened when long.

@@ -6,7 +6,7 @@
 //! a message about the literal the author meant. The set of accepted patterns is the same.
 
 use crate::ast::Span;
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::{err, Diagnostic, PResult};
 use crate::literal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,7 +172,7 @@ impl<'s> Lexer<'s> {
     }
 
     /// Skips whitespace and comments.
-    fn skip_trivia(&mut self) -> Result<(), Diagnostic> {
+    fn skip_trivia(&mut self) -> PResult<()> {
         let bytes = self.src.as_bytes();
         loop {
             match bytes.get(self.pos) {
@@ -181,7 +181,7 @@ impl<'s> Lexer<'s> {
                     match self.src[self.pos + 2..].find("*/") {
                         Some(i) => self.pos += 2 + i + 2,
                         None => {
-                            return Err(Diagnostic::new(
+                            return err(Diagnostic::new(
                                 self.pos..self.pos + 2,
                                 "unterminated comment",
                             )
@@ -206,7 +206,7 @@ impl<'s> Lexer<'s> {
         }
     }
 
-    pub(crate) fn next_token(&mut self) -> Result<Token, Diagnostic> {
+    pub(crate) fn next_token(&mut self) -> PResult<Token> {
         self.skip_trivia()?;
         let start = self.pos;
         let Some(b) = self.byte(start) else {
@@ -266,7 +266,7 @@ impl<'s> Lexer<'s> {
     }
 
     /// `[+-]? digits` or `[+-]? digits? '.' digits`.
-    fn number(&mut self, start: usize) -> Result<Token, Diagnostic> {
+    fn number(&mut self, start: usize) -> PResult<Token> {
         let negative = self.byte(start) == Some(b'-');
         let sign = usize::from(matches!(self.byte(start), Some(b'+' | b'-')));
         let int_start = start + sign;
@@ -288,7 +288,7 @@ impl<'s> Lexer<'s> {
             let digits = &self.src[int_start..after];
             let trimmed = digits.trim_start_matches('0');
             let trimmed = if trimmed.is_empty() { "0" } else { trimmed };
-            return Err(Diagnostic::new(
+            return err(Diagnostic::new(
                 start..after,
                 "integer literals cannot have leading zeros",
             )
@@ -305,7 +305,7 @@ impl<'s> Lexer<'s> {
         })
     }
 
-    fn ident(&mut self, start: usize) -> Result<Token, Diagnostic> {
+    fn ident(&mut self, start: usize) -> PResult<Token> {
         let bytes = self.src.as_bytes();
         let len = bytes[start..]
             .iter()
@@ -348,10 +348,10 @@ impl<'s> Lexer<'s> {
         start: usize,
         tok: Tok,
         check: fn(&str, usize) -> Result<(), Diagnostic>,
-    ) -> Result<Token, Diagnostic> {
+    ) -> PResult<Token> {
         let body_start = start + 2;
         let Some(close) = self.src[body_start..].find('\'') else {
-            return Err(Diagnostic::new(
+            return err(Diagnostic::new(
                 start..self.src.len(),
                 format!("unterminated {} literal", literal::prefixed_name(tok)),
             )
@@ -366,14 +366,14 @@ impl<'s> Lexer<'s> {
         })
     }
 
-    fn string(&mut self, start: usize) -> Result<Token, Diagnostic> {
+    fn string(&mut self, start: usize) -> PResult<Token> {
         let bytes = self.src.as_bytes();
         let mut at = start + 1;
         let mut escaped = false;
         loop {
             match bytes.get(at) {
                 None => {
-                    return Err(Diagnostic::new(start..start + 1, "unterminated string literal")
+                    return err(Diagnostic::new(start..start + 1, "unterminated string literal")
                         .with_label("this string is never closed")
                         .with_hint(
                             "strings end with `'`; inside a string write \\' for a quote and \\\\ for a backslash",
@@ -387,7 +387,7 @@ impl<'s> Lexer<'s> {
                     }
                     Some(_) => {
                         let c = self.src[at + 1..].chars().next().unwrap_or('\u{FFFD}');
-                        return Err(Diagnostic::new(
+                        return err(Diagnostic::new(
                             at..at + 1 + c.len_utf8(),
                             format!("invalid escape `\\{c}` in a string literal"),
                         )

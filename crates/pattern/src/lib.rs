@@ -31,8 +31,66 @@
 //!
 //! Inside the brackets, comparisons `object-type:path operator value` are combined with `AND`
 //! and `OR`; `NOT` goes before the operator (`file:name NOT LIKE '%.dll'`) or before
-//! `EXISTS` (`NOT EXISTS file:name`). The full grammar is at the top of the `parser` module;
-//! the tree it builds is in [`ast`].
+//! `EXISTS` (`NOT EXISTS file:name`). The tree the parser builds is in [`ast`].
+//!
+//! # Grammar
+//!
+//! OASIS `STIXPattern.g4` (STIX 2.1), written without left recursion. Keywords are
+//! case-sensitive. Operators of one precedence level are left-associative and are collected
+//! into one n-ary node; qualifiers bind tighter than any operator.
+//!
+//! ```text
+//! pattern        = obs-followedby EOF
+//! obs-followedby = obs-or  ( "FOLLOWEDBY" obs-or )*          ; loosest
+//! obs-or         = obs-and ( "OR" obs-and )*
+//! obs-and        = obs-qualified ( "AND" obs-qualified )*     ; tightest operator
+//! obs-qualified  = obs-primary qualifier*
+//! obs-primary    = "[" cmp-or "]"
+//!                | "(" obs-followedby ")"
+//! qualifier      = "WITHIN" (IntPos | FloatPos) "SECONDS"
+//!                | "REPEATS" IntPos "TIMES"
+//!                | "START" Timestamp "STOP" Timestamp
+//!
+//! cmp-or         = cmp-and ( "OR" cmp-and )*
+//! cmp-and        = cmp-primary ( "AND" cmp-primary )*
+//! cmp-primary    = "(" cmp-or ")"
+//!                | "NOT"? "EXISTS" path
+//!                | path "NOT"? ( "=" | "==" | "!=" | "<>" ) literal
+//!                | path "NOT"? ( "<" | "<=" | ">" | ">=" ) orderable
+//!                | path "NOT"? "IN" set
+//!                | path "NOT"? ( "LIKE" | "MATCHES" | "ISSUBSET" | "ISSUPERSET" ) String
+//!
+//! path           = Ident ":" ( IdentNoHyphen | String ) step*
+//! step           = "." ( IdentNoHyphen | String )
+//!                | "[" ( IntPos | IntNeg | "*" ) "]"
+//! set            = "(" ( literal ( "," literal )* )? ")"
+//! literal        = orderable | "true" | "false"
+//! orderable      = Int | Float | String | Timestamp | Hex | Binary
+//! ```
+//!
+//! Tokens are cut by longest match, as ANTLR does, so `5SECONDS` is two tokens and `AND-x`
+//! one identifier:
+//!
+//! ```text
+//! Ident          = [a-zA-Z_] [a-zA-Z0-9_-]*     ; not a keyword; IdentNoHyphen has no "-"
+//! IntPos / IntNeg = "+"? ("0" | [1-9][0-9]*)  /  "-" ("0" | [1-9][0-9]*)
+//! FloatPos/Neg   = ("+" | "-")? [0-9]* "." [0-9]+
+//! String         = "'" ( [^'\\] | "\\'" | "\\\\" )* "'"
+//! Timestamp      = "t'" YYYY "-" MM "-" DD "T" hh ":" mm ":" ss ("." [0-9]+)? "Z'"
+//! Hex            = "h'" ([0-9a-fA-F]{2})* "'"
+//! Binary         = "b'" base64, one or more groups of four, "=" padding at the end "'"
+//! keywords       = AND OR NOT FOLLOWEDBY LIKE MATCHES ISSUPERSET ISSUBSET EXISTS LAST IN
+//!                  START STOP SECONDS WITHIN REPEATS TIMES true false
+//! skipped        = whitespace (ASCII and Unicode spaces), /* … */, // … end of line
+//! ```
+//!
+//! # Checks beyond the grammar
+//!
+//! What `stix2-patterns` checks: hash values for `…hashes.ALGORITHM`, and one qualifier of
+//! each kind directly on an `[…]`. What a matcher needs to hold: timestamps name real dates,
+//! START is before STOP, WITHIN and REPEATS are positive, numbers fit 64 bits, MATCHES
+//! expressions are valid and mean in Rust's `regex` what they mean in PCRE. The first problem
+//! in source order is reported.
 //!
 //! `parse` returns the first error only: it is what the author must fix first, and it keeps
 //! parsing fast for the matcher, which parses every active indicator. Where this parser and
@@ -43,6 +101,7 @@ mod diagnostic;
 mod hashes;
 mod inspect;
 mod lexer;
+mod lint;
 mod literal;
 mod parser;
 mod print;
@@ -52,8 +111,9 @@ pub use ast::{
     Comparison, ComparisonExpr, ComparisonKind, Literal, Number, ObjectPath, ObservationExpr,
     ObservationKind, Operator, PathStep, Pattern, Qualifier, QualifierKind, Span, Spanned, Value,
 };
-pub use diagnostic::Diagnostic;
+pub use diagnostic::{Diagnostic, Severity};
 pub use inspect::{Comparisons, ObservationOperators, Observations};
+pub use lint::lint;
 pub use parser::MAX_NESTING;
 
 /// Parses a STIX 2.1 pattern.
@@ -61,7 +121,7 @@ pub use parser::MAX_NESTING;
 /// On failure the [`Diagnostic`] describes the first problem in the text; render it with
 /// [`Diagnostic::render`] against the same text.
 pub fn parse(text: &str) -> Result<Pattern, Diagnostic> {
-    parser::parse(text)
+    parser::parse(text).map_err(|d| *d)
 }
 
 impl std::str::FromStr for Pattern {

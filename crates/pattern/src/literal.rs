@@ -128,23 +128,30 @@ pub(crate) fn check_timestamp(body: &str, at: usize) -> Result<(), Diagnostic> {
         }
     }
     let [year, month, day, hour, minute, second] = fields;
-    let range = |offset: usize, what: String| {
-        Diagnostic::new(at + offset..at + offset + 2, "timestamp out of range").with_label(what)
+    let range = |offset: usize, name: &str, bounds: &str| {
+        Diagnostic::new(
+            at + offset..at + offset + 2,
+            format!(
+                "invalid {name} `{}` in a timestamp literal",
+                &body[offset..offset + 2]
+            ),
+        )
+        .with_label(format!("the {name} must be {bounds}"))
     };
     if !(1..=12).contains(&month) {
-        return Err(range(5, "the month must be 01 to 12".into()));
+        return Err(range(5, "month", "01 to 12"));
     }
     if !(1..=31).contains(&day) {
-        return Err(range(8, "the day must be 01 to 31".into()));
+        return Err(range(8, "day", "01 to 31"));
     }
     if hour > 23 {
-        return Err(range(11, "the hour must be 00 to 23".into()));
+        return Err(range(11, "hour", "00 to 23"));
     }
     if minute > 59 {
-        return Err(range(14, "the minute must be 00 to 59".into()));
+        return Err(range(14, "minute", "00 to 59"));
     }
     if second > 60 {
-        return Err(range(17, "the second must be 00 to 60".into()));
+        return Err(range(17, "second", "00 to 60"));
     }
     // The grammar lets every month have 31 days; a date that does not exist has no instant
     // to compare with, so it is refused here.

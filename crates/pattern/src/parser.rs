@@ -1,48 +1,15 @@
-//! Recursive-descent parser for STIX 2.1 patterns.
+//! Recursive-descent parser for STIX 2.1 patterns; the grammar it implements is in the crate
+//! documentation (`lib.rs`).
 //!
-//! The grammar is OASIS `STIXPattern.g4` (STIX 2.1), written here without left recursion.
-//! Keywords are case-sensitive. Operators of one precedence level are left-associative and
-//! are collected into one n-ary node; qualifiers bind tighter than any operator.
-//!
-//! ```text
-//! pattern        = obs-followedby EOF
-//! obs-followedby = obs-or  ( "FOLLOWEDBY" obs-or )*          ; loosest
-//! obs-or         = obs-and ( "OR" obs-and )*
-//! obs-and        = obs-qualified ( "AND" obs-qualified )*     ; tightest operator
-//! obs-qualified  = obs-primary qualifier*
-//! obs-primary    = "[" cmp-or "]"
-//!                | "(" obs-followedby ")"
-//! qualifier      = "WITHIN" (IntPos | FloatPos) "SECONDS"
-//!                | "REPEATS" IntPos "TIMES"
-//!                | "START" Timestamp "STOP" Timestamp
-//!
-//! cmp-or         = cmp-and ( "OR" cmp-and )*
-//! cmp-and        = cmp-primary ( "AND" cmp-primary )*
-//! cmp-primary    = "(" cmp-or ")"
-//!                | "NOT"? "EXISTS" path
-//!                | path "NOT"? ( "=" | "==" | "!=" | "<>" ) literal
-//!                | path "NOT"? ( "<" | "<=" | ">" | ">=" ) orderable
-//!                | path "NOT"? "IN" set
-//!                | path "NOT"? ( "LIKE" | "MATCHES" | "ISSUBSET" | "ISSUPERSET" ) String
-//!
-//! path           = Ident ":" ( IdentNoHyphen | String ) step*
-//! step           = "." ( IdentNoHyphen | String )
-//!                | "[" ( IntPos | IntNeg | "*" ) "]"
-//! set            = "(" ( literal ( "," literal )* )? ")"
-//! literal        = orderable | "true" | "false"
-//! orderable      = Int | Float | String | Timestamp | Hex | Binary
-//! ```
-//!
-//! Beyond the grammar, the parser checks what `stix2-patterns` checks (hash values for
-//! `hashes.ALGORITHM`, one qualifier of each kind directly on an `[…]`), and what a matcher
-//! needs to be true: timestamps name real dates, START is before STOP, WITHIN and REPEATS
-//! are positive, numbers fit 64 bits, MATCHES expressions are valid and unambiguous. The first
-//! problem in source order is reported.
+//! Operator precedence is resolved with an explicit stack (`obs_followedby`, `cmp_or`), so a
+//! level of parentheses costs three stack frames, and nesting is capped at [`MAX_NESTING`].
+//! Semantic checks run as each node is built, so the first problem in source order is the one
+//! reported, whether syntactic or not.
 
 use stix::Timestamp;
 
 use crate::ast::*;
-use crate::diagnostic::{Diagnostic, Quoted};
+use crate::diagnostic::{err, Diagnostic, PResult, Quoted};
 use crate::lexer::{Keyword, Lexer, Tok, Token};
 use crate::{hashes, literal, regex};
 
@@ -67,11 +34,11 @@ const COMPARISON_OPERATORS: [&str; 11] = [
 const VALUE_EXAMPLES: &str =
     "a value such as 'text', 42, -1.5, true, t'2016-01-01T00:00:00Z', h'ff' or b'AQID'";
 
-pub(crate) fn parse(src: &str) -> Result<Pattern, Diagnostic> {
+pub(crate) fn parse(src: &str) -> PResult<Pattern> {
     let mut p = Parser::new(src)?;
     let expr = p.obs_followedby()?;
     if p.tok.tok != Tok::Eof {
-        return Err(p.after_observation_error(None));
+        return err(p.after_observation_error(None));
     }
     Ok(Pattern { expr })
 }
@@ -87,7 +54,7 @@ struct Parser<'s> {
 }
 
 impl<'s> Parser<'s> {
-    fn new(src: &'s str) -> Result<Self, Diagnostic> {
+    fn new(src: &'s str) -> PResult<Self> {
         let mut lexer = Lexer::new(src);
         let tok = lexer.next_token()?;
         let none = Token {
@@ -103,7 +70,7 @@ impl<'s> Parser<'s> {
         })
     }
 
-    fn bump(&mut self) -> Result<Token, Diagnostic> {
+    fn bump(&mut self) -> PResult<Token> {
         let next = self.lexer.next_token()?;
         self.prev = std::mem::replace(&mut self.tok, next);
         Ok(self.prev)
@@ -121,10 +88,10 @@ impl<'s> Parser<'s> {
         &self.src[t.span.range()]
     }
 
-    fn nest(&mut self, open: Token) -> Result<(), Diagnostic> {
+    fn nest(&mut self, open: Token) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_NESTING {
-            return Err(Diagnostic::new(open.span, "pattern nested too deeply")
+            return err(Diagnostic::new(open.span, "pattern nested too deeply")
                 .with_label(format!("more than {MAX_NESTING} levels of parentheses")));
         }
         Ok(())
@@ -132,46 +99,54 @@ impl<'s> Parser<'s> {
 
     // ---- observation expressions -------------------------------------------------------
 
-    fn obs_followedby(&mut self) -> Result<ObservationExpr, Diagnostic> {
-        self.obs_chain(
-            Keyword::FollowedBy,
-            Self::obs_or,
-            ObservationKind::FollowedBy,
-        )
-    }
-
-    fn obs_or(&mut self) -> Result<ObservationExpr, Diagnostic> {
-        self.obs_chain(Keyword::Or, Self::obs_and, ObservationKind::Or)
-    }
-
-    fn obs_and(&mut self) -> Result<ObservationExpr, Diagnostic> {
-        self.obs_chain(Keyword::And, Self::obs_qualified, ObservationKind::And)
-    }
-
-    fn obs_chain(
-        &mut self,
-        op: Keyword,
-        operand: fn(&mut Self) -> Result<ObservationExpr, Diagnostic>,
-        node: fn(Vec<ObservationExpr>) -> ObservationKind,
-    ) -> Result<ObservationExpr, Diagnostic> {
-        let first = operand(self)?;
-        if !self.at_kw(op) {
-            return Ok(first);
-        }
-        let mut operands = vec![first];
-        while self.at_kw(op) {
+    /// Observation expressions joined by FOLLOWEDBY (binds loosest), OR and AND (tightest).
+    ///
+    /// Operator precedence is resolved with an explicit stack rather than one function per
+    /// level, so that each level of parentheses costs few stack frames: hostile input nests
+    /// up to [`MAX_NESTING`] deep.
+    fn obs_followedby(&mut self) -> PResult<ObservationExpr> {
+        let mut pending: Vec<(u8, Vec<ObservationExpr>)> = Vec::new();
+        let mut operand = self.obs_qualified()?;
+        loop {
+            let level = match self.tok.tok {
+                Tok::Kw(Keyword::FollowedBy) => 1,
+                Tok::Kw(Keyword::Or) => 2,
+                Tok::Kw(Keyword::And) => 3,
+                _ => 0,
+            };
+            // Close the runs of operators that bind tighter than the one ahead.
+            while let Some((top, _)) = pending.last() {
+                if *top <= level {
+                    break;
+                }
+                let Some((top, mut operands)) = pending.pop() else {
+                    break;
+                };
+                operands.push(operand);
+                operand = obs_node(top, operands);
+            }
+            if level == 0 {
+                return Ok(operand);
+            }
+            match pending.last_mut() {
+                Some((top, operands)) if *top == level => operands.push(operand),
+                _ => pending.push((level, vec![operand])),
+            }
             self.bump()?;
-            operands.push(operand(self)?);
+            operand = self.obs_qualified()?;
         }
-        let span = operands[0].span.to(operands[operands.len() - 1].span);
-        Ok(ObservationExpr {
-            kind: node(operands),
-            span,
-        })
     }
 
-    fn obs_qualified(&mut self) -> Result<ObservationExpr, Diagnostic> {
-        let mut expr = self.obs_primary()?;
+    // The functions on the recursion path (obs_followedby, obs_qualified, obs_primary and
+    // their comparison counterparts) leave all else to functions called from them: in debug
+    // builds a frame holds every local of every branch.
+
+    fn obs_qualified(&mut self) -> PResult<ObservationExpr> {
+        let expr = self.obs_primary()?;
+        self.qualifiers(expr)
+    }
+
+    fn qualifiers(&mut self, mut expr: ObservationExpr) -> PResult<ObservationExpr> {
         // The validator allows one qualifier of each kind directly on `[…]`, any number on a
         // parenthesised group.
         let direct = matches!(expr.kind, ObservationKind::Observation(_));
@@ -186,15 +161,7 @@ impl<'s> Parser<'s> {
             let kind = qualifier.kind.keyword();
             if direct {
                 if let Some((_, first)) = seen.iter().find(|(k, _)| *k == kind) {
-                    return Err(Diagnostic::new(
-                        qualifier.span,
-                        format!("duplicate qualifier type: {kind} already applies to this observation expression"),
-                    )
-                    .with_label(format!("second {kind}"))
-                    .with_hint(format!(
-                        "the first {kind} is at byte {}; an observation expression takes one qualifier of each kind, so group it in parentheses to qualify it again",
-                        first.start
-                    )));
+                    return err(duplicate_qualifier(kind, qualifier.span, *first));
                 }
                 seen.push((kind, qualifier.span));
             }
@@ -210,28 +177,15 @@ impl<'s> Parser<'s> {
         Ok(expr)
     }
 
-    fn obs_primary(&mut self) -> Result<ObservationExpr, Diagnostic> {
+    fn obs_primary(&mut self) -> PResult<ObservationExpr> {
         match self.tok.tok {
-            Tok::LBrack => {
-                let open = self.bump()?;
-                self.nest(open)?;
-                let cmp = self.cmp_or()?;
-                if !self.at(Tok::RBrack) {
-                    return Err(self.after_comparison_error());
-                }
-                let close = self.bump()?;
-                self.depth -= 1;
-                Ok(ObservationExpr {
-                    kind: ObservationKind::Observation(cmp),
-                    span: open.span.to(close.span),
-                })
-            }
+            Tok::LBrack => self.observation(),
             Tok::LParen => {
                 let open = self.bump()?;
                 self.nest(open)?;
                 let inner = self.obs_followedby()?;
                 if !self.at(Tok::RParen) {
-                    return Err(self.after_observation_error(Some(open)));
+                    return err(self.after_observation_error(Some(open)));
                 }
                 let close = self.bump()?;
                 self.depth -= 1;
@@ -240,8 +194,24 @@ impl<'s> Parser<'s> {
                     span: open.span.to(close.span),
                 })
             }
-            _ => Err(self.observation_expected()),
+            _ => err(self.observation_expected()),
         }
+    }
+
+    /// `[ … ]`
+    fn observation(&mut self) -> PResult<ObservationExpr> {
+        let open = self.bump()?;
+        self.nest(open)?;
+        let cmp = self.cmp_or()?;
+        if !self.at(Tok::RBrack) {
+            return err(self.after_comparison_error());
+        }
+        let close = self.bump()?;
+        self.depth -= 1;
+        Ok(ObservationExpr {
+            kind: ObservationKind::Observation(cmp),
+            span: open.span.to(close.span),
+        })
     }
 
     fn observation_expected(&self) -> Diagnostic {
@@ -261,7 +231,7 @@ impl<'s> Parser<'s> {
             .with_label("comparisons go inside `[` … `]`")
             .with_hint("write an observation expression such as [file:size = 1280]"),
             _ => Diagnostic::new(t.span, format!("expected an observation expression{after}"))
-                .with_expected(["[", "("])
+                .with_expected(["`[`", "`(`"])
                 .or_hint(self.general_hint(t)),
         }
     }
@@ -285,14 +255,14 @@ impl<'s> Parser<'s> {
                 )
             }
             (Some(open), Tok::Eof) => {
-                expected.push(")");
+                expected.push("`)`");
                 Diagnostic::new(t.span, "missing `)`").with_hint(format!(
                     "the group opened at byte {} is never closed",
                     open.span.start
                 ))
             }
             (Some(_), _) => {
-                expected.push(")");
+                expected.push("`)`");
                 Diagnostic::new(
                     t.span,
                     format!("unexpected {} in a parenthesised group", self.describe(t)),
@@ -315,20 +285,20 @@ impl<'s> Parser<'s> {
 
     // ---- qualifiers ---------------------------------------------------------------------
 
-    fn within(&mut self) -> Result<Qualifier, Diagnostic> {
+    fn within(&mut self) -> PResult<Qualifier> {
         let kw = self.bump()?;
         let t = self.tok;
         let seconds = match t.tok {
             Tok::Int { negative: false } => Number::Int(self.int_value(t)?),
             Tok::Float { negative: false } => Number::Float(self.float_value(t)?),
             Tok::Int { negative: true } | Tok::Float { negative: true } => {
-                return Err(
+                return err(
                     Diagnostic::new(t.span, "WITHIN takes a positive number of seconds")
                         .with_label("negative"),
                 )
             }
             _ => {
-                return Err(
+                return err(
                     Diagnostic::new(t.span, "expected a number of seconds after WITHIN")
                         .with_expected(["an integer", "a decimal number"])
                         .or_hint(self.general_hint(t)),
@@ -336,7 +306,7 @@ impl<'s> Parser<'s> {
             }
         };
         if seconds.as_f64() <= 0.0 {
-            return Err(
+            return err(
                 Diagnostic::new(t.span, "WITHIN takes a positive number of seconds")
                     .with_label("a window of no time matches nothing"),
             );
@@ -345,7 +315,7 @@ impl<'s> Parser<'s> {
         let unit = self.tok;
         if !self.at_kw(Keyword::Seconds) {
             let hint = unit_hint(self.text(unit), seconds);
-            return Err(
+            return err(
                 Diagnostic::new(unit.span, "expected SECONDS after the WITHIN value")
                     .with_expected(["SECONDS"])
                     .or_hint(hint)
@@ -359,39 +329,39 @@ impl<'s> Parser<'s> {
         })
     }
 
-    fn repeats(&mut self) -> Result<Qualifier, Diagnostic> {
+    fn repeats(&mut self) -> PResult<Qualifier> {
         let kw = self.bump()?;
         let t = self.tok;
         let times = match t.tok {
             Tok::Int { negative: false } => self.int_value(t)?,
             Tok::Int { negative: true } => {
-                return Err(
+                return err(
                     Diagnostic::new(t.span, "REPEATS takes a positive whole number")
                         .with_label("negative"),
                 )
             }
             Tok::Float { .. } => {
-                return Err(
+                return err(
                     Diagnostic::new(t.span, "REPEATS takes a positive whole number")
                         .with_label("not a whole number"),
                 )
             }
             _ => {
-                return Err(Diagnostic::new(t.span, "expected a count after REPEATS")
+                return err(Diagnostic::new(t.span, "expected a count after REPEATS")
                     .with_expected(["a positive integer"])
                     .or_hint(self.general_hint(t)))
             }
         };
         let times = u64::try_from(times).unwrap_or(0);
         if times == 0 {
-            return Err(
+            return err(
                 Diagnostic::new(t.span, "REPEATS takes a positive whole number")
                     .with_label("zero repetitions"),
             );
         }
         self.bump()?;
         if !self.at_kw(Keyword::Times) {
-            return Err(
+            return err(
                 Diagnostic::new(self.tok.span, "expected TIMES after the REPEATS count")
                     .with_expected(["TIMES"])
                     .or_hint(self.general_hint(self.tok)),
@@ -404,11 +374,11 @@ impl<'s> Parser<'s> {
         })
     }
 
-    fn start_stop(&mut self) -> Result<Qualifier, Diagnostic> {
+    fn start_stop(&mut self) -> PResult<Qualifier> {
         let kw = self.bump()?;
         let start = self.qualifier_timestamp("START")?;
         if !self.at_kw(Keyword::Stop) {
-            return Err(
+            return err(
                 Diagnostic::new(self.tok.span, "expected STOP after the START timestamp")
                     .with_expected(["STOP"])
                     .or_hint(self.general_hint(self.tok)),
@@ -418,7 +388,7 @@ impl<'s> Parser<'s> {
         let stop = self.qualifier_timestamp("STOP")?;
         let span = kw.span.to(stop.span);
         if start.value >= stop.value {
-            return Err(
+            return err(
                 Diagnostic::new(span, "START must be earlier than STOP").with_label(
                     if start.value == stop.value {
                         "an empty time window"
@@ -434,12 +404,12 @@ impl<'s> Parser<'s> {
         })
     }
 
-    fn qualifier_timestamp(&mut self, after: &str) -> Result<Spanned<Timestamp>, Diagnostic> {
+    fn qualifier_timestamp(&mut self, after: &str) -> PResult<Spanned<Timestamp>> {
         let t = self.tok;
         if t.tok != Tok::Timestamp {
             let hint = matches!(t.tok, Tok::Str { .. })
                 .then(|| format!("timestamps are written with a t prefix: t{}", self.text(t)));
-            return Err(
+            return err(
                 Diagnostic::new(t.span, format!("expected a timestamp after {after}"))
                     .with_expected(["a timestamp t'YYYY-MM-DDTHH:MM:SSZ'"])
                     .or_hint(hint)
@@ -453,50 +423,46 @@ impl<'s> Parser<'s> {
 
     // ---- comparison expressions ---------------------------------------------------------
 
-    fn cmp_or(&mut self) -> Result<ComparisonExpr, Diagnostic> {
-        self.cmp_chain(Keyword::Or, Self::cmp_and, ComparisonKind::Or)
-    }
-
-    fn cmp_and(&mut self) -> Result<ComparisonExpr, Diagnostic> {
-        self.cmp_chain(Keyword::And, Self::cmp_primary, ComparisonKind::And)
-    }
-
-    fn cmp_chain(
-        &mut self,
-        op: Keyword,
-        operand: fn(&mut Self) -> Result<ComparisonExpr, Diagnostic>,
-        node: fn(Vec<ComparisonExpr>) -> ComparisonKind,
-    ) -> Result<ComparisonExpr, Diagnostic> {
-        let first = operand(self)?;
-        if !self.at_kw(op) {
-            return Ok(first);
-        }
-        let mut operands = vec![first];
-        while self.at_kw(op) {
+    /// Comparisons joined by OR and AND (binds tighter); see [`Parser::obs_followedby`].
+    fn cmp_or(&mut self) -> PResult<ComparisonExpr> {
+        let mut pending: Vec<(u8, Vec<ComparisonExpr>)> = Vec::new();
+        let mut operand = self.cmp_primary()?;
+        loop {
+            let level = match self.tok.tok {
+                Tok::Kw(Keyword::Or) => 1,
+                Tok::Kw(Keyword::And) => 2,
+                _ => 0,
+            };
+            while let Some((top, _)) = pending.last() {
+                if *top <= level {
+                    break;
+                }
+                let Some((top, mut operands)) = pending.pop() else {
+                    break;
+                };
+                operands.push(operand);
+                operand = cmp_node(top, operands);
+            }
+            if level == 0 {
+                return Ok(operand);
+            }
+            match pending.last_mut() {
+                Some((top, operands)) if *top == level => operands.push(operand),
+                _ => pending.push((level, vec![operand])),
+            }
             self.bump()?;
-            operands.push(operand(self)?);
+            operand = self.cmp_primary()?;
         }
-        let span = operands[0].span.to(operands[operands.len() - 1].span);
-        Ok(ComparisonExpr {
-            kind: node(operands),
-            span,
-        })
     }
 
-    fn cmp_primary(&mut self) -> Result<ComparisonExpr, Diagnostic> {
+    fn cmp_primary(&mut self) -> PResult<ComparisonExpr> {
         match self.tok.tok {
             Tok::LParen => {
                 let open = self.bump()?;
                 self.nest(open)?;
                 let inner = self.cmp_or()?;
                 if !self.at(Tok::RParen) {
-                    let t = self.tok;
-                    return Err(Diagnostic::new(
-                        t.span,
-                        format!("expected `)` to close the `(` at byte {}", open.span.start),
-                    )
-                    .with_expected(["AND", "OR", ")"])
-                    .or_hint(self.general_hint(t)));
+                    return err(self.unclosed_comparison_group(open));
                 }
                 let close = self.bump()?;
                 self.depth -= 1;
@@ -505,49 +471,64 @@ impl<'s> Parser<'s> {
                     span: open.span.to(close.span),
                 })
             }
-            Tok::Kw(Keyword::Not | Keyword::Exists) => {
-                let first = self.bump()?;
-                let negated = first.tok == Tok::Kw(Keyword::Not);
-                let exists = if negated {
-                    if !self.at_kw(Keyword::Exists) {
-                        return Err(Diagnostic::new(
-                            self.tok.span,
-                            "expected EXISTS after a leading NOT",
-                        )
-                        .with_expected(["EXISTS"])
-                        .with_hint(
-                            "to negate a comparison put NOT before its operator: file:name NOT = 'x'",
-                        ));
-                    }
-                    self.bump()?
-                } else {
-                    first
-                };
-                let path = self.object_path()?;
-                let span = first.span.to(path.span);
-                Ok(ComparisonExpr {
-                    kind: ComparisonKind::Test(Comparison {
-                        path,
-                        negated,
-                        operator: Spanned::new(Operator::Exists, exists.span),
-                        value: None,
-                        span,
-                    }),
-                    span,
-                })
-            }
-            _ => {
-                let c = self.comparison()?;
-                Ok(ComparisonExpr {
-                    span: c.span,
-                    kind: ComparisonKind::Test(c),
-                })
-            }
+            Tok::Kw(Keyword::Not | Keyword::Exists) => self.exists(),
+            _ => self.test(),
         }
     }
 
+    fn test(&mut self) -> PResult<ComparisonExpr> {
+        let c = self.comparison()?;
+        Ok(ComparisonExpr {
+            span: c.span,
+            kind: ComparisonKind::Test(c),
+        })
+    }
+
+    fn unclosed_comparison_group(&self, open: Token) -> Diagnostic {
+        let t = self.tok;
+        Diagnostic::new(
+            t.span,
+            format!("expected `)` to close the `(` at byte {}", open.span.start),
+        )
+        .with_expected(["AND", "OR", "`)`"])
+        .or_hint(self.general_hint(t))
+    }
+
+    /// `NOT? EXISTS path`
+    fn exists(&mut self) -> PResult<ComparisonExpr> {
+        let first = self.bump()?;
+        let negated = first.tok == Tok::Kw(Keyword::Not);
+        let exists = if negated {
+            if !self.at_kw(Keyword::Exists) {
+                return err(Diagnostic::new(
+                    self.tok.span,
+                    "expected EXISTS after a leading NOT",
+                )
+                .with_expected(["EXISTS"])
+                .with_hint(
+                    "to negate a comparison put NOT before its operator: file:name NOT = 'x'",
+                ));
+            }
+            self.bump()?
+        } else {
+            first
+        };
+        let path = self.object_path()?;
+        let span = first.span.to(path.span);
+        Ok(ComparisonExpr {
+            kind: ComparisonKind::Test(Comparison {
+                path,
+                negated,
+                operator: Spanned::new(Operator::Exists, exists.span),
+                value: None,
+                span,
+            }),
+            span,
+        })
+    }
+
     /// `path NOT? op value`
-    fn comparison(&mut self) -> Result<Comparison, Diagnostic> {
+    fn comparison(&mut self) -> PResult<Comparison> {
         let path = self.object_path()?;
         let negated = self.at_kw(Keyword::Not);
         if negated {
@@ -566,7 +547,7 @@ impl<'s> Parser<'s> {
             Tok::Kw(Keyword::Matches) => Operator::Matches,
             Tok::Kw(Keyword::IsSubset) => Operator::IsSubset,
             Tok::Kw(Keyword::IsSuperset) => Operator::IsSuperset,
-            _ => return Err(self.operator_expected(negated)),
+            _ => return err(self.operator_expected(negated)),
         };
         self.bump()?;
         let value = match operator {
@@ -576,6 +557,10 @@ impl<'s> Parser<'s> {
             }
             _ => Value::Literal(self.literal(operator)?),
         };
+        if self.glued_to_number(self.tok) && matches!(self.tok.tok, Tok::Ident { .. }) {
+            // `= 79054025255fb1a…`: an unquoted value the lexer cut after its digits.
+            return err(self.after_comparison_error());
+        }
         let comparison = Comparison {
             span: path.span.to(value.span()),
             path,
@@ -628,8 +613,7 @@ impl<'s> Parser<'s> {
     /// The token after a complete comparison fits nowhere inside `[ … ]`.
     fn after_comparison_error(&self) -> Diagnostic {
         let t = self.tok;
-        let glued_number = matches!(self.prev.tok, Tok::Int { .. } | Tok::Float { .. })
-            && self.prev.span.end == t.span.start
+        let glued_number = self.glued_to_number(t)
             && matches!(t.tok, Tok::Ident { .. } | Tok::Kw(_) | Tok::Bool(_));
         let hint = if glued_number {
             Some(format!(
@@ -639,6 +623,10 @@ impl<'s> Parser<'s> {
             ))
         } else {
             match t.tok {
+                Tok::Dot if self.glued_to_number(t) => Some(format!(
+                    "a decimal number needs digits after the point: {}.0",
+                    self.text(self.prev)
+                )),
                 Tok::Kw(
                     Keyword::FollowedBy | Keyword::Within | Keyword::Repeats | Keyword::Start,
                 ) => Some(
@@ -653,34 +641,47 @@ impl<'s> Parser<'s> {
             _ => format!("unexpected {} after a comparison", self.describe(t)),
         };
         Diagnostic::new(t.span, message)
-            .with_expected(["AND", "OR", "]"])
+            .with_expected(["AND", "OR", "`]`"])
             .or_hint(hint)
             .or_hint(self.general_hint(t))
     }
 
+    /// Whether `t` starts right where a number literal ended, as in `1e5` or `0x1F`.
+    fn glued_to_number(&self, t: Token) -> bool {
+        matches!(self.prev.tok, Tok::Int { .. } | Tok::Float { .. })
+            && self.prev.span.end == t.span.start
+    }
+
     // ---- object paths -------------------------------------------------------------------
 
-    fn object_path(&mut self) -> Result<ObjectPath, Diagnostic> {
+    fn object_path(&mut self) -> PResult<ObjectPath> {
         let t = self.tok;
         let object_type = match t.tok {
             Tok::Ident { .. } => Spanned::new(self.text(t).to_owned(), t.span),
             Tok::RBrack if self.prev.tok == Tok::LBrack => {
-                return Err(Diagnostic::new(
+                return err(Diagnostic::new(
                     self.prev.span.to(t.span),
                     "empty observation expression",
                 )
                 .with_label("expected a comparison such as file:name = 'x'"))
             }
             Tok::Kw(_) | Tok::Bool(_) => {
-                return Err(Diagnostic::new(
+                return err(Diagnostic::new(
                     t.span,
                     format!("{} is a keyword, not an object type", Quoted(self.text(t))),
                 )
                 .with_label("expected an object type such as file or network-traffic"))
             }
+            _ if self.prev.tok == Tok::Kw(Keyword::Exists) => {
+                return err(
+                    Diagnostic::new(t.span, "expected an object path after EXISTS")
+                        .with_expected(["an object path such as file:name"])
+                        .or_hint(self.general_hint(t)),
+                )
+            }
             _ => {
-                return Err(Diagnostic::new(t.span, "expected a comparison")
-                    .with_expected(["an object path such as file:name", "EXISTS", "NOT", "("])
+                return err(Diagnostic::new(t.span, "expected a comparison")
+                    .with_expected(["an object path such as file:name", "EXISTS", "NOT", "`(`"])
                     .or_hint(self.general_hint(t)))
             }
         };
@@ -693,9 +694,9 @@ impl<'s> Parser<'s> {
                 )),
                 _ => None,
             };
-            return Err(
+            return err(
                 Diagnostic::new(self.tok.span, "expected `:` after the object type")
-                    .with_expected([":"])
+                    .with_expected(["`:`"])
                     .or_hint(hint)
                     .or_hint(self.general_hint(self.tok)),
             );
@@ -716,18 +717,18 @@ impl<'s> Parser<'s> {
                         Tok::Star => PathStep::AnyIndex,
                         Tok::Int { .. } => PathStep::Index(self.int_value(t)?),
                         _ => {
-                            return Err(Diagnostic::new(t.span, "expected a list index")
-                                .with_expected(["an integer", "*"])
+                            return err(Diagnostic::new(t.span, "expected a list index")
+                                .with_expected(["an integer", "`*`"])
                                 .or_hint(self.general_hint(t)))
                         }
                     };
                     self.bump()?;
                     if !self.at(Tok::RBrack) {
-                        return Err(Diagnostic::new(
+                        return err(Diagnostic::new(
                             self.tok.span,
                             "expected `]` after the list index",
                         )
-                        .with_expected(["]"]));
+                        .with_expected(["`]`"]));
                     }
                     let close = self.bump()?;
                     steps.push(Spanned::new(step, open.span.to(close.span)));
@@ -744,20 +745,20 @@ impl<'s> Parser<'s> {
     }
 
     /// A property name: an identifier without `-`, or a string.
-    fn key(&mut self, after: &str) -> Result<Spanned<PathStep>, Diagnostic> {
+    fn key(&mut self, after: &str) -> PResult<Spanned<PathStep>> {
         let t = self.tok;
         let name = match t.tok {
             Tok::Ident { hyphen: false } => self.text(t).to_owned(),
             Tok::Str { escaped } => self.string_value(t, escaped),
             Tok::Ident { hyphen: true } => {
-                return Err(
+                return err(
                     Diagnostic::new(t.span, "property names containing `-` must be quoted")
                         .with_label("only object types may contain an unquoted `-`")
                         .with_hint(format!("write '{}'", self.text(t))),
                 )
             }
             Tok::Kw(_) | Tok::Bool(_) => {
-                return Err(Diagnostic::new(
+                return err(Diagnostic::new(
                     t.span,
                     format!(
                         "{} is a keyword and cannot name a property unquoted",
@@ -768,7 +769,7 @@ impl<'s> Parser<'s> {
                 .with_hint(format!("write '{}'", self.text(t))))
             }
             _ => {
-                return Err(Diagnostic::new(
+                return err(Diagnostic::new(
                     t.span,
                     format!("expected a property name after {after}"),
                 )
@@ -782,12 +783,12 @@ impl<'s> Parser<'s> {
 
     // ---- literals -----------------------------------------------------------------------
 
-    fn literal(&mut self, operator: Operator) -> Result<Spanned<Literal>, Diagnostic> {
+    fn literal(&mut self, operator: Operator) -> PResult<Spanned<Literal>> {
         let t = self.tok;
         if let Some(value) = self.literal_value(t)? {
             if matches!(value, Literal::Bool(_)) && !matches!(operator, Operator::Eq | Operator::Ne)
             {
-                return Err(Diagnostic::new(
+                return err(Diagnostic::new(
                     t.span,
                     format!("booleans cannot be compared with {operator}"),
                 )
@@ -796,13 +797,19 @@ impl<'s> Parser<'s> {
             self.bump()?;
             return Ok(Spanned::new(value, t.span));
         }
-        Err(self.value_expected(&format!("after {operator}")))
+        err(self.value_expected(&format!("after {operator}")))
     }
 
     fn value_expected(&self, context: &str) -> Diagnostic {
         let t = self.tok;
         let text = self.text(t);
+        let prefix =
+            matches!(text, "T" | "H" | "B") && self.src.as_bytes().get(t.span.end) == Some(&b'\'');
         let hint = match t.tok {
+            Tok::Ident { .. } if prefix => Some(format!(
+                "literal prefixes are lowercase: {}'…'",
+                text.to_ascii_lowercase()
+            )),
             Tok::Ident { .. }
                 if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") =>
             {
@@ -823,7 +830,7 @@ impl<'s> Parser<'s> {
     }
 
     /// The literal at `t`, or `None` if `t` is no literal.
-    fn literal_value(&self, t: Token) -> Result<Option<Literal>, Diagnostic> {
+    fn literal_value(&self, t: Token) -> PResult<Option<Literal>> {
         Ok(Some(match t.tok {
             Tok::Int { .. } => Literal::Int(self.int_value(t)?),
             Tok::Float { .. } => Literal::Float(self.float_value(t)?),
@@ -836,7 +843,7 @@ impl<'s> Parser<'s> {
         }))
     }
 
-    fn string_operand(&mut self, operator: Operator) -> Result<Spanned<Literal>, Diagnostic> {
+    fn string_operand(&mut self, operator: Operator) -> PResult<Spanned<Literal>> {
         let t = self.tok;
         let Tok::Str { escaped } = t.tok else {
             let hint = match (operator, t.tok) {
@@ -850,7 +857,7 @@ impl<'s> Parser<'s> {
                 )),
                 _ => None,
             };
-            return Err(
+            return err(
                 Diagnostic::new(t.span, format!("expected a string after {operator}"))
                     .with_expected(["a string literal"])
                     .or_hint(hint)
@@ -865,7 +872,7 @@ impl<'s> Parser<'s> {
         Ok(Spanned::new(Literal::String(value), t.span))
     }
 
-    fn check_regex(&self, t: Token, regex: &str) -> Result<(), Diagnostic> {
+    fn check_regex(&self, t: Token, regex: &str) -> PResult<()> {
         let Err(problem) = regex::check(regex) else {
             return Ok(());
         };
@@ -874,12 +881,12 @@ impl<'s> Parser<'s> {
         let base = t.span.start + 1;
         let start = base + literal::raw_offset(raw, problem.span.start);
         let end = base + literal::raw_offset(raw, problem.span.end);
-        Err(Diagnostic::new(start..end.max(start), problem.message)
+        err(Diagnostic::new(start..end.max(start), problem.message)
             .with_label(problem.label)
             .or_hint(problem.hint))
     }
 
-    fn set(&mut self) -> Result<Spanned<Vec<Spanned<Literal>>>, Diagnostic> {
+    fn set(&mut self) -> PResult<Spanned<Vec<Spanned<Literal>>>> {
         let open = self.tok;
         if open.tok != Tok::LParen {
             let hint = self
@@ -887,8 +894,8 @@ impl<'s> Parser<'s> {
                 .ok()
                 .flatten()
                 .map(|_| format!("IN takes a parenthesised list: IN ({})", self.text(open)));
-            return Err(Diagnostic::new(open.span, "expected a set after IN")
-                .with_expected(["("])
+            return err(Diagnostic::new(open.span, "expected a set after IN")
+                .with_expected(["`(`"])
                 .or_hint(hint.or(Some(
                     "IN takes a parenthesised list: IN ('a', 'b')".to_owned(),
                 ))));
@@ -899,7 +906,7 @@ impl<'s> Parser<'s> {
             loop {
                 let t = self.tok;
                 let Some(value) = self.literal_value(t)? else {
-                    return Err(self.value_expected("in the set"));
+                    return err(self.value_expected("in the set"));
                 };
                 self.bump()?;
                 items.push(Spanned::new(value, t.span));
@@ -909,11 +916,11 @@ impl<'s> Parser<'s> {
                     }
                     Tok::RParen => break,
                     _ => {
-                        return Err(Diagnostic::new(
+                        return err(Diagnostic::new(
                             self.tok.span,
                             "expected `,` or `)` in the set",
                         )
-                        .with_expected([",", ")"])
+                        .with_expected(["`,`", "`)`"])
                         .or_hint(self.general_hint(self.tok)))
                     }
                 }
@@ -923,7 +930,7 @@ impl<'s> Parser<'s> {
         Ok(Spanned::new(items, open.span.to(close.span)))
     }
 
-    fn int_value(&self, t: Token) -> Result<i64, Diagnostic> {
+    fn int_value(&self, t: Token) -> PResult<i64> {
         let text = self.text(t);
         let digits = text.strip_prefix('+').unwrap_or(text);
         digits.parse::<i64>().map_err(|_| {
@@ -932,15 +939,16 @@ impl<'s> Parser<'s> {
                 .with_hint(format!(
                     "if this is an identifier or a hash, quote it: '{digits}'"
                 ))
+                .into()
         })
     }
 
-    fn float_value(&self, t: Token) -> Result<f64, Diagnostic> {
+    fn float_value(&self, t: Token) -> PResult<f64> {
         let text = self.text(t);
         let digits = text.strip_prefix('+').unwrap_or(text);
         match digits.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(f),
-            _ => Err(Diagnostic::new(t.span, "decimal literal out of range")
+            _ => err(Diagnostic::new(t.span, "decimal literal out of range")
                 .with_label("too large for a 64-bit float")),
         }
     }
@@ -958,10 +966,11 @@ impl<'s> Parser<'s> {
         &self.src[t.span.start + 2..t.span.end - 1]
     }
 
-    fn timestamp_value(&self, t: Token) -> Result<Timestamp, Diagnostic> {
+    fn timestamp_value(&self, t: Token) -> PResult<Timestamp> {
         literal::timestamp_value(self.prefixed_body(t)).ok_or_else(|| {
             Diagnostic::new(t.span, "timestamp out of range")
                 .with_label("not representable as microseconds since 1970")
+                .into()
         })
     }
 
@@ -989,6 +998,16 @@ impl<'s> Parser<'s> {
                 }
                 None
             }
+            Tok::Ident { hyphen: true } => {
+                let head = text.split('-').next().unwrap_or("");
+                Keyword::from_ident(head).map(|kw| {
+                    format!(
+                        "{} reads as one name; put a space after {}",
+                        Quoted(text),
+                        kw.as_str()
+                    )
+                })
+            }
             Tok::Kw(Keyword::Last) => {
                 Some("LAST is reserved by the grammar and used by none of its rules".into())
             }
@@ -1001,6 +1020,43 @@ impl<'s> Parser<'s> {
             _ => None,
         }
     }
+}
+
+fn duplicate_qualifier(kind: &str, second: Span, first: Span) -> Diagnostic {
+    Diagnostic::new(
+        second,
+        format!("duplicate qualifier type: {kind} already applies to this observation expression"),
+    )
+    .with_label(format!("second {kind}"))
+    .with_hint(format!(
+        "the first {kind} is at byte {}; an observation expression takes one qualifier of each kind, so group it in parentheses to qualify it again",
+        first.start
+    ))
+}
+
+fn obs_node(level: u8, operands: Vec<ObservationExpr>) -> ObservationExpr {
+    let span = match (operands.first(), operands.last()) {
+        (Some(first), Some(last)) => first.span.to(last.span),
+        _ => Span::default(),
+    };
+    let kind = match level {
+        1 => ObservationKind::FollowedBy(operands),
+        2 => ObservationKind::Or(operands),
+        _ => ObservationKind::And(operands),
+    };
+    ObservationExpr { kind, span }
+}
+
+fn cmp_node(level: u8, operands: Vec<ComparisonExpr>) -> ComparisonExpr {
+    let span = match (operands.first(), operands.last()) {
+        (Some(first), Some(last)) => first.span.to(last.span),
+        _ => Span::default(),
+    };
+    let kind = match level {
+        1 => ComparisonKind::Or(operands),
+        _ => ComparisonKind::And(operands),
+    };
+    ComparisonExpr { kind, span }
 }
 
 /// WITHIN counts seconds only; converts other units for the hint.

@@ -6,7 +6,8 @@
 //!
 //! Trees from the parser print as they were written, with their own groups. A tree built by
 //! hand whose nesting the text could not express (an `Or` directly under an `And`, a
-//! qualifier on an `And`) is printed with the parentheses its meaning needs.
+//! qualifier on an `And`, a second WITHIN on the same `[…]`) is printed with the parentheses
+//! it needs. Values the parser refuses (`REPEATS 0 TIMES`, an empty `b''`) print as they are.
 
 use std::fmt::{self, Display, Formatter, Write as _};
 
@@ -69,7 +70,8 @@ impl Display for ObservationExpr {
             ObservationKind::Or(v) => write_operands(f, v, " OR ", weaker),
             ObservationKind::FollowedBy(v) => write_operands(f, v, " FOLLOWEDBY ", weaker),
             ObservationKind::Qualified { expr, qualifier } => {
-                if obs_level(&expr.kind) < level {
+                let repeated = qualifies_directly(expr, qualifier.kind.keyword());
+                if obs_level(&expr.kind) < level || repeated {
                     write!(f, "({expr}) {qualifier}")
                 } else {
                     write!(f, "{expr} {qualifier}")
@@ -77,6 +79,29 @@ impl Display for ObservationExpr {
             }
         }
     }
+}
+
+/// Whether a qualifier of this kind already applies to an `[…]` through `expr`'s chain of
+/// qualifiers; a second one there needs the chain in parentheses.
+fn qualifies_directly(mut expr: &ObservationExpr, kind: &str) -> bool {
+    while let ObservationKind::Qualified {
+        expr: inner,
+        qualifier,
+    } = &expr.kind
+    {
+        if qualifier.kind.keyword() == kind {
+            return matches!(innermost(inner).kind, ObservationKind::Observation(_));
+        }
+        expr = inner;
+    }
+    false
+}
+
+fn innermost(mut expr: &ObservationExpr) -> &ObservationExpr {
+    while let ObservationKind::Qualified { expr: inner, .. } = &expr.kind {
+        expr = inner;
+    }
+    expr
 }
 
 impl Display for Qualifier {

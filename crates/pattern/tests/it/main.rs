@@ -1,1 +1,9 @@
+//! Integration tests of the pattern crate: one binary, data-driven from `tests/data/`.
 
+mod api;
+mod corpus;
+mod data;
+mod inspector;
+mod printer;
+mod rendered;
+mod roundtrip;
