@@ -62,11 +62,11 @@ fn select<'a>(observation: &'a Observation, root: &'a Value, steps: &[PathStep])
                             next.push(Val::Objects(targets));
                         }
                     } else if key.ends_with("_hex") {
-                        if let Some(bytes) = v.as_str().and_then(decode_hex) {
+                        if let Some(bytes) = v.as_str().and_then(pattern::hex_bytes) {
                             next.push(Val::Bytes(bytes));
                         }
                     } else if key.ends_with("_bin") {
-                        if let Some(bytes) = v.as_str().and_then(decode_base64) {
+                        if let Some(bytes) = v.as_str().and_then(pattern::base64_bytes) {
                             next.push(Val::Bytes(bytes));
                         }
                     } else {
@@ -98,36 +98,6 @@ fn select<'a>(observation: &'a Observation, root: &'a Value, steps: &[PathStep])
         values = next;
     }
     values
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let body = text.trim_end_matches('=');
-    if text.len() % 4 != 0 || text.len() - body.len() > 2 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(body.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0u32);
-    for b in body.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == b)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 /// A string whose characters all fit in one byte, as bytes; for comparing text with binary.
@@ -439,10 +409,10 @@ mod tests {
 
     #[test]
     fn decoders() {
-        assert_eq!(decode_hex("00ff10"), Some(vec![0, 255, 16]));
-        assert_eq!(decode_hex("0"), None);
-        assert_eq!(decode_base64("aGVsbG8="), Some(b"hello".to_vec()));
-        assert_eq!(decode_base64("aGVsbG8"), None);
+        assert_eq!(pattern::hex_bytes("00ff10"), Some(vec![0, 255, 16]));
+        assert_eq!(pattern::hex_bytes("0"), None);
+        assert_eq!(pattern::base64_bytes("aGVsbG8="), Some(b"hello".to_vec()));
+        assert_eq!(pattern::base64_bytes("aGVsbG8"), None);
         assert_eq!(latin1("é"), Some(vec![0xe9]));
         assert_eq!(latin1("€"), None);
     }

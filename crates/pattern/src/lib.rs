@@ -131,3 +131,17 @@ impl std::str::FromStr for Pattern {
         parse(text)
     }
 }
+
+/// The bytes of hex text, decoded as `h'…'` literals are; `None` when the text is not hex.
+/// The matcher reads `_hex` properties of observed objects with it.
+pub fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    // The offset only positions diagnostics, which are discarded here.
+    literal::check_hex(text, 2).ok()?;
+    Some(literal::decode_hex(text))
+}
+
+/// The bytes of base64 text, decoded as `b'…'` literals are; `None` when it is not base64.
+pub fn base64_bytes(text: &str) -> Option<Vec<u8>> {
+    literal::check_base64(text, 2).ok()?;
+    Some(literal::decode_base64(text))
+}
