@@ -100,6 +100,22 @@ fn select<'a>(observation: &'a Observation, root: &'a Value, steps: &[PathStep])
     values
 }
 
+/// The JSON values an object path reaches (decoded `_hex`/`_bin` values and `_refs` lists
+/// are left out: the indexes key plain JSON values only).
+pub(crate) fn select_json<'a>(
+    observation: &'a Observation,
+    root: &'a Value,
+    steps: &[PathStep],
+) -> Vec<&'a Value> {
+    select(observation, root, steps)
+        .into_iter()
+        .filter_map(|v| match v {
+            Val::Json(j) => Some(j),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A string whose characters all fit in one byte, as bytes; for comparing text with binary.
 fn latin1(text: &str) -> Option<Vec<u8>> {
     text.chars()
@@ -174,7 +190,7 @@ fn holds(op: &Op, value: &Val<'_>) -> bool {
         Op::Gt(l) => order(value, l) == Some(Greater),
         Op::Ge(l) => matches!(order(value, l), Some(Greater | Equal)),
         Op::In(set) => set.iter().any(|l| equal(value, l)),
-        Op::Like(re) => text_of(value).is_some_and(|t| re.is_match(&t)),
+        Op::Like { regex, .. } => text_of(value).is_some_and(|t| regex.is_match(&t)),
         Op::Matches { text, bytes } => match value {
             Val::Json(Value::String(s)) => text.is_match(s),
             Val::Bytes(b) => bytes.as_ref().is_some_and(|re| re.is_match(b)),

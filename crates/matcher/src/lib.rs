@@ -4,11 +4,13 @@
 //! - `compiled::IndicatorSet` compiles many indicators into shared indexes so that each event
 //!   is fully evaluated only against the indicators that can match it.
 
+pub mod compiled;
 mod eval;
 mod net;
 mod observation;
 mod prepare;
 
+pub use compiled::{Hit, IndicatorError, IndicatorSet};
 pub use net::Net;
 pub use observation::{
     observations_from_json, observations_from_str, Observation, ObservationError,

@@ -53,7 +53,11 @@ pub enum Op {
     Gt(Literal),
     Ge(Literal),
     In(Vec<Literal>),
-    Like(regex::Regex),
+    /// The LIKE text as written, and the expression it compiles to.
+    Like {
+        like: String,
+        regex: regex::Regex,
+    },
     Matches {
         text: regex::Regex,
         bytes: Option<regex::bytes::Regex>,
@@ -148,7 +152,13 @@ fn comparison(e: &ComparisonExpr) -> Result<CmpExpr, PrepareError> {
                     Some(PatternValue::Literal(l)) => vec![l.value.clone()],
                     None => Vec::new(),
                 }),
-                Operator::Like => Op::Like(like_regex(&string())?),
+                Operator::Like => {
+                    let like = string();
+                    Op::Like {
+                        regex: like_regex(&like)?,
+                        like,
+                    }
+                }
                 Operator::Matches => {
                     let source = string();
                     let text = regex::Regex::new(&source)

@@ -1,3 +1,4 @@
 //! Evaluation semantics on hand-made observations.
 
+mod compiled;
 mod semantics;
