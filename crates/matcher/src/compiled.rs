@@ -45,7 +45,10 @@ pub enum IndicatorError {
     #[error("`{0}` is not an indicator id")]
     Id(String),
     #[error("{id}: {source}")]
-    Pattern { id: String, source: PatternError },
+    Pattern {
+        id: String,
+        source: Box<PatternError>,
+    },
 }
 
 /// An indicator matched observations.
