@@ -386,11 +386,11 @@ impl IndicatorSet {
         let uuid = indicator_uuid(id)?;
         let parsed = pattern::parse(pattern_text).map_err(|d| IndicatorError::Pattern {
             id: id.to_owned(),
-            source: PatternError::Syntax(d),
+            source: Box::new(PatternError::Syntax(d)),
         })?;
         let prepared = Prepared::new(&parsed).map_err(|e| IndicatorError::Pattern {
             id: id.to_owned(),
-            source: e.into(),
+            source: Box::new(e.into()),
         })?;
         self.remove_uuid(uuid);
 
