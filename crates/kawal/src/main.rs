@@ -1,6 +1,7 @@
 //! `kawal`: the exchange's one binary — server, administration, import and export.
 
 mod config;
+mod patterns;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -49,6 +50,11 @@ enum Command {
         recipients: Vec<String>,
         #[command(flatten)]
         data: DataArgs,
+    },
+    /// STIX patterns: check them, match them against observations.
+    Pattern {
+        #[command(subcommand)]
+        command: patterns::PatternCommand,
     },
     /// Export the newest version of each object of a collection as a STIX 2.1 bundle.
     Export {
@@ -160,31 +166,35 @@ enum TokenCommand {
     List,
 }
 
-fn main() {
-    let cli = Cli::parse();
-    if let Err(e) = run(cli) {
-        eprintln!("error: {e:#}");
-        std::process::exit(1);
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<std::process::ExitCode> {
+    let done = std::process::ExitCode::SUCCESS;
     match cli.command {
-        Command::Serve(args) => serve(args),
-        Command::Admin { data, command } => admin(&data, command),
+        Command::Serve(args) => serve(args).map(|()| done),
+        Command::Admin { data, command } => admin(&data, command).map(|()| done),
         Command::Import {
             file,
             collection,
             org,
             recipients,
             data,
-        } => import(&data, &file, &collection, org.as_deref(), &recipients),
+        } => import(&data, &file, &collection, org.as_deref(), &recipients).map(|()| done),
         Command::Export {
             collection,
             org,
             output,
             data,
-        } => export(&data, &collection, org.as_deref(), &output),
+        } => export(&data, &collection, org.as_deref(), &output).map(|()| done),
+        Command::Pattern { command } => Ok(patterns::run(command)),
     }
 }
 

@@ -5,5 +5,6 @@ mod cli;
 mod durability;
 mod harness;
 mod openapi;
+mod patterns;
 mod taxii;
 mod tlp;
