@@ -21,7 +21,9 @@
 //! qualifiers) keep the recent observations that satisfied one of their parts, bounded in
 //! number and age, and are evaluated over those when a new one arrives.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use hashbrown::HashMap;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use pattern::{Literal, PathStep};
@@ -34,7 +36,11 @@ use crate::observation::Observation;
 use crate::prepare::{CmpExpr, ObsExpr, Op, Prepared};
 use crate::PatternError;
 
-const SHARD: usize = 2048;
+/// Literals per Aho-Corasick shard: large enough that an event scans few automata, small
+/// enough that rebuilding one after a change stays in the milliseconds.
+const SHARD: usize = 16_384;
+/// Expressions per regex set shard; regex sets grow expensive faster than automata.
+const REGEX_SHARD: usize = 256;
 /// Temporal indicators remember at most this many observations each…
 const MAX_PENDING: usize = 64;
 /// …and none older than this, unless a WITHIN qualifier asks for longer.
@@ -62,14 +68,12 @@ pub struct Hit {
 
 type Slot = u32;
 
-/// How an indicator is decided once it is a candidate.
-enum Decision {
-    /// The anchor hit is the match.
-    Exact,
-    /// Evaluate the whole pattern on the event.
-    Single(Box<Prepared>),
-    /// Evaluate over remembered observations.
-    Temporal(Box<Temporal>),
+/// How a candidate that is not decided by its anchor hit alone is evaluated.
+enum Evaluation {
+    /// The whole pattern on the event.
+    Single(Prepared),
+    /// Over remembered observations.
+    Temporal(Temporal),
 }
 
 struct Temporal {
@@ -78,49 +82,121 @@ struct Temporal {
     pending: VecDeque<Observation>,
 }
 
+/// One indicator. Kept small: a million of them must fit in a few hundred megabytes.
 struct Entry {
-    uuid: u128,
+    /// The UUID of the indicator's id, as two words to avoid 16-byte alignment.
+    uuid: [u64; 2],
     valid_from: i64,
     valid_until: i64,
-    decision: Decision,
-    anchors: Vec<Anchor>,
-    /// Object types that make this indicator a candidate without any anchor.
-    unanchored: Vec<Box<str>>,
+    /// `None`: an anchor hit is the match.
+    evaluation: Option<Box<Evaluation>>,
+    anchors: Box<[Anchor]>,
 }
 
+/// Where an indicator sits in the indexes, so that removing it touches only its places. The
+/// exact index is found again by hash and slot, so the value is not stored twice.
 #[derive(Clone, Debug)]
 enum Anchor {
     Exact {
         path: u32,
-        key: Key,
+        hash: u64,
     },
     Cidr {
         path: u32,
-        net: Net,
+        net: Box<Net>,
     },
     Contains {
         path: u32,
-        literal: Box<str>,
-        shard: usize,
+        shard: u32,
     },
     Regex {
         path: u32,
-        shard: usize,
+        shard: u32,
     },
+    /// Any object of this type makes the indicator a candidate.
+    Unanchored(Box<str>),
 }
 
 /// A value as the exact index keys it: strings as themselves, integers tagged so that `1`
 /// and `'1'` stay apart.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Key {
     Str(Box<str>),
     Int(i64),
 }
 
+/// A borrowed [`Key`], for lookups that allocate nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyRef<'a> {
+    Str(&'a str),
+    Int(i64),
+}
+
+impl Key {
+    fn as_ref(&self) -> KeyRef<'_> {
+        match self {
+            Key::Str(s) => KeyRef::Str(s),
+            Key::Int(i) => KeyRef::Int(*i),
+        }
+    }
+}
+
+impl Hash for KeyRef<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        match self {
+            KeyRef::Str(s) => {
+                h.write_u8(0);
+                h.write(s.as_bytes());
+            }
+            KeyRef::Int(i) => {
+                h.write_u8(1);
+                h.write_i64(*i);
+            }
+        }
+    }
+}
+
+/// Most values are sought by one indicator; those keep their slot inline.
+enum Slots {
+    One(Slot),
+    Many(Box<Vec<Slot>>),
+}
+
+impl Slots {
+    fn as_slice(&self) -> &[Slot] {
+        match self {
+            Slots::One(s) => std::slice::from_ref(s),
+            Slots::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, slot: Slot) {
+        match self {
+            Slots::One(first) => *self = Slots::Many(Box::new(vec![*first, slot])),
+            Slots::Many(v) => v.push(slot),
+        }
+    }
+
+    /// Removes the slot; returns whether none is left.
+    fn remove(&mut self, slot: Slot) -> bool {
+        match self {
+            Slots::One(s) => *s == slot,
+            Slots::Many(v) => {
+                v.retain(|s| *s != slot);
+                if let [only] = v[..] {
+                    *self = Slots::One(only);
+                    return false;
+                }
+                v.is_empty()
+            }
+        }
+    }
+}
+
 struct ExactEntry {
     path: u32,
     key: Key,
-    slots: Vec<Slot>,
+    slots: Slots,
 }
 
 #[derive(Default)]
@@ -138,7 +214,7 @@ struct ContainsShard {
 }
 
 struct RegexShard {
-    members: Vec<(String, Slot)>,
+    members: Vec<(Box<str>, Slot)>,
     set: Option<regex::RegexSet>,
     dirty: bool,
 }
@@ -147,13 +223,16 @@ struct RegexShard {
 pub struct IndicatorSet {
     entries: Vec<Option<Entry>>,
     free: Vec<Slot>,
-    by_uuid: HashMap<u128, Slot>,
+    /// Slots by the hash of their indicator's UUID.
+    by_uuid: hashbrown::HashTable<Slot>,
     paths: Vec<(Box<str>, Vec<PathStep>)>,
     path_ids: HashMap<(Box<str>, Vec<PathStep>), u32>,
     /// Object type → paths some index looks at.
     paths_by_type: HashMap<Box<str>, Vec<u32>>,
     path_users: Vec<usize>,
-    exact: hashbrown::HashTable<ExactEntry>,
+    /// Indexes into `exact_entries`, by hash of (path, value).
+    exact: hashbrown::HashTable<u32>,
+    exact_entries: Vec<ExactEntry>,
     hasher: hashbrown::DefaultHashBuilder,
     cidr: HashMap<u32, CidrIndex>,
     contains: HashMap<u32, Vec<ContainsShard>>,
@@ -162,6 +241,10 @@ pub struct IndicatorSet {
     /// Per-match scratch: candidate marks stamped with the event generation.
     marks: Vec<u32>,
     generation: u32,
+    /// Per-match scratch, kept to spare an allocation per event.
+    scratch: Vec<Slot>,
+    /// Whether some automaton or regex set waits for a rebuild.
+    stale: bool,
 }
 
 impl Default for IndicatorSet {
@@ -170,9 +253,12 @@ impl Default for IndicatorSet {
     }
 }
 
-fn indicator_uuid(id: &str) -> Result<u128, IndicatorError> {
+fn indicator_uuid(id: &str) -> Result<[u64; 2], IndicatorError> {
     match stix::parse_id(id) {
-        Ok(("indicator", uuid)) => Ok(uuid.as_u128()),
+        Ok(("indicator", uuid)) => {
+            let (high, low) = uuid.as_u64_pair();
+            Ok([high, low])
+        }
         _ => Err(IndicatorError::Id(id.to_owned())),
     }
 }
@@ -185,9 +271,9 @@ fn key_of_literal(literal: &Literal) -> Option<Key> {
     }
 }
 
-fn key_of_value(value: &Value) -> Option<Key> {
+fn key_of_value(value: &Value) -> Option<KeyRef<'_>> {
     match value {
-        Value::String(s) => Some(Key::Str(s.as_str().into())),
+        Value::String(s) => Some(KeyRef::Str(s)),
         Value::Number(n) => n
             .as_i64()
             .or_else(|| {
@@ -195,9 +281,42 @@ fn key_of_value(value: &Value) -> Option<Key> {
                     .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
                     .map(|f| f as i64)
             })
-            .map(Key::Int),
+            .map(KeyRef::Int),
         _ => None,
     }
+}
+
+/// A substring every match of the regular expression contains, long enough to filter with.
+fn regex_literal(source: &str) -> Option<String> {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn required(hir: &Hir, out: &mut Vec<String>) {
+        match hir.kind() {
+            HirKind::Literal(l) => out.push(String::from_utf8_lossy(&l.0).into_owned()),
+            HirKind::Capture(c) => required(&c.sub, out),
+            HirKind::Repetition(r) if r.min >= 1 => required(&r.sub, out),
+            HirKind::Concat(parts) => {
+                // Adjacent literals form one longer required run.
+                let mut run = String::new();
+                for part in parts {
+                    if let HirKind::Literal(l) = part.kind() {
+                        run.push_str(&String::from_utf8_lossy(&l.0));
+                    } else {
+                        out.push(std::mem::take(&mut run));
+                        required(part, out);
+                    }
+                }
+                out.push(run);
+            }
+            _ => {}
+        }
+    }
+    let hir = regex_syntax::parse(source).ok()?;
+    let mut found = Vec::new();
+    required(&hir, &mut found);
+    found
+        .into_iter()
+        .max_by_key(|s| s.chars().count())
+        .filter(|s| s.chars().count() >= 3)
 }
 
 /// The longest run of plain characters a LIKE pattern requires, if it is long enough to
@@ -215,6 +334,18 @@ enum Need {
     Cidr(String, Vec<PathStep>, Net),
     Contains(String, Vec<PathStep>, String),
     Regex(String, Vec<PathStep>, String),
+}
+
+impl Need {
+    /// Roughly how many unrelated events the anchor lets through, relatively.
+    fn cost(&self) -> usize {
+        match self {
+            Need::Exact(..) => 1,
+            Need::Cidr(..) => 2,
+            Need::Contains(..) => 4,
+            Need::Regex(..) => 16,
+        }
+    }
 }
 
 /// Whether a path reads values the exact index does not key: decoded binary properties.
@@ -241,14 +372,19 @@ fn anchors(cmp: &CmpExpr) -> Option<Vec<Need>> {
                 Op::Like { like, .. } => {
                     like_literal(like).map(|lit| vec![Need::Contains(at().0, at().1, lit)])
                 }
-                Op::Matches { text, .. } => {
-                    Some(vec![Need::Regex(at().0, at().1, text.as_str().to_owned())])
-                }
+                Op::Matches { text, .. } => Some(vec![match regex_literal(text.as_str()) {
+                    Some(literal) => Need::Contains(at().0, at().1, literal),
+                    None => Need::Regex(at().0, at().1, text.as_str().to_owned()),
+                }]),
                 _ => None,
             }
         }
         CmpExpr::Test(_) => None,
-        CmpExpr::And(parts) => parts.iter().filter_map(anchors).min_by_key(Vec::len),
+        // One part's anchors suffice: take the part that lets the fewest events through.
+        CmpExpr::And(parts) => parts
+            .iter()
+            .filter_map(anchors)
+            .min_by_key(|needs| needs.iter().map(Need::cost).sum::<usize>()),
         CmpExpr::Or(parts) => parts
             .iter()
             .map(anchors)
@@ -311,12 +447,13 @@ impl IndicatorSet {
         IndicatorSet {
             entries: Vec::new(),
             free: Vec::new(),
-            by_uuid: HashMap::new(),
+            by_uuid: hashbrown::HashTable::new(),
             paths: Vec::new(),
             path_ids: HashMap::new(),
             paths_by_type: HashMap::new(),
             path_users: Vec::new(),
             exact: hashbrown::HashTable::new(),
+            exact_entries: Vec::new(),
             hasher: hashbrown::DefaultHashBuilder::default(),
             cidr: HashMap::new(),
             contains: HashMap::new(),
@@ -324,6 +461,8 @@ impl IndicatorSet {
             unanchored: HashMap::new(),
             marks: Vec::new(),
             generation: 0,
+            scratch: Vec::new(),
+            stale: false,
         }
     }
 
@@ -336,14 +475,24 @@ impl IndicatorSet {
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        indicator_uuid(id).is_ok_and(|u| self.by_uuid.contains_key(&u))
+        indicator_uuid(id).is_ok_and(|u| self.slot_of(u).is_some())
     }
 
-    fn hash(&self, path: u32, key: &Key) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        path.hash(&mut h);
-        key.hash(&mut h);
-        h.finish()
+    fn uuid_hash(&self, uuid: [u64; 2]) -> u64 {
+        self.hasher.hash_one(uuid)
+    }
+
+    fn slot_of(&self, uuid: [u64; 2]) -> Option<Slot> {
+        let entries = &self.entries;
+        self.by_uuid
+            .find(self.uuid_hash(uuid), |&s| {
+                entries[s as usize].as_ref().is_some_and(|e| e.uuid == uuid)
+            })
+            .copied()
+    }
+
+    fn hash(&self, path: u32, key: KeyRef<'_>) -> u64 {
+        hash_key(&self.hasher, path, key)
     }
 
     fn intern_path(&mut self, object_type: String, steps: Vec<PathStep>) -> u32 {
@@ -402,17 +551,17 @@ impl IndicatorSet {
                 _ => object_types(leaf, &mut unanchored),
             }
         }
-        let decision = if is_exact(prepared.expr()) {
-            Decision::Exact
+        let evaluation = if is_exact(prepared.expr()) {
+            None
         } else if prepared.is_temporal() {
             let horizon = longest_window(prepared.expr()).unwrap_or(DEFAULT_HORIZON_MICROS);
-            Decision::Temporal(Box::new(Temporal {
+            Some(Box::new(Evaluation::Temporal(Temporal {
                 prepared,
                 horizon,
                 pending: VecDeque::new(),
-            }))
+            })))
         } else {
-            Decision::Single(Box::new(prepared))
+            Some(Box::new(Evaluation::Single(prepared)))
         };
         let slot = match self.free.pop() {
             Some(s) => s,
@@ -421,25 +570,32 @@ impl IndicatorSet {
                 (self.entries.len() - 1) as Slot
             }
         };
-        let mut anchors = Vec::with_capacity(needs.len());
+        let mut anchors = Vec::with_capacity(needs.len() + unanchored.len());
         for need in needs {
             anchors.push(self.add_anchor(need, slot));
         }
-        for object_type in &unanchored {
+        for object_type in unanchored {
             self.unanchored
                 .entry(object_type.clone())
                 .or_default()
                 .push(slot);
+            anchors.push(Anchor::Unanchored(object_type));
         }
         self.entries[slot as usize] = Some(Entry {
             uuid,
             valid_from: valid_from.map_or(i64::MIN, Timestamp::as_micros),
             valid_until: valid_until.map_or(i64::MAX, Timestamp::as_micros),
-            decision,
-            anchors,
-            unanchored,
+            evaluation,
+            anchors: anchors.into_boxed_slice(),
         });
-        self.by_uuid.insert(uuid, slot);
+        let hash = self.uuid_hash(uuid);
+        let entries = &self.entries;
+        let hasher = &self.hasher;
+        self.by_uuid.insert_unique(hash, slot, |&s| {
+            entries[s as usize]
+                .as_ref()
+                .map_or(0, |e| hasher.hash_one(e.uuid))
+        });
         Ok(())
     }
 
@@ -447,28 +603,30 @@ impl IndicatorSet {
         match need {
             Need::Exact(t, steps, key) => {
                 let path = self.intern_path(t, steps);
-                let hash = self.hash(path, &key);
-                let hasher = &self.hasher;
-                let rehash = |e: &ExactEntry| {
-                    let mut h = hasher.build_hasher();
-                    e.path.hash(&mut h);
-                    e.key.hash(&mut h);
-                    h.finish()
-                };
-                match self
-                    .exact
-                    .entry(hash, |e| e.path == path && e.key == key, rehash)
-                {
-                    hashbrown::hash_table::Entry::Occupied(mut o) => o.get_mut().slots.push(slot),
-                    hashbrown::hash_table::Entry::Vacant(v) => {
-                        v.insert(ExactEntry {
+                let hash = self.hash(path, key.as_ref());
+                let (hasher, dense) = (&self.hasher, &mut self.exact_entries);
+                let existing = self.exact.find(hash, |&i| {
+                    let e = &dense[i as usize];
+                    e.path == path && e.key == key
+                });
+                match existing {
+                    Some(&i) => dense[i as usize].slots.push(slot),
+                    None => {
+                        let index = dense.len() as u32;
+                        dense.push(ExactEntry {
                             path,
-                            key: key.clone(),
-                            slots: vec![slot],
+                            key,
+                            slots: Slots::One(slot),
                         });
+                        let dense = &*dense;
+                        let rehash = |&i: &u32| {
+                            let e = &dense[i as usize];
+                            hash_key(hasher, e.path, e.key.as_ref())
+                        };
+                        self.exact.insert_unique(hash, index, rehash);
                     }
                 }
-                Anchor::Exact { path, key }
+                Anchor::Exact { path, hash }
             }
             Need::Cidr(t, steps, net) => {
                 let path = self.intern_path(t, steps);
@@ -480,7 +638,10 @@ impl IndicatorSet {
                     .entry(net.masked(net.prefix))
                     .or_default()
                     .push(slot);
-                Anchor::Cidr { path, net }
+                Anchor::Cidr {
+                    path,
+                    net: Box::new(net),
+                }
             }
             Need::Contains(t, steps, literal) => {
                 let path = self.intern_path(t, steps);
@@ -492,19 +653,18 @@ impl IndicatorSet {
                         shards.len() - 1
                     }
                 };
-                let literal: Box<str> = literal.into();
-                shards[shard].literals.push((literal.clone(), slot));
+                shards[shard].literals.push((literal.into(), slot));
                 shards[shard].dirty = true;
+                self.stale = true;
                 Anchor::Contains {
                     path,
-                    literal,
-                    shard,
+                    shard: shard as u32,
                 }
             }
             Need::Regex(t, steps, source) => {
                 let path = self.intern_path(t, steps);
                 let shards = self.regexes.entry(path).or_default();
-                let shard = match shards.iter().position(|s| s.members.len() < SHARD / 8) {
+                let shard = match shards.iter().position(|s| s.members.len() < REGEX_SHARD) {
                     Some(i) => i,
                     None => {
                         shards.push(RegexShard {
@@ -515,9 +675,13 @@ impl IndicatorSet {
                         shards.len() - 1
                     }
                 };
-                shards[shard].members.push((source, slot));
+                shards[shard].members.push((source.into(), slot));
                 shards[shard].dirty = true;
-                Anchor::Regex { path, shard }
+                self.stale = true;
+                Anchor::Regex {
+                    path,
+                    shard: shard as u32,
+                }
             }
         }
     }
@@ -527,27 +691,28 @@ impl IndicatorSet {
         indicator_uuid(id).is_ok_and(|uuid| self.remove_uuid(uuid))
     }
 
-    fn remove_uuid(&mut self, uuid: u128) -> bool {
-        let Some(slot) = self.by_uuid.remove(&uuid) else {
+    fn remove_uuid(&mut self, uuid: [u64; 2]) -> bool {
+        let hash = self.uuid_hash(uuid);
+        let entries = &self.entries;
+        let Ok(found) = self.by_uuid.find_entry(hash, |&s| {
+            entries[s as usize].as_ref().is_some_and(|e| e.uuid == uuid)
+        }) else {
             return false;
         };
+        let (slot, _) = found.remove();
         let Some(entry) = self.entries[slot as usize].take() else {
             return false;
         };
-        for anchor in entry.anchors {
+        for anchor in entry.anchors.iter().cloned() {
             match anchor {
-                Anchor::Exact { path, key } => {
-                    let hash = self.hash(path, &key);
-                    if let Ok(mut found) = self
-                        .exact
-                        .find_entry(hash, |e| e.path == path && e.key == key)
-                    {
-                        found.get_mut().slots.retain(|s| *s != slot);
-                        if found.get().slots.is_empty() {
-                            found.remove();
-                        }
-                    }
+                Anchor::Exact { path, hash } => {
+                    self.remove_exact(path, hash, slot);
                     self.release_path(path);
+                }
+                Anchor::Unanchored(object_type) => {
+                    if let Some(list) = self.unanchored.get_mut(&object_type) {
+                        list.retain(|s| *s != slot);
+                    }
                 }
                 Anchor::Cidr { path, net } => {
                     if let Some(index) = self.cidr.get_mut(&path) {
@@ -561,38 +726,66 @@ impl IndicatorSet {
                     }
                     self.release_path(path);
                 }
-                Anchor::Contains {
-                    path,
-                    literal,
-                    shard,
-                } => {
-                    if let Some(s) = self.contains.get_mut(&path).and_then(|v| v.get_mut(shard)) {
-                        s.literals
-                            .retain(|(l, owner)| !(*owner == slot && *l == literal));
+                Anchor::Contains { path, shard } => {
+                    if let Some(s) = self
+                        .contains
+                        .get_mut(&path)
+                        .and_then(|v| v.get_mut(shard as usize))
+                    {
+                        s.literals.retain(|(_, owner)| *owner != slot);
                         s.dirty = true;
+                        self.stale = true;
                     }
                     self.release_path(path);
                 }
                 Anchor::Regex { path, shard } => {
-                    if let Some(s) = self.regexes.get_mut(&path).and_then(|v| v.get_mut(shard)) {
+                    if let Some(s) = self
+                        .regexes
+                        .get_mut(&path)
+                        .and_then(|v| v.get_mut(shard as usize))
+                    {
                         s.members.retain(|(_, owner)| *owner != slot);
                         s.dirty = true;
+                        self.stale = true;
                     }
                     self.release_path(path);
                 }
-            }
-        }
-        for object_type in entry.unanchored {
-            if let Some(list) = self.unanchored.get_mut(&object_type) {
-                list.retain(|s| *s != slot);
             }
         }
         self.free.push(slot);
         true
     }
 
+    /// Takes the slot off its exact value; a value nobody seeks any more leaves the dense
+    /// vector, whose last entry moves into its place.
+    fn remove_exact(&mut self, path: u32, hash: u64, slot: Slot) {
+        let dense = &mut self.exact_entries;
+        let Ok(found) = self.exact.find_entry(hash, |&i| {
+            let e = &dense[i as usize];
+            e.path == path && e.slots.as_slice().contains(&slot)
+        }) else {
+            return;
+        };
+        let index = *found.get() as usize;
+        if !dense[index].slots.remove(slot) {
+            return;
+        }
+        found.remove();
+        let last = dense.len() - 1;
+        if index != last {
+            let moved = hash_key(&self.hasher, dense[last].path, dense[last].key.as_ref());
+            if let Some(i) = self.exact.find_mut(moved, |&i| i as usize == last) {
+                *i = index as u32;
+            }
+        }
+        dense.swap_remove(index);
+    }
+
     /// Rebuilds the automata and regex sets that changed since the last match.
     fn rebuild_dirty(&mut self) {
+        if !std::mem::take(&mut self.stale) {
+            return;
+        }
         for shards in self.contains.values_mut() {
             for shard in shards.iter_mut().filter(|s| s.dirty) {
                 shard.automaton = aho_corasick::AhoCorasick::new(
@@ -604,8 +797,7 @@ impl IndicatorSet {
         }
         for shards in self.regexes.values_mut() {
             for shard in shards.iter_mut().filter(|s| s.dirty) {
-                shard.set =
-                    regex::RegexSet::new(shard.members.iter().map(|(r, _)| r.as_str())).ok();
+                shard.set = regex::RegexSet::new(shard.members.iter().map(|(r, _)| &**r)).ok();
                 shard.dirty = false;
             }
         }
@@ -622,15 +814,16 @@ impl IndicatorSet {
         }
     }
 
-    /// The indicators that may match this observation.
-    fn candidates(&mut self, observation: &Observation) -> Vec<Slot> {
+    /// Fills `found` with the indicators that may match this observation, each once.
+    fn candidates(&mut self, observation: &Observation, found: &mut Vec<Slot>) {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             self.marks.iter_mut().for_each(|m| *m = 0);
             self.generation = 1;
         }
-        let mut found = Vec::new();
-        let mut hits: Vec<Slot> = Vec::new();
+        found.clear();
+        let mut hits = std::mem::take(&mut self.scratch);
+        hits.clear();
         for object in observation.objects() {
             let Some(object_type) = object.get("type").and_then(Value::as_str) else {
                 continue;
@@ -643,56 +836,67 @@ impl IndicatorSet {
             };
             for &path in paths {
                 let steps = &self.paths[path as usize].1;
-                for value in eval::select_json(observation, object, steps) {
-                    if let Some(key) = key_of_value(value) {
-                        let hash = self.hash(path, &key);
-                        if let Some(e) = self.exact.find(hash, |e| e.path == path && e.key == key) {
-                            hits.extend(&e.slots);
-                        }
-                    }
-                    let Some(text) = value.as_str() else { continue };
-                    if let Some(index) = self.cidr.get(&path) {
-                        if let Some(ip) = Net::parse(text) {
-                            let by_prefix = if ip.v6 { &index.v6 } else { &index.v4 };
-                            for (prefix, nets) in by_prefix {
-                                if *prefix <= ip.prefix {
-                                    if let Some(slots) = nets.get(&ip.masked(*prefix)) {
-                                        hits.extend(slots);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    if let Some(shards) = self.contains.get(&path) {
-                        for shard in shards {
-                            if let Some(ac) = &shard.automaton {
-                                for m in ac.find_overlapping_iter(text) {
-                                    hits.push(shard.literals[m.pattern().as_usize()].1);
-                                }
-                            }
-                        }
-                    }
-                    if let Some(shards) = self.regexes.get(&path) {
-                        for shard in shards {
-                            if let Some(set) = &shard.set {
-                                hits.extend(set.matches(text).iter().map(|i| shard.members[i].1));
-                            }
+                eval::for_each_json(observation, object, steps, |value| {
+                    self.lookup(path, value, &mut hits)
+                });
+            }
+        }
+        for &slot in &hits {
+            self.mark(slot, found);
+        }
+        self.scratch = hits;
+    }
+
+    /// Adds the indicators whose anchors at `path` this value meets.
+    fn lookup(&self, path: u32, value: &Value, hits: &mut Vec<Slot>) {
+        if let Some(key) = key_of_value(value) {
+            let hash = self.hash(path, key);
+            let dense = &self.exact_entries;
+            let found = self.exact.find(hash, |&i| {
+                let e = &dense[i as usize];
+                e.path == path && e.key.as_ref() == key
+            });
+            if let Some(&i) = found {
+                hits.extend(dense[i as usize].slots.as_slice());
+            }
+        }
+        let Some(text) = value.as_str() else { return };
+        if let Some(index) = self.cidr.get(&path) {
+            if let Some(ip) = Net::parse(text) {
+                let by_prefix = if ip.v6 { &index.v6 } else { &index.v4 };
+                for (prefix, nets) in by_prefix {
+                    if *prefix <= ip.prefix {
+                        if let Some(slots) = nets.get(&ip.masked(*prefix)) {
+                            hits.extend(slots);
                         }
                     }
                 }
             }
         }
-        for slot in hits {
-            self.mark(slot, &mut found);
+        if let Some(shards) = self.contains.get(&path) {
+            for shard in shards {
+                if let Some(ac) = &shard.automaton {
+                    for m in ac.find_overlapping_iter(text) {
+                        hits.push(shard.literals[m.pattern().as_usize()].1);
+                    }
+                }
+            }
         }
-        found
+        if let Some(shards) = self.regexes.get(&path) {
+            for shard in shards {
+                if let Some(set) = &shard.set {
+                    hits.extend(set.matches(text).iter().map(|i| shard.members[i].1));
+                }
+            }
+        }
     }
 
     /// Matches one observation against every active indicator; temporal indicators also
     /// consider the observations they remember.
     pub fn match_observation(&mut self, observation: &Observation) -> Vec<Hit> {
         self.rebuild_dirty();
-        let candidates = self.candidates(observation);
+        let mut candidates = Vec::new();
+        self.candidates(observation, &mut candidates);
         let mut hits = Vec::new();
         let (first, last) = (
             observation.first_observed.as_micros(),
@@ -705,35 +909,33 @@ impl IndicatorSet {
             if entry.valid_from > last || entry.valid_until <= first {
                 continue;
             }
-            let indicator = format!("indicator--{}", uuid_text(entry.uuid));
-            match &mut entry.decision {
-                Decision::Exact => hits.push(Hit {
-                    indicator,
-                    observations: vec![observation.id.clone()],
-                }),
-                Decision::Single(prepared) => {
-                    if prepared.matches_one(observation) {
-                        hits.push(Hit {
-                            indicator,
-                            observations: vec![observation.id.clone()],
-                        });
-                    }
-                }
-                Decision::Temporal(state) => {
-                    if let Some(observations) = state.observe(observation) {
-                        hits.push(Hit {
-                            indicator,
-                            observations,
-                        });
-                    }
-                }
+            let observations = match entry.evaluation.as_deref_mut() {
+                None => Some(vec![observation.id.clone()]),
+                Some(Evaluation::Single(prepared)) => prepared
+                    .matches_one(observation)
+                    .then(|| vec![observation.id.clone()]),
+                Some(Evaluation::Temporal(state)) => state.observe(observation),
+            };
+            if let Some(observations) = observations {
+                hits.push(Hit {
+                    indicator: format!("indicator--{}", uuid_text(entry.uuid)),
+                    observations,
+                });
             }
         }
         hits
     }
 }
 
-fn uuid_text(uuid: u128) -> String {
+fn hash_key(hasher: &hashbrown::DefaultHashBuilder, path: u32, key: KeyRef<'_>) -> u64 {
+    let mut h = hasher.build_hasher();
+    h.write_u32(path);
+    key.hash(&mut h);
+    h.finish()
+}
+
+fn uuid_text(words: [u64; 2]) -> String {
+    let uuid = (u128::from(words[0]) << 64) | u128::from(words[1]);
     let h = format!("{uuid:032x}");
     format!(
         "{}-{}-{}-{}-{}",

@@ -100,6 +100,31 @@ fn select<'a>(observation: &'a Observation, root: &'a Value, steps: &[PathStep])
     values
 }
 
+/// Calls `f` with each JSON value an object path reaches, without allocating for the usual
+/// one-property paths.
+pub(crate) fn for_each_json<'a>(
+    observation: &'a Observation,
+    root: &'a Value,
+    steps: &[PathStep],
+    mut f: impl FnMut(&'a Value),
+) {
+    if let [PathStep::Key(key)] = steps {
+        let plain = !(key.ends_with("_ref")
+            || key.ends_with("_refs")
+            || key.ends_with("_hex")
+            || key.ends_with("_bin"));
+        if plain {
+            if let Some(v) = root.get(key.as_str()) {
+                f(v);
+            }
+            return;
+        }
+    }
+    select_json(observation, root, steps)
+        .into_iter()
+        .for_each(f);
+}
+
 /// The JSON values an object path reaches (decoded `_hex`/`_bin` values and `_refs` lists
 /// are left out: the indexes key plain JSON values only).
 pub(crate) fn select_json<'a>(
