@@ -159,6 +159,9 @@ impl Hash for KeyRef<'_> {
 /// Most values are sought by one indicator; those keep their slot inline.
 enum Slots {
     One(Slot),
+    // Boxed so that `Slots` is two words: most values have one seeker, and every word
+    // counts a million times over.
+    #[allow(clippy::box_collection)]
     Many(Box<Vec<Slot>>),
 }
 
