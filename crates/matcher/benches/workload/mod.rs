@@ -17,7 +17,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         // xorshift64*
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -25,13 +25,13 @@ impl Rng {
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.next_u64() % n.max(1)
     }
 }
 
 pub fn sha256_of(n: u64) -> String {
     let mut r = Rng::new(n ^ 0x5a5a);
-    (0..4).map(|_| format!("{:016x}", r.next())).collect()
+    (0..4).map(|_| format!("{:016x}", r.next_u64())).collect()
 }
 
 pub fn bad_ip(n: u64) -> String {
@@ -86,7 +86,7 @@ impl Background {
                 .push(format!("www{}.site{}.example.com", n, r.below(5000)));
         }
         while bg.ips.len() < 10_000 {
-            let n = r.next();
+            let n = r.next_u64();
             bg.ips.push(format!(
                 "{}.{}.{}.{}",
                 1 + n % 99,
