@@ -13,31 +13,9 @@ use crate::ast::{Comparison, PathStep, Pattern};
 use crate::diagnostic::Diagnostic;
 
 /// The cyber-observable object types of STIX 2.1.
-pub const OBSERVABLE_TYPES: [&str; 18] = [
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
-];
-
+use stix::types::OBSERVABLE_OBJECTS as OBSERVABLE_TYPES;
 /// The hashing-algorithm-ov vocabulary of STIX 2.1.
-const HASH_ALGORITHMS: [&str; 8] = [
-    "MD5", "SHA-1", "SHA-256", "SHA-512", "SHA3-256", "SHA3-512", "SSDEEP", "TLSH",
-];
+use stix::vocab::HASH_ALGORITHM as HASH_ALGORITHMS;
 
 /// Warnings for a parsed pattern, in source order; each object type and path is reported
 /// once.
@@ -160,7 +138,7 @@ fn hash_name_warning(c: &Comparison) -> Option<Diagnostic> {
         return None;
     }
     let canonical = HASH_ALGORITHMS
-        .into_iter()
+        .iter()
         .find(|known| squash(known) == squash(name))?;
     Some(
         Diagnostic::warning(

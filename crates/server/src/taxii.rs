@@ -45,6 +45,20 @@ pub fn routes() -> Router<AppState> {
         .route("/kawal/status/{status}/", get(status))
 }
 
+/// What every endpoint with URL parameters starts with: content negotiation, the caller,
+/// and the parameters this endpoint takes.
+async fn read_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    endpoint: Endpoint,
+) -> Result<(kawal_core::Principal, kawal_core::ListQuery), ApiError> {
+    check_accept(headers)?;
+    let who = principal(state, headers).await?;
+    let query = filters::parse(query, endpoint)?;
+    Ok((who, query))
+}
+
 fn taxii(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     response.headers_mut().insert(
@@ -178,9 +192,7 @@ async fn objects(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_accept(&headers)?;
-    let who = principal(&state, &headers).await?;
-    let query = filters::parse(query.as_deref(), Endpoint::Objects)?;
+    let (who, query) = read_request(&state, &headers, query.as_deref(), Endpoint::Objects).await?;
     let page = state
         .blocking(move |ex| ex.list(&who, &collection, &query, true))
         .await?;
@@ -193,9 +205,7 @@ async fn manifest(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_accept(&headers)?;
-    let who = principal(&state, &headers).await?;
-    let query = filters::parse(query.as_deref(), Endpoint::Manifest)?;
+    let (who, query) = read_request(&state, &headers, query.as_deref(), Endpoint::Manifest).await?;
     let page = state
         .blocking(move |ex| ex.list(&who, &collection, &query, false))
         .await?;
@@ -218,9 +228,7 @@ async fn object(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_accept(&headers)?;
-    let who = principal(&state, &headers).await?;
-    let query = filters::parse(query.as_deref(), Endpoint::Object)?;
+    let (who, query) = read_request(&state, &headers, query.as_deref(), Endpoint::Object).await?;
     let page = state
         .blocking(move |ex| ex.object(&who, &collection, &object, &query, true))
         .await?;
@@ -233,9 +241,7 @@ async fn versions(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_accept(&headers)?;
-    let who = principal(&state, &headers).await?;
-    let query = filters::parse(query.as_deref(), Endpoint::Versions)?;
+    let (who, query) = read_request(&state, &headers, query.as_deref(), Endpoint::Versions).await?;
     let page = state
         .blocking(move |ex| ex.object(&who, &collection, &object, &query, false))
         .await?;
@@ -253,9 +259,7 @@ async fn delete_object(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    check_accept(&headers)?;
-    let who = principal(&state, &headers).await?;
-    let query = filters::parse(query.as_deref(), Endpoint::Delete)?;
+    let (who, query) = read_request(&state, &headers, query.as_deref(), Endpoint::Delete).await?;
     state
         .blocking(move |ex| {
             ex.delete_object(
