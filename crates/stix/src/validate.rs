@@ -3,9 +3,10 @@
 //!
 //! Layout: this module holds the rules every object shares (type, id, property names, the
 //! common properties, markings, extensions, references); `domain` holds the per-type rules of
-//! SDOs, SROs and meta objects, `observable` those of SCOs, and `check` the typed property
-//! checks they are written with. Only MUST-level rules are enforced; SHOULDs and open
-//! vocabularies (`-ov`) never reject an object.
+//! SDOs, SROs and meta objects, `observable` those of SCOs, `check` the typed property
+//! checks they are written with, and `syntax` the string syntaxes STIX takes from other
+//! standards (URIs, domain names, media types). Only MUST-level rules are enforced; SHOULDs
+//! and open vocabularies (`-ov`) never reject an object.
 
 mod check;
 mod domain;
