@@ -6,9 +6,8 @@
 # Usage: scripts/conformance.sh [--build]
 #   --build                  run `cargo build -p kawal` even when the binary exists
 # Environment:
-#   KAWAL_BIN                use this binary instead of $ROOT/target/debug/kawal
-#   KAWAL_CONFORMANCE_STRICT=1  count known server issues as failures
-#   KAWAL_CONFORMANCE_KEEP=1    keep the temporary data directory and server log
+#   KAWAL_BIN                 use this binary instead of $ROOT/target/debug/kawal
+#   KAWAL_CONFORMANCE_KEEP=1  keep the temporary data directory and server log
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,7 +22,7 @@ for arg in "$@"; do
     case "$arg" in
         --build) force_build=1 ;;
         -h | --help)
-            sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+            sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)

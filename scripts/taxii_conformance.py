@@ -11,9 +11,8 @@ Started by scripts/conformance.sh, which prepares the instance and writes the co
 organisations Alpha, Beta, Delta (sharing group "trusted") and Gamma (group "outsiders"),
 their tokens and the collections used below.
 
-Output: one PASS/FAIL line per check, XFAIL for known server issues (listed in
-KNOWN_ISSUES; they fail the run under KAWAL_CONFORMANCE_STRICT=1), and a closing
-"conformance: N passed, N failed" line. Exit status 1 when any check failed.
+Output: one PASS/FAIL line per check and a closing "conformance: N passed, N failed" line.
+Exit status 1 when any check failed.
 """
 
 import argparse
@@ -47,17 +46,6 @@ TLP2_GREEN = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
 TLP2_AMBER = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
 TLP2_RED = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"
 
-# Server behaviour that is known to deviate from TAXII 2.1 / STIX 2.1. A check tied to one
-# of these prints XFAIL instead of FAIL (or XPASS once the server is fixed).
-KNOWN_ISSUES = {
-    "extension-key": "an `extensions` key that is neither `<name>-ext` nor an extension-definition id is stored",
-    "url-value": "a `url` object whose value is not a URL is stored",
-    "domain-value": "a `domain-name` object whose value is not a host name is stored",
-    "tlp-definition": "a marking-definition that reuses a published TLP id with other content is stored",
-    "nil-uuid": "an id whose UUID part is the nil UUID (not an RFC 4122 UUID) is stored",
-    "mime-type": "an `artifact` whose mime_type is not an IANA media type is stored",
-}
-
 PAGING_OBJECTS = 260  # at least 250, split over two add requests
 
 
@@ -65,12 +53,9 @@ PAGING_OBJECTS = 260  # at least 250, split over two add requests
 
 
 class Report:
-    def __init__(self, strict):
-        self.strict = strict
+    def __init__(self):
         self.passed = 0
         self.failed = []
-        self.xfailed = []
-        self.xpassed = []
 
     def check(self, name, ok, detail=""):
         if ok:
@@ -84,21 +69,6 @@ class Report:
     def equal(self, name, actual, expected):
         """A check that prints what differed."""
         return self.check(name, actual == expected, f"expected {expected!r}, got {actual!r}")
-
-    def known(self, name, issue, ok, detail=""):
-        """A check that currently fails because of a known server issue."""
-        if ok:
-            self.passed += 1
-            self.xpassed.append(name)
-            print(f"XPASS {name} (known issue `{issue}` no longer shows; drop it from KNOWN_ISSUES)",
-                  flush=True)
-        elif self.strict:
-            self.check(name, False, f"known issue `{issue}`: {KNOWN_ISSUES[issue]}. {detail}")
-        else:
-            self.xfailed.append(name)
-            print(f"XFAIL {name} [known issue `{issue}`]" + (f"\n      {detail}" if detail else ""),
-                  flush=True)
-        return ok
 
     @contextlib.contextmanager
     def section(self, title):
@@ -1118,54 +1088,43 @@ def validation_probe(r, ctx):
         return sdo("indicator", **dict({"name": "probe", "pattern": "[ipv4-addr:value = '192.0.2.1']",
                                         "pattern_type": "stix", "valid_from": now}, **props))
 
-    # (what is wrong, the object, the known issue that lets it through or None)
+    # (what is wrong, the object)
     probes = [
-        ("indicator without pattern, pattern_type, valid_from", sdo("indicator", name="x"), None),
-        ("malware without is_family", sdo("malware", name="x"), None),
-        ("relationship without source_ref and target_ref",
-         sdo("relationship", relationship_type="uses"), None),
+        ("indicator without pattern, pattern_type, valid_from", sdo("indicator", name="x")),
+        ("malware without is_family", sdo("malware", name="x")),
+        ("relationship without source_ref and target_ref", sdo("relationship", relationship_type="uses")),
         ("campaign without modified",
-         {"type": "campaign", "spec_version": "2.1", "id": new_id("campaign"), "created": now, "name": "x"}, None),
-        ("report without published", sdo("report", name="x", object_refs=[new_id("indicator")]), None),
-        ("confidence above 100", indicator(confidence=101), None),
-        ("empty list property", indicator(labels=[]), None),
-        ("SHA-256 of the wrong length", sco("file", name="f", hashes={"SHA-256": "abcd"}), None),
-        ("ipv4-addr value out of range", sco("ipv4-addr", value="999.1.1.1"), None),
-        ("property name with capitals", indicator(Score=3), None),
-        ("opinion outside its closed vocabulary",
-         sdo("opinion", opinion="maybe", object_refs=[new_id("indicator")]), None),
-        ("network-traffic without src_ref or dst_ref", sco("network-traffic", protocols=["tcp"]), None),
-        ("indicator whose pattern does not parse", indicator(pattern="[ipv4-addr:value = "), None),
-        ("extensions key that is not an extension name", indicator(extensions={"foo": {"x": 1}}),
-         "extension-key"),
-        ("url value that is not a URL", sco("url", value="not a url"), "url-value"),
-        ("domain-name value that is not a host name", sco("domain-name", value="not a domain!"),
-         "domain-value"),
+         {"type": "campaign", "spec_version": "2.1", "id": new_id("campaign"), "created": now, "name": "x"}),
+        ("report without published", sdo("report", name="x", object_refs=[new_id("indicator")])),
+        ("confidence above 100", indicator(confidence=101)),
+        ("empty list property", indicator(labels=[])),
+        ("SHA-256 of the wrong length", sco("file", name="f", hashes={"SHA-256": "abcd"})),
+        ("ipv4-addr value out of range", sco("ipv4-addr", value="999.1.1.1")),
+        ("property name with capitals", indicator(Score=3)),
+        ("opinion outside its closed vocabulary", sdo("opinion", opinion="maybe", object_refs=[new_id("indicator")])),
+        ("network-traffic without src_ref or dst_ref", sco("network-traffic", protocols=["tcp"])),
+        ("indicator whose pattern does not parse", indicator(pattern="[ipv4-addr:value = ")),
+        ("extensions key that is not an extension name", indicator(extensions={"foo": {"x": 1}})),
+        ("url value that is not a URL", sco("url", value="not a url")),
+        ("domain-name value that is not a host name", sco("domain-name", value="not a domain!")),
         ("TLP:RED marking-definition id with TLP:GREEN content",
          {"type": "marking-definition", "spec_version": "2.1", "id": TLP2_RED, "created": now,
-          "definition_type": "tlp", "name": "TLP:RED", "definition": {"tlp": "green"}}, "tlp-definition"),
-        ("id with the nil UUID", dict(indicator(), id="indicator--00000000-0000-0000-0000-000000000000"),
-         "nil-uuid"),
+          "definition_type": "tlp", "name": "TLP:RED", "definition": {"tlp": "green"}}),
+        ("id with the nil UUID", dict(indicator(), id="indicator--00000000-0000-0000-0000-000000000000")),
         ("artifact mime_type that is not a media type",
-         sco("artifact", mime_type="not/a/mime type", url="http://192.0.2.1/a", hashes={"SHA-256": "a" * 64}),
-         "mime-type"),
+         sco("artifact", mime_type="not/a/mime type", url="http://192.0.2.1/a", hashes={"SHA-256": "a" * 64})),
     ]
-    status = col.add_objects({"objects": [obj for _, obj, _ in probes]}, wait_for_completion=True,
+    status = col.add_objects({"objects": [obj for _, obj in probes]}, wait_for_completion=True,
                              poll_interval=0.1, timeout=10)
     refused = {f.get("id"): f.get("message") for f in status.failures}
-    ctx.probe_issues = {}
-    for what, obj, issue in probes:
+    for what, obj in probes:
         errors, _ = validate_objects([obj], {})
         r.check(f"probe: the STIX validator rejects: {what}", bool(errors))
         accepted = obj["id"] not in refused
-        detail = "stored; stix2-validator says: " + "; ".join(errors)
-        if issue:
-            r.known(f"probe: the server refuses: {what}", issue, not accepted, detail)
-        else:
-            r.check(f"probe: the server refuses: {what}", not accepted, detail)
+        r.check(f"probe: the server refuses: {what}", not accepted,
+                "stored; stix2-validator says: " + "; ".join(errors))
         if accepted:
             ctx.remember("probe", obj)
-            ctx.probe_issues[obj["id"]] = issue
 
 
 # ---- exports and validation ------------------------------------------------------------------
@@ -1241,15 +1200,11 @@ def exports(r, ctx):
                 r.check(f"stix2-validator on `{key}` ({how}): {len(objects)} objects, zero errors",
                         not errors, "\n      ".join(errors[:20]))
         # Probe objects the server stored: each validator error is a gap in its ingest
-        # validation, expected only where a known issue covers it.
+        # validation.
         for oid, errors in sorted(gaps.items()):
             hows = sorted(set().union(*errors.values()))
-            name = f"stix2-validator on exported `{key}` object {oid} ({', '.join(hows)}): zero errors"
-            text = "SERVER VALIDATION GAP: " + "; ".join(e.split(": ", 1)[1] for e in errors)
-            if ctx.probe_issues.get(oid):
-                r.known(name, ctx.probe_issues[oid], False, text)
-            else:
-                r.check(name, False, text)
+            r.check(f"stix2-validator on exported `{key}` object {oid} ({', '.join(hows)}): zero errors",
+                    False, "SERVER VALIDATION GAP: " + "; ".join(e.split(": ", 1)[1] for e in errors))
         whole = validate_string(cli_text, ValidationOptions())
         results = whole if isinstance(whole, list) else [whole]
         if key != "probe":
@@ -1294,7 +1249,7 @@ def main():
     args = parser.parse_args()
     with open(args.config, encoding="utf-8") as f:
         ctx = Context(json.load(f))
-    report = Report(strict=os.environ.get("KAWAL_CONFORMANCE_STRICT") == "1")
+    report = Report()
     started = time.monotonic()
     print(f"TAXII 2.1 conformance against {ctx.base_url}")
 
@@ -1303,7 +1258,6 @@ def main():
     ctx.versioned = ""
     ctx.red = {}
     ctx.red_versioned = None
-    ctx.probe_issues = {}
     ctx.now_mark = "2000-01-01T00:00:00Z"
 
     with report.section("Discovery and API root"):
@@ -1345,12 +1299,6 @@ def main():
 
     elapsed = time.monotonic() - started
     print()
-    if report.xfailed:
-        print(f"known server issues ({len(report.xfailed)} checks, XFAIL):")
-        for issue, text in KNOWN_ISSUES.items():
-            print(f"  {issue}: {text}")
-    if report.xpassed:
-        print(f"XPASS (known issue no longer shows): {len(report.xpassed)}")
     if report.failed:
         print("failed checks:")
         for name in report.failed:

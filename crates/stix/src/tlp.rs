@@ -24,6 +24,50 @@ pub const TLP1_GREEN: &str = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc
 pub const TLP1_AMBER: &str = "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82";
 pub const TLP1_RED: &str = "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed";
 
+/// The extension definition of the OASIS TLP 2.0 marking definitions.
+pub const TLP2_EXTENSION: &str = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d";
+
+/// The `created` of the four TLP 1.0 marking definitions STIX 2.1 publishes.
+pub(crate) const TLP1_CREATED: &str = "2017-01-20T00:00:00.000Z";
+
+/// One of the published TLP marking definitions, as far as its content is fixed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Published {
+    /// TLP 1.0 (STIX 2.1 §7.2.1.4: `definition_type` "tlp") or TLP 2.0 (the OASIS extension).
+    pub version: TlpVersion,
+    /// The level as written in `definition.tlp` (TLP 1.0) or `tlp_2_0` (TLP 2.0).
+    pub level: &'static str,
+    /// Its `name`, such as "TLP:RED".
+    pub name: &'static str,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TlpVersion {
+    V1,
+    V2,
+}
+
+/// The published TLP marking definition with this id, if it is one.
+pub(crate) fn published(marking_id: &str) -> Option<Published> {
+    let (version, level, name) = match marking_id {
+        TLP1_WHITE => (TlpVersion::V1, "white", "TLP:WHITE"),
+        TLP1_GREEN => (TlpVersion::V1, "green", "TLP:GREEN"),
+        TLP1_AMBER => (TlpVersion::V1, "amber", "TLP:AMBER"),
+        TLP1_RED => (TlpVersion::V1, "red", "TLP:RED"),
+        TLP2_CLEAR => (TlpVersion::V2, "clear", "TLP:CLEAR"),
+        TLP2_GREEN => (TlpVersion::V2, "green", "TLP:GREEN"),
+        TLP2_AMBER => (TlpVersion::V2, "amber", "TLP:AMBER"),
+        TLP2_AMBER_STRICT => (TlpVersion::V2, "amber+strict", "TLP:AMBER+STRICT"),
+        TLP2_RED => (TlpVersion::V2, "red", "TLP:RED"),
+        _ => return None,
+    };
+    Some(Published {
+        version,
+        level,
+        name,
+    })
+}
+
 impl Tlp {
     pub const ALL: [Tlp; 5] = [
         Tlp::Clear,
@@ -121,5 +165,25 @@ mod tests {
             assert_eq!(Tlp::of_marking(tlp.marking_ref()), Some(tlp));
             assert_eq!(tlp.as_str().parse::<Tlp>().unwrap(), tlp);
         }
+    }
+
+    #[test]
+    fn published_definitions_agree_with_levels() {
+        for id in [
+            TLP1_WHITE,
+            TLP1_GREEN,
+            TLP1_AMBER,
+            TLP1_RED,
+            TLP2_CLEAR,
+            TLP2_GREEN,
+            TLP2_AMBER,
+            TLP2_AMBER_STRICT,
+            TLP2_RED,
+        ] {
+            let published = published(id).unwrap();
+            assert_eq!(published.level.parse::<Tlp>().ok(), Tlp::of_marking(id));
+            assert_eq!(published.name.parse::<Tlp>().ok(), Tlp::of_marking(id));
+        }
+        assert_eq!(published("marking-definition--x"), None);
     }
 }

@@ -3,13 +3,15 @@
 //!
 //! Layout: this module holds the rules every object shares (type, id, property names, the
 //! common properties, markings, extensions, references); `domain` holds the per-type rules of
-//! SDOs, SROs and meta objects, `observable` those of SCOs, and `check` the typed property
-//! checks they are written with. Only MUST-level rules are enforced; SHOULDs and open
-//! vocabularies (`-ov`) never reject an object.
+//! SDOs, SROs and meta objects, `observable` those of SCOs, `check` the typed property
+//! checks they are written with, and `syntax` the string syntaxes STIX takes from other
+//! standards (URIs, domain names, media types). Only MUST-level rules are enforced; SHOULDs
+//! and open vocabularies (`-ov`) never reject an object.
 
 mod check;
 mod domain;
 mod observable;
+mod syntax;
 
 use serde_json::{Map, Value};
 
@@ -235,7 +237,8 @@ fn common_properties(scope: &Scope<'_>, id: Option<&str>, out: &mut Vec<Violatio
 fn external_reference(reference: &Scope<'_>, out: &mut Vec<Violation>) {
     reference.required(out, &["source_name"]);
     let source = reference.string(out, "source_name");
-    reference.strings(out, &["description", "url"]);
+    reference.strings(out, &["description"]);
+    reference.uri(out, "url");
     let external_id = reference.string(out, "external_id");
     reference.at_least_one(out, &["description", "url", "external_id"]);
     reference.hashes(out, "hashes", true);
@@ -386,12 +389,13 @@ fn extensions(scope: &Scope<'_>, out: &mut Vec<Violation>) {
                 Ok(_) => {}
                 Err(e) => extensions.violation(out, key, e.to_string()),
             }
-        } else if !crate::id::is_type_name(key) {
+        } else if !is_predefined_extension_name(key) {
             extensions.violation(
                 out,
                 key,
-                "extension names must be an extension-definition id or 3 to 250 characters of \
-                 a-z, 0-9 and hyphen",
+                "an extensions key must be the id of an extension definition \
+                 (`extension-definition--<UUID>`) or the name of a predefined extension \
+                 (`<name>-ext`, such as `archive-ext` or `tcp-ext`)",
             );
         }
         let Some(extension) = extensions.object(out, key) else {
@@ -402,6 +406,23 @@ fn extensions(scope: &Scope<'_>, out: &mut Vec<Violation>) {
         }
         extension.enumerated(out, "extension_type", vocab::EXTENSION_TYPE);
     }
+}
+
+/// The shape of predefined extension names (`archive-ext`, `windows-pebinary-ext`): lowercase
+/// words of letters and digits joined by single hyphens, the first starting with a letter,
+/// ending in `-ext`. Names of that shape outside the STIX list are the STIX 2.0 style of
+/// custom extension, still accepted as such.
+fn is_predefined_extension_name(key: &str) -> bool {
+    let Some(name) = key.strip_suffix("-ext") else {
+        return false;
+    };
+    name.as_bytes().first().is_some_and(u8::is_ascii_lowercase)
+        && name.split('-').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
 }
 
 /// Reference properties. Those the specification defines must hold identifiers of the types
@@ -545,6 +566,24 @@ mod tests {
         assert!(!is_cve_id("cve-2021-44228"));
         assert!(is_capec_id("CAPEC-66"));
         assert!(!is_capec_id("CAPEC-"));
+    }
+
+    #[test]
+    fn extension_names() {
+        for good in [
+            "archive-ext",
+            "windows-pebinary-ext",
+            "x-acme-ext",
+            "tcp-ext",
+            "a2-ext",
+        ] {
+            assert!(is_predefined_extension_name(good), "{good}");
+        }
+        for bad in [
+            "foo", "-ext", "ext", "2x-ext", "Tcp-ext", "x--y-ext", "x_y-ext", "tcp-ext-",
+        ] {
+            assert!(!is_predefined_extension_name(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -519,6 +519,20 @@ impl<'m> Scope<'m> {
         }
     }
 
+    /// A URL: an absolute URI as RFC 3986 defines it.
+    pub fn uri(&self, out: &mut Vec<Violation>, key: &str) {
+        if let Some(text) = self.string(out, key) {
+            if !super::syntax::is_uri(text) {
+                self.violation(
+                    out,
+                    key,
+                    "must be a URL as RFC 3986 defines it: a scheme, `:`, then only URI \
+                     characters (spaces and other characters percent-encoded)",
+                );
+            }
+        }
+    }
+
     pub fn binary(&self, out: &mut Vec<Violation>, key: &str) {
         if let Some(text) = self.string(out, key) {
             if !is_base64(text) {

@@ -2,9 +2,10 @@
 //! Reference targets are in `validate::reference_properties`; this module checks what each
 //! type requires and the types and ranges of its own properties.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::check::{self, Scope};
+use crate::tlp::{self, TlpVersion};
 use crate::vocab;
 use crate::Violation;
 
@@ -320,6 +321,7 @@ fn marking_definition(o: &Scope<'_>, out: &mut Vec<Violation>) {
             format!("is required when `{other}` is present"),
         );
     }
+    published_tlp(o, out);
     let Some(definition) = definition else {
         return;
     };
@@ -344,5 +346,82 @@ fn marking_definition(o: &Scope<'_>, out: &mut Vec<Violation>) {
             }
         }
         _ => {}
+    }
+}
+
+/// The TLP marking definitions are published once, and readers go by their ids: an object
+/// that reuses one of those ids must be that definition, or it would relabel everything the
+/// marking is applied to. For the same reason the `tlp` definition type belongs to the four
+/// published TLP 1.0 definitions alone (STIX 2.1 §7.2.1.4).
+fn published_tlp(o: &Scope<'_>, out: &mut Vec<Violation>) {
+    let id = o.get("id").and_then(Value::as_str).unwrap_or_default();
+    let Some(published) = tlp::published(id) else {
+        if o.get("definition_type").and_then(Value::as_str) == Some("tlp") {
+            o.violation(
+                out,
+                "definition_type",
+                "\"tlp\" is reserved for the four TLP 1.0 marking definitions STIX 2.1 \
+                 publishes: reference them (or the TLP 2.0 ones) by id instead of defining TLP \
+                 anew",
+            );
+        }
+        return;
+    };
+    let what = format!(
+        "`{id}` is the published {} marking definition ({})",
+        published.name,
+        match published.version {
+            TlpVersion::V1 => "TLP 1.0",
+            TlpVersion::V2 => "TLP 2.0",
+        }
+    );
+    let must_be = |out: &mut Vec<Violation>, key: &str, expected: Value| {
+        if o.get(key) != Some(&expected) {
+            o.violation(out, key, format!("{what}: `{key}` must be {expected}"));
+        }
+    };
+    match published.version {
+        TlpVersion::V1 => {
+            must_be(out, "definition_type", json!("tlp"));
+            must_be(out, "definition", json!({"tlp": published.level}));
+            must_be(out, "name", json!(published.name));
+            must_be(out, "created", json!(tlp::TLP1_CREATED));
+            const PUBLISHED: &[&str] = &[
+                "type",
+                "spec_version",
+                "id",
+                "created",
+                "definition_type",
+                "name",
+                "definition",
+            ];
+            for key in o.map.keys().filter(|k| !PUBLISHED.contains(&k.as_str())) {
+                o.violation(out, key, format!("{what}, which has no `{key}`"));
+            }
+        }
+        TlpVersion::V2 => {
+            must_be(out, "name", json!(published.name));
+            must_be(
+                out,
+                "extensions",
+                json!({
+                    tlp::TLP2_EXTENSION: {
+                        "extension_type": "property-extension",
+                        "tlp_2_0": published.level,
+                    }
+                }),
+            );
+            for key in ["definition_type", "definition"] {
+                if o.has(key) {
+                    o.violation(
+                        out,
+                        key,
+                        format!(
+                            "{what}, which has no `{key}`: its level is in the TLP 2.0 extension"
+                        ),
+                    );
+                }
+            }
+        }
     }
 }

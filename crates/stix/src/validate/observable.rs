@@ -5,6 +5,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::check::{Scope, Target};
+use super::syntax;
 use crate::vocab;
 use crate::Violation;
 
@@ -21,9 +22,22 @@ pub(super) fn check(type_name: &str, o: &Scope<'_>, out: &mut Vec<Violation>) {
             o.strings(out, &["path", "path_enc"]);
             o.timestamps(out, &["ctime", "mtime", "atime"]);
         }
-        "domain-name" | "url" => {
+        "domain-name" => {
             o.required(out, &["value"]);
-            o.string(out, "value");
+            if let Some(value) = o.string(out, "value") {
+                if !syntax::is_domain_name(value) {
+                    o.violation(
+                        out,
+                        "value",
+                        "must be a domain name: dot-separated labels of letters, digits and \
+                         hyphens (RFC 1034), or their internationalized form (RFC 5890)",
+                    );
+                }
+            }
+        }
+        "url" => {
+            o.required(out, &["value"]);
+            o.uri(out, "value");
         }
         "email-addr" => {
             o.required(out, &["value"]);
@@ -169,7 +183,18 @@ fn user_account(o: &Scope<'_>, out: &mut Vec<Violation>) {
 }
 
 fn artifact(o: &Scope<'_>, out: &mut Vec<Violation>) {
-    o.strings(out, &["mime_type", "url", "decryption_key"]);
+    o.strings(out, &["decryption_key"]);
+    o.uri(out, "url");
+    if let Some(mime_type) = o.string(out, "mime_type") {
+        if !syntax::is_media_type(mime_type) {
+            o.violation(
+                out,
+                "mime_type",
+                "must be a media type `type/subtype` (RFC 6838), such as \"image/jpeg\", \
+                 with a registered top-level type and no parameters",
+            );
+        }
+    }
     o.binary(out, "payload_bin");
     o.hashes(out, "hashes", false);
     o.exclusive(out, "payload_bin", "url");

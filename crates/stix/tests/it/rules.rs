@@ -761,7 +761,151 @@ fn accepted_rich() -> Vec<Case> {
                 }),
             ),
         ),
+        // Syntaxes borrowed from other standards, in their less common valid forms.
+        ok(
+            "url with every part of RFC 3986",
+            sco(
+                "url",
+                json!({"value": "http://user:pw@[2001:db8::1]:8080/a/b;c?q=%20&r#top"}),
+            ),
+        ),
+        ok(
+            "url that is a URN",
+            sco("url", json!({"value": "urn:isbn:0451450523"})),
+        ),
+        ok(
+            "domain-name in capitals with a trailing dot",
+            sco("domain-name", json!({"value": "WWW.Example.COM."})),
+        ),
+        ok(
+            "internationalized domain-name (U-labels)",
+            sco("domain-name", json!({"value": "bücher.例え.jp"})),
+        ),
+        ok(
+            "internationalized domain-name (A-labels)",
+            sco(
+                "domain-name",
+                json!({"value": "xn--bcher-kva.xn--r8jz45g.jp"}),
+            ),
+        ),
+        ok(
+            "right-to-left domain-name",
+            sco("domain-name", json!({"value": "مثال.إختبار"})),
+        ),
+        ok(
+            "artifact with a vendor media type",
+            sco(
+                "artifact",
+                json!({
+                    "mime_type": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                    "payload_bin": "AAAA",
+                }),
+            ),
+        ),
+        ok(
+            "artifact with a structured-syntax media type",
+            sco(
+                "artifact",
+                json!({"mime_type": "image/svg+xml", "payload_bin": "AAAA"}),
+            ),
+        ),
+        ok(
+            "custom extension named in the <name>-ext style",
+            with(
+                indicator(),
+                "extensions",
+                json!({"x-acme-scoring-ext": {"score": 3}}),
+            ),
+        ),
+        ok(
+            "ids with version 5, version 1 and upper-case UUIDs",
+            sco(
+                "domain-name",
+                json!({
+                    "id": "domain-name--dd686e37-6889-53bd-8ae1-b1a503452613",
+                    "value": "example.net",
+                    "resolves_to_refs": [
+                        "ipv4-addr--8e2e2d2b-17d4-11ef-938f-98ee46b3cd00",
+                        "ipv6-addr--8E2E2D2B-17D4-4CBF-B38F-98EE46B3CD00",
+                    ],
+                }),
+            ),
+        ),
+        ok(
+            "TLP 1.0 TLP:WHITE exactly as published",
+            json!({
+                "type": "marking-definition",
+                "spec_version": "2.1",
+                "id": "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9",
+                "created": "2017-01-20T00:00:00.000Z",
+                "definition_type": "tlp",
+                "name": "TLP:WHITE",
+                "definition": {"tlp": "white"},
+            }),
+        ),
+        ok(
+            "TLP 2.0 TLP:AMBER+STRICT with an external reference",
+            json!({
+                "type": "marking-definition",
+                "spec_version": "2.1",
+                "id": "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003",
+                "created": "2022-10-01T00:00:00.000Z",
+                "name": "TLP:AMBER+STRICT",
+                "external_references": [
+                    {"source_name": "FIRST", "url": "https://www.first.org/tlp/"},
+                ],
+                "extensions": {
+                    TLP_EXTENSION: {
+                        "extension_type": "property-extension",
+                        "tlp_2_0": "amber+strict",
+                    },
+                },
+            }),
+        ),
     ]
+}
+
+/// The published TLP 2.0 TLP:RED marking definition with `changes` merged in; a null in
+/// `changes` removes the property.
+fn tlp2_red(changes: Value) -> Value {
+    published_with(
+        json!({
+            "type": "marking-definition",
+            "spec_version": "2.1",
+            "id": "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1",
+            "created": "2022-10-01T00:00:00.000Z",
+            "name": "TLP:RED",
+            "extensions": {
+                TLP_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "red"},
+            },
+        }),
+        changes,
+    )
+}
+
+/// The published TLP 1.0 TLP:RED marking definition with `changes` merged in, as for
+/// [`tlp2_red`].
+fn tlp1_red(changes: Value) -> Value {
+    published_with(
+        json!({
+            "type": "marking-definition",
+            "spec_version": "2.1",
+            "id": "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed",
+            "created": "2017-01-20T00:00:00.000Z",
+            "definition_type": "tlp",
+            "name": "TLP:RED",
+            "definition": {"tlp": "red"},
+        }),
+        changes,
+    )
+}
+
+fn published_with(published: Value, changes: Value) -> Value {
+    let mut object = merged(published, changes);
+    if let Some(map) = object.as_object_mut() {
+        map.retain(|_, v| !v.is_null());
+    }
+    object
 }
 
 /// A marking definition without `modified`, which marking definitions never have.
@@ -1550,6 +1694,273 @@ fn rejected() -> Vec<Case> {
             "empty extensions",
             with(indicator(), "extensions", json!({})),
             "extensions",
+        ),
+        // Extension names.
+        bad(
+            "extension key that is neither an id nor a <name>-ext",
+            with(indicator(), "extensions", json!({"foo": {"rank": 1}})),
+            "extensions.foo",
+        ),
+        bad(
+            "extension key with an underscore",
+            with(
+                indicator(),
+                "extensions",
+                json!({"x_acme-ext": {"rank": 1}}),
+            ),
+            "extensions.x_acme-ext",
+        ),
+        bad(
+            "extension key in capitals",
+            sco(
+                "file",
+                json!({"name": "a", "extensions": {"Archive-ext": {"contains_refs": refs("file")}}}),
+            ),
+            "extensions.Archive-ext",
+        ),
+        // URLs (RFC 3986).
+        bad(
+            "url value that is no URL",
+            sco("url", json!({"value": "not a url"})),
+            "value",
+        ),
+        bad(
+            "url value without a scheme",
+            sco("url", json!({"value": "example.com/index.html"})),
+            "value",
+        ),
+        bad(
+            "url value with a space",
+            sco("url", json!({"value": "http://example.com/a b"})),
+            "value",
+        ),
+        bad(
+            "url value with a stray percent sign",
+            sco("url", json!({"value": "http://example.com/100%"})),
+            "value",
+        ),
+        bad(
+            "url value with raw non-ASCII characters",
+            sco("url", json!({"value": "https://例え.jp/"})),
+            "value",
+        ),
+        bad(
+            "artifact url that is no URL",
+            sco("artifact", json!({"url": "a.zip", "hashes": {"MD5": MD5}})),
+            "url",
+        ),
+        bad(
+            "external reference url that is no URL",
+            with(
+                indicator(),
+                "external_references",
+                json!([{"source_name": "veris", "url": "see the wiki"}]),
+            ),
+            "external_references[0].url",
+        ),
+        // Domain names.
+        bad(
+            "domain-name value that is no host name",
+            sco("domain-name", json!({"value": "not a domain!"})),
+            "value",
+        ),
+        bad(
+            "domain-name with an empty label",
+            sco("domain-name", json!({"value": "example..com"})),
+            "value",
+        ),
+        bad(
+            "domain-name with a label starting with a hyphen",
+            sco("domain-name", json!({"value": "-example.com"})),
+            "value",
+        ),
+        bad(
+            "domain-name with an underscore",
+            sco("domain-name", json!({"value": "_dmarc.example.com"})),
+            "value",
+        ),
+        bad(
+            "domain-name with a label over 63 characters",
+            sco(
+                "domain-name",
+                json!({"value": format!("{}.com", "a".repeat(64))}),
+            ),
+            "value",
+        ),
+        bad(
+            "domain-name with an A-label that is no Punycode of a valid label",
+            sco("domain-name", json!({"value": "xn--abc.com"})),
+            "value",
+        ),
+        bad(
+            "domain-name U-label with a capital",
+            sco("domain-name", json!({"value": "Bücher.example"})),
+            "value",
+        ),
+        bad(
+            "domain-name mixing right-to-left and Latin letters in a label",
+            sco("domain-name", json!({"value": "aمثال.example"})),
+            "value",
+        ),
+        // Media types (RFC 6838).
+        bad(
+            "artifact mime_type that is no media type",
+            sco(
+                "artifact",
+                json!({"mime_type": "not/a/mime type", "payload_bin": "AAAA"}),
+            ),
+            "mime_type",
+        ),
+        bad(
+            "artifact mime_type without a subtype",
+            sco(
+                "artifact",
+                json!({"mime_type": "image", "payload_bin": "AAAA"}),
+            ),
+            "mime_type",
+        ),
+        bad(
+            "artifact mime_type with an unregistered top-level type",
+            sco(
+                "artifact",
+                json!({"mime_type": "x-foo/bar", "payload_bin": "AAAA"}),
+            ),
+            "mime_type",
+        ),
+        bad(
+            "artifact mime_type with parameters",
+            sco(
+                "artifact",
+                json!({"mime_type": "text/plain; charset=utf-8", "payload_bin": "AAAA"}),
+            ),
+            "mime_type",
+        ),
+        // RFC 4122 UUIDs.
+        bad(
+            "id with the nil UUID",
+            with(
+                indicator(),
+                "id",
+                json!("indicator--00000000-0000-0000-0000-000000000000"),
+            ),
+            "id",
+        ),
+        bad(
+            "id with a UUID of version 0",
+            with(
+                indicator(),
+                "id",
+                json!("indicator--8e2e2d2b-17d4-0cbf-938f-98ee46b3cd00"),
+            ),
+            "id",
+        ),
+        bad(
+            "id with a UUID of the NCS variant",
+            with(
+                indicator(),
+                "id",
+                json!("indicator--8e2e2d2b-17d4-4cbf-738f-98ee46b3cd00"),
+            ),
+            "id",
+        ),
+        bad(
+            "reference to the nil UUID",
+            with(
+                indicator(),
+                "created_by_ref",
+                json!("identity--00000000-0000-0000-0000-000000000000"),
+            ),
+            "created_by_ref",
+        ),
+        bad(
+            "extension-definition key with the nil UUID",
+            with(
+                indicator(),
+                "extensions",
+                json!({
+                    "extension-definition--00000000-0000-0000-0000-000000000000":
+                        {"extension_type": "property-extension"},
+                }),
+            ),
+            "extensions.extension-definition--00000000-0000-0000-0000-000000000000",
+        ),
+        // Published TLP marking definitions must be sent as published.
+        bad(
+            "TLP 2.0 TLP:RED id with TLP 1.0 TLP:GREEN content",
+            tlp2_red(json!({
+                "definition_type": "tlp",
+                "definition": {"tlp": "green"},
+                "extensions": null,
+            })),
+            "definition",
+        ),
+        bad(
+            "TLP 2.0 TLP:RED id without the TLP 2.0 extension",
+            tlp2_red(json!({
+                "definition_type": "statement",
+                "definition": {"statement": "red"},
+                "extensions": null,
+            })),
+            "extensions",
+        ),
+        bad(
+            "TLP 2.0 TLP:RED id with the level green",
+            tlp2_red(json!({
+                "extensions": {
+                    TLP_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "green"},
+                },
+            })),
+            "extensions",
+        ),
+        bad(
+            "TLP 2.0 TLP:RED id with another name",
+            tlp2_red(json!({"name": "TLP:GREEN"})),
+            "name",
+        ),
+        bad(
+            "TLP 2.0 TLP:RED id with a second extension",
+            tlp2_red(json!({
+                "extensions": {
+                    TLP_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": "red"},
+                    EXTENSION: {"extension_type": "property-extension", "rank": 1},
+                },
+            })),
+            "extensions",
+        ),
+        bad(
+            "TLP 1.0 TLP:RED id with the level green",
+            tlp1_red(json!({"definition": {"tlp": "green"}})),
+            "definition",
+        ),
+        bad(
+            "TLP 1.0 TLP:RED id as a statement",
+            tlp1_red(json!({
+                "definition_type": "statement",
+                "definition": {"statement": "red"},
+            })),
+            "definition_type",
+        ),
+        bad(
+            "TLP 1.0 TLP:RED id without its name",
+            tlp1_red(json!({"name": null})),
+            "name",
+        ),
+        bad(
+            "TLP 1.0 TLP:RED id created at another time",
+            tlp1_red(json!({"created": "2020-01-01T00:00:00.000Z"})),
+            "created",
+        ),
+        bad(
+            "TLP 1.0 TLP:RED id with a property the published one lacks",
+            tlp1_red(json!({"created_by_ref": id("identity", 0)})),
+            "created_by_ref",
+        ),
+        bad(
+            "TLP definition under an unpublished id",
+            marking(
+                json!({"definition_type": "tlp", "name": "TLP:RED", "definition": {"tlp": "red"}}),
+            ),
+            "definition_type",
         ),
     ]
 }
