@@ -9,7 +9,7 @@ pub enum IdError {
     Uuid(String),
     #[error(
         "`{0}`: the UUID is not an RFC 4122 UUID: its variant bits must be 10 (the digit after \
-         the third hyphen 8, 9, a or b) and its version 1 to 8 (the digit after the second \
+         the third hyphen 8, 9, a or b) and its version 1 to 5 (the digit after the second \
          hyphen); STIX uses version 4, or 5 for deterministic SCO ids"
     )]
     Rfc4122(String),
@@ -33,10 +33,10 @@ pub fn parse_id(id: &str) -> Result<(&str, uuid::Uuid), IdError> {
         .ok()
         .filter(|_| hyphens_in_place)
         .ok_or_else(|| IdError::Uuid(id.to_owned()))?;
-    // STIX identifiers must hold RFC 4122 UUIDs, which excludes the nil UUID and the other
-    // variants. Versions 6 to 8 (RFC 9562, which obsoletes RFC 4122) share its variant.
+    // STIX 2.1 requires RFC 4122 UUIDs: its variant and versions 1 to 5. Versions 6 to 8 came
+    // later (RFC 9562); partners' validators refuse them, so shared content must not carry them.
     let rfc4122 =
-        uuid.get_variant() == uuid::Variant::RFC4122 && (1..=8).contains(&uuid.get_version_num());
+        uuid.get_variant() == uuid::Variant::RFC4122 && (1..=5).contains(&uuid.get_version_num());
     if !rfc4122 {
         return Err(IdError::Rfc4122(id.to_owned()));
     }
@@ -85,15 +85,15 @@ mod tests {
             "file--8e2e2d2b-17d4-5cbf-938f-98ee46b3cd3f",
             "file--8e2e2d2b-17d4-1cbf-a38f-98ee46b3cd3f",
             "file--8E2E2D2B-17D4-4CBF-B38F-98EE46B3CD3F",
-            "file--8e2e2d2b-17d4-7cbf-938f-98ee46b3cd3f",
         ] {
             assert!(parse_id(good).is_ok(), "{good}");
         }
         for bad in [
             "indicator--00000000-0000-0000-0000-000000000000",
             "indicator--ffffffff-ffff-ffff-ffff-ffffffffffff",
-            // Version 0, version 9 and the NCS, Microsoft and future variants.
+            // Version 0, versions 7 and 9, and the NCS, Microsoft and future variants.
             "indicator--8e2e2d2b-17d4-0cbf-938f-98ee46b3cd3f",
+            "indicator--8e2e2d2b-17d4-7cbf-938f-98ee46b3cd3f",
             "indicator--8e2e2d2b-17d4-9cbf-938f-98ee46b3cd3f",
             "indicator--8e2e2d2b-17d4-4cbf-738f-98ee46b3cd3f",
             "indicator--8e2e2d2b-17d4-4cbf-c38f-98ee46b3cd3f",
