@@ -1052,8 +1052,11 @@ fn identify(raw: &str, index: usize) -> (String, String) {
             .map(str::to_owned)
     };
     let id = text("id").unwrap_or_else(|| format!("objects[{index}]"));
+    // Only a real timestamp is a version; text that failed to parse is named in the message.
     let version = text("modified")
         .or_else(|| text("created"))
+        .and_then(|t| Timestamp::parse(&t).ok())
+        .map(|t| t.to_string())
         .unwrap_or_default();
     (id, version)
 }
