@@ -189,14 +189,6 @@ fn write_workload(dir: &std::path::Path, bg: &Background) {
     );
     for e in 0..2000u64 {
         let mut scos = event(e, 1000, bg);
-        for (k, o) in scos.iter_mut().enumerate() {
-            // stix2-matcher resolves references by id within the bundle.
-            let id = o["id"]
-                .as_str()
-                .unwrap_or("x--1")
-                .replace("--", &format!("--{e:08}-0000-4000-8000-{k:012}#"));
-            let _ = id;
-        }
         let refs: Vec<serde_json::Value> = scos.iter().map(|o| o["id"].clone()).collect();
         let mut objs = vec![
             serde_json::json!({"type": "observed-data", "spec_version": "2.1", "id": format!("observed-data--00000000-0000-4000-8000-{e:012}"),
