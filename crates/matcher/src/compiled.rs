@@ -217,7 +217,8 @@ enum Need {
     Regex(String, Vec<PathStep>, String),
 }
 
-/// Whether a path reads values the exact index does not key: decoded binary properties.
+/// Whether a path reads values no index sees: decoded binary properties (the indexes read
+/// JSON values, a `_hex` or `_bin` property is compared as the bytes it encodes).
 fn reads_binary(steps: &[PathStep]) -> bool {
     steps
         .iter()
@@ -231,7 +232,7 @@ fn anchors(cmp: &CmpExpr) -> Option<Vec<Need>> {
         CmpExpr::Test(t) if !t.negated => {
             let at = || (t.object_type.clone(), t.steps.clone());
             match &t.op {
-                Op::Eq(_) | Op::In(_) if reads_binary(&t.steps) => None,
+                _ if reads_binary(&t.steps) => None,
                 Op::Eq(l) => key_of_literal(l).map(|k| vec![Need::Exact(at().0, at().1, k)]),
                 Op::In(set) => set
                     .iter()
@@ -650,9 +651,9 @@ impl IndicatorSet {
                             hits.extend(&e.slots);
                         }
                     }
-                    let Some(text) = value.as_str() else { continue };
+                    let Some(raw) = value.as_str() else { continue };
                     if let Some(index) = self.cidr.get(&path) {
-                        if let Some(ip) = Net::parse(text) {
+                        if let Some(ip) = Net::parse(raw) {
                             let by_prefix = if ip.v6 { &index.v6 } else { &index.v4 };
                             for (prefix, nets) in by_prefix {
                                 if *prefix <= ip.prefix {
@@ -663,6 +664,9 @@ impl IndicatorSet {
                             }
                         }
                     }
+                    // LIKE and MATCHES see the NFC form of the value (see `eval::nfc`).
+                    let text = eval::nfc(raw);
+                    let text = text.as_ref();
                     if let Some(shards) = self.contains.get(&path) {
                         for shard in shards {
                             if let Some(ac) = &shard.automaton {
