@@ -167,9 +167,13 @@ fn comparison(e: &ComparisonExpr) -> Result<CmpExpr, PrepareError> {
                     }
                 }
                 Operator::Matches => {
-                    let source = nfc(&string()).into_owned();
+                    let written = nfc(&string()).into_owned();
+                    // STIX 2.1 §9.5: "The DOTALL option MUST be specified": `.` matches line
+                    // breaks too. As a flag group in the source, so that the compiled
+                    // indexes, which rebuild expressions from their text, keep it.
+                    let source = format!("(?s){written}");
                     let text = regex::Regex::new(&source)
-                        .map_err(|e| PrepareError::Regex(source.clone(), e.to_string()))?;
+                        .map_err(|e| PrepareError::Regex(written.clone(), e.to_string()))?;
                     // Binary values are matched byte for byte when every character of the
                     // expression is a single byte.
                     let bytes = source

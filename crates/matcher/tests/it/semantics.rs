@@ -243,3 +243,37 @@ fn sets_of_mixed_types_are_refused() {
         assert!(prepare(pattern).is_ok(), "{pattern}");
     }
 }
+
+#[test]
+fn matches_is_dotall() {
+    // STIX 2.1 §9.5 requires the DOTALL option: `.` matches a line break.
+    let obs = observations(vec![observed(
+        1,
+        "2020-01-01T00:00:00Z",
+        "2020-01-01T00:00:00Z",
+        1,
+        vec![sco("x-note", 1, json!({"text": "line1\nline2"}))],
+    )]);
+    let table = [
+        ("[x-note:text MATCHES 'line1.line2']", true),
+        ("[x-note:text MATCHES '^line1.*2$']", true),
+        ("[x-note:text MATCHES '(?-s)line1.line2']", false),
+        ("[x-note:text MATCHES '^line2']", false),
+        ("[x-note:text LIKE 'line1_line2']", true),
+        ("[x-note:text LIKE 'line1%']", true),
+    ];
+    let failures: Vec<_> = table
+        .iter()
+        .filter(|(p, want)| check(p, &obs) != *want)
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    let mut set = matcher::IndicatorSet::new();
+    set.insert(
+        "indicator--00000000-0000-4000-8000-000000000001",
+        "[x-note:text MATCHES 'line1.line2']",
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(set.match_observation(&obs[0]).len(), 1);
+}
