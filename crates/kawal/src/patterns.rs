@@ -1,6 +1,14 @@
 //! `kawal pattern`: check STIX patterns and match them against observations.
 //!
 //! Exit codes: 0 valid / match, 1 no match, 2 an error in the input.
+//!
+//! With `--batch FILE` (`-` for standard input) both read one pattern per line and print one
+//! line per pattern, in order, so that many patterns cost one process:
+//! - `check --batch`: `valid`, or `invalid<TAB>message`; exit 0 when all are valid, else 1;
+//! - `match --batch FILE OBSERVATIONS`: `match <observed-data ids>`, `no match`, or
+//!   `error<TAB>message` (a pattern that cannot be prepared); exit 0 when one matched, else 1.
+//!
+//! Blank lines are patterns too (invalid ones), so output line N always answers input line N.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -14,11 +22,17 @@ use stix::Timestamp;
 #[derive(Subcommand)]
 pub enum PatternCommand {
     /// Check a pattern: prints `valid`, or the diagnostic (exit 2).
-    Check { pattern: String },
+    Check {
+        #[arg(required_unless_present = "batch")]
+        pattern: Option<String>,
+        /// Check every line of FILE (`-`: standard input) as a pattern, one verdict a line.
+        #[arg(long, value_name = "FILE", conflicts_with = "pattern")]
+        batch: Option<PathBuf>,
+    },
     /// Match a pattern against a bundle (or JSON array of bundles) of observed-data and SCOs;
     /// or, with --indicators and --events, every indicator against every event line.
     Match {
-        /// The pattern (single mode).
+        /// The pattern (single mode); with --batch, the observations file.
         pattern: Option<String>,
         /// The observations (single mode).
         file: Option<PathBuf>,
@@ -28,13 +42,32 @@ pub enum PatternCommand {
         /// Newline-delimited JSON, one observed-data or group of SCOs per line (bulk mode).
         #[arg(long, requires = "indicators")]
         events: Option<PathBuf>,
+        /// Match every line of FILE (`-`: standard input) as a pattern against the
+        /// observations given as the one positional argument; one verdict a line.
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["file", "indicators"])]
+        batch: Option<PathBuf>,
     },
 }
 
 pub fn run(command: PatternCommand) -> ExitCode {
     let mut out = std::io::stdout().lock();
     let result = match command {
-        PatternCommand::Check { pattern } => check(&pattern, &mut out),
+        PatternCommand::Check {
+            batch: Some(batch), ..
+        } => check_batch(&batch, &mut out),
+        PatternCommand::Check {
+            pattern: Some(pattern),
+            ..
+        } => check(&pattern, &mut out),
+        PatternCommand::Check { .. } => Err("give a PATTERN, or --batch FILE".to_owned()),
+        PatternCommand::Match {
+            batch: Some(batch),
+            pattern: Some(observations),
+            ..
+        } => match_batch(&batch, Path::new(&observations), &mut out),
+        PatternCommand::Match { batch: Some(_), .. } => {
+            Err("--batch FILE needs the observations file".to_owned())
+        }
         PatternCommand::Match {
             indicators: Some(indicators),
             events: Some(events),
@@ -68,6 +101,79 @@ fn check(text: &str, out: &mut impl Write) -> Result<ExitCode, String> {
     }
 }
 
+/// The lines of a batch file; a final line break ends the last line rather than starting an
+/// empty one.
+fn batch_lines(path: &Path) -> Result<Vec<String>, String> {
+    let text = read(path)?;
+    let text = text.strip_suffix('\n').unwrap_or(&text);
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(text
+        .split('\n')
+        .map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned())
+        .collect())
+}
+
+/// A message on one line, for the `<TAB>message` of batch output.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn check_batch(path: &Path, out: &mut impl Write) -> Result<ExitCode, String> {
+    let mut all_valid = true;
+    for line in batch_lines(path)? {
+        let verdict = match pattern::parse(&line) {
+            Ok(_) => "valid".to_owned(),
+            Err(diagnostic) => {
+                all_valid = false;
+                format!("invalid\t{}", one_line(&diagnostic.message))
+            }
+        };
+        writeln!(out, "{verdict}").map_err(|e| format!("standard output: {e}"))?;
+    }
+    Ok(if all_valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn match_batch(patterns: &Path, file: &Path, out: &mut impl Write) -> Result<ExitCode, String> {
+    let lines = batch_lines(patterns)?;
+    let observations = observations_from_str(&read(file)?, Timestamp::now())
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut any = false;
+    for line in lines {
+        let verdict = match matcher::prepare(&line) {
+            Err(matcher::PatternError::Syntax(d)) => format!("error\t{}", one_line(&d.message)),
+            Err(other) => format!("error\t{}", one_line(&other.to_string())),
+            Ok(prepared) => match prepared.matches(&observations) {
+                Some(binding) => {
+                    any = true;
+                    matched(&binding, &observations)
+                }
+                None => "no match".to_owned(),
+            },
+        };
+        writeln!(out, "{verdict}").map_err(|e| format!("standard output: {e}"))?;
+    }
+    Ok(if any {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `match` and the ids of the observed-data of a binding.
+fn matched(binding: &[usize], observations: &[matcher::Observation]) -> String {
+    let ids: Vec<&str> = binding
+        .iter()
+        .filter_map(|i| observations[*i].id.as_deref())
+        .collect();
+    format!("match {}", ids.join(" "))
+}
+
 fn read(path: &Path) -> Result<String, String> {
     if path == Path::new("-") {
         let mut text = String::new();
@@ -88,11 +194,7 @@ fn single(text: &str, file: &Path, out: &mut impl Write) -> Result<ExitCode, Str
         .map_err(|e| format!("{}: {e}", file.display()))?;
     match prepared.matches(&observations) {
         Some(binding) => {
-            let ids: Vec<&str> = binding
-                .iter()
-                .filter_map(|i| observations[*i].id.as_deref())
-                .collect();
-            let _ = writeln!(out, "match {}", ids.join(" "));
+            let _ = writeln!(out, "{}", matched(&binding, &observations));
             Ok(ExitCode::SUCCESS)
         }
         None => {

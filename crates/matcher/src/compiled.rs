@@ -351,7 +351,8 @@ impl Need {
     }
 }
 
-/// Whether a path reads values the exact index does not key: decoded binary properties.
+/// Whether a path reads values no index sees: decoded binary properties (the indexes read
+/// JSON values, a `_hex` or `_bin` property is compared as the bytes it encodes).
 fn reads_binary(steps: &[PathStep]) -> bool {
     steps
         .iter()
@@ -365,7 +366,7 @@ fn anchors(cmp: &CmpExpr) -> Option<Vec<Need>> {
         CmpExpr::Test(t) if !t.negated => {
             let at = || (t.object_type.clone(), t.steps.clone());
             match &t.op {
-                Op::Eq(_) | Op::In(_) if reads_binary(&t.steps) => None,
+                _ if reads_binary(&t.steps) => None,
                 Op::Eq(l) => key_of_literal(l).map(|k| vec![Need::Exact(at().0, at().1, k)]),
                 Op::In(set) => set
                     .iter()
@@ -876,7 +877,14 @@ impl IndicatorSet {
                 }
             }
         }
-        if let Some(shards) = self.contains.get(&path) {
+        let (contains, regexes) = (self.contains.get(&path), self.regexes.get(&path));
+        if contains.is_none() && regexes.is_none() {
+            return;
+        }
+        // LIKE and MATCHES see the NFC form of the value (see `eval::nfc`).
+        let text = eval::nfc(text);
+        let text = text.as_ref();
+        if let Some(shards) = contains {
             for shard in shards {
                 if let Some(ac) = &shard.automaton {
                     for m in ac.find_overlapping_iter(text) {
@@ -885,7 +893,7 @@ impl IndicatorSet {
                 }
             }
         }
-        if let Some(shards) = self.regexes.get(&path) {
+        if let Some(shards) = regexes {
             for shard in shards {
                 if let Some(set) = &shard.set {
                     hits.extend(set.matches(text).iter().map(|i| shard.members[i].1));

@@ -10,6 +10,7 @@
 //!   binding's intervals meet one window of the given length; `START`/`STOP` that each
 //!   interval meets `[start, stop)`; `REPEATS n` n disjoint bindings.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use pattern::{Literal, PathStep};
@@ -197,11 +198,23 @@ fn equal(value: &Val<'_>, literal: &Literal) -> bool {
     }
 }
 
-fn text_of<'a>(value: &'a Val<'_>) -> Option<std::borrow::Cow<'a, str>> {
+fn text_of<'a>(value: &'a Val<'_>) -> Option<Cow<'a, str>> {
     match value {
-        Val::Json(Value::String(s)) => Some(std::borrow::Cow::Borrowed(s.as_str())),
-        Val::Bytes(b) => std::str::from_utf8(b).ok().map(std::borrow::Cow::Borrowed),
+        Val::Json(Value::String(s)) => Some(Cow::Borrowed(s.as_str())),
+        Val::Bytes(b) => std::str::from_utf8(b).ok().map(Cow::Borrowed),
         _ => None,
+    }
+}
+
+/// The NFC form of a text (STIX 2.1 §9.6.2: LIKE and MATCHES compare NFC-normalised text,
+/// the other operators code points as they are). Borrowed when it is already in NFC, which
+/// the quick check tells for almost every text without normalising it.
+pub(crate) fn nfc(text: &str) -> Cow<'_, str> {
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.nfc().collect())
     }
 }
 
@@ -215,9 +228,9 @@ fn holds(op: &Op, value: &Val<'_>) -> bool {
         Op::Gt(l) => order(value, l) == Some(Greater),
         Op::Ge(l) => matches!(order(value, l), Some(Greater | Equal)),
         Op::In(set) => set.iter().any(|l| equal(value, l)),
-        Op::Like { regex, .. } => text_of(value).is_some_and(|t| regex.is_match(&t)),
+        Op::Like { regex, .. } => text_of(value).is_some_and(|t| regex.is_match(&nfc(&t))),
         Op::Matches { text, bytes } => match value {
-            Val::Json(Value::String(s)) => text.is_match(s),
+            Val::Json(Value::String(s)) => text.is_match(&nfc(s)),
             Val::Bytes(b) => bytes.as_ref().is_some_and(|re| re.is_match(b)),
             _ => false,
         },

@@ -8,6 +8,7 @@ use pattern::{
 };
 use stix::Timestamp;
 
+use crate::eval::nfc;
 use crate::net::Net;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +17,8 @@ pub enum PrepareError {
     Regex(String, String),
     #[error("`{0}` is not an IP address or CIDR block")]
     Network(String),
+    #[error("the set `{0}` mixes {1} and {2}: the values of an IN set must be of one type")]
+    MixedSet(String, &'static str, &'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -145,24 +148,32 @@ fn comparison(e: &ComparisonExpr) -> Result<CmpExpr, PrepareError> {
                 Operator::Le => Op::Le(literal()),
                 Operator::Gt => Op::Gt(literal()),
                 Operator::Ge => Op::Ge(literal()),
-                Operator::In => Op::In(match &c.value {
-                    Some(PatternValue::Set(set)) => {
-                        set.value.iter().map(|l| l.value.clone()).collect()
-                    }
-                    Some(PatternValue::Literal(l)) => vec![l.value.clone()],
-                    None => Vec::new(),
-                }),
+                Operator::In => {
+                    let set: Vec<Literal> = match &c.value {
+                        Some(PatternValue::Set(set)) => {
+                            set.value.iter().map(|l| l.value.clone()).collect()
+                        }
+                        Some(PatternValue::Literal(l)) => vec![l.value.clone()],
+                        None => Vec::new(),
+                    };
+                    homogeneous(&set)?;
+                    Op::In(set)
+                }
                 Operator::Like => {
-                    let like = string();
+                    let like = nfc(&string()).into_owned();
                     Op::Like {
                         regex: like_regex(&like)?,
                         like,
                     }
                 }
                 Operator::Matches => {
-                    let source = string();
+                    let written = nfc(&string()).into_owned();
+                    // STIX 2.1 §9.5: "The DOTALL option MUST be specified": `.` matches line
+                    // breaks too. As a flag group in the source, so that the compiled
+                    // indexes, which rebuild expressions from their text, keep it.
+                    let source = format!("(?s){written}");
                     let text = regex::Regex::new(&source)
-                        .map_err(|e| PrepareError::Regex(source.clone(), e.to_string()))?;
+                        .map_err(|e| PrepareError::Regex(written.clone(), e.to_string()))?;
                     // Binary values are matched byte for byte when every character of the
                     // expression is a single byte.
                     let bytes = source
@@ -196,6 +207,37 @@ fn comparison(e: &ComparisonExpr) -> Result<CmpExpr, PrepareError> {
         ComparisonKind::And(v) => CmpExpr::And(v.iter().map(comparison).collect::<Result<_, _>>()?),
         ComparisonKind::Or(v) => CmpExpr::Or(v.iter().map(comparison).collect::<Result<_, _>>()?),
     })
+}
+
+/// The kind of value a set member is, for the rule that a set holds one kind: integers and
+/// decimals are both numbers, `h'…'` and `b'…'` both binary.
+fn set_kind(literal: &Literal) -> &'static str {
+    match literal {
+        Literal::Int(_) | Literal::Float(_) => "numbers",
+        Literal::String(_) => "strings",
+        Literal::Bool(_) => "booleans",
+        Literal::Timestamp(_) => "timestamps",
+        Literal::Hex(_) | Literal::Binary(_) => "binary values",
+    }
+}
+
+/// STIX 2.1 §9.5: "The set values in b MUST be constants of homogeneous data type". A mixed
+/// set would compare each value with members of a type it cannot have; it is refused.
+fn homogeneous(set: &[Literal]) -> Result<(), PrepareError> {
+    let Some(first) = set.first().map(set_kind) else {
+        return Ok(());
+    };
+    match set.iter().map(set_kind).find(|k| *k != first) {
+        Some(other) => {
+            let members: Vec<String> = set.iter().map(ToString::to_string).collect();
+            Err(PrepareError::MixedSet(
+                format!("({})", members.join(", ")),
+                first,
+                other,
+            ))
+        }
+        None => Ok(()),
+    }
 }
 
 /// `%` is any run of characters (newlines included), `_` exactly one; the whole value must

@@ -147,6 +147,12 @@ impl ast::Visitor for Dialect {
                     )
                 })
             }
+            Ast::Repetition(rep) if matches!(*rep.ast, Ast::Assertion(_)) => Err(problem(
+                rep.op.span.start.offset..rep.op.span.end.offset,
+                "a quantifier after an anchor or word boundary is not supported in MATCHES",
+                "quantifier of an assertion",
+                Some("an assertion matches no character to repeat, and PCRE refuses to quantify it; remove the quantifier"),
+            )),
             Ast::Assertion(a) => match a.kind {
                 AssertionKind::WordBoundaryStartAngle | AssertionKind::WordBoundaryEndAngle => {
                     Err(problem(
@@ -242,6 +248,9 @@ mod tests {
             (r"(?>a)", "atomic"),
             (r"a++", "possessive"),
             (r"a{2}{3}", "quantifier directly after"),
+            (r"^{3}$", "after an anchor"),
+            (r"a\b+", "after an anchor"),
+            (r"$?", "after an anchor"),
             (r"\<word", "ambiguous"),
             (r"\v", "ambiguous"),
             (r"[\v]", "ambiguous"),

@@ -111,3 +111,66 @@ fn bulk_match_prints_one_line_per_hit() {
     );
     assert!(err.contains(":3:"), "{err}");
 }
+
+#[test]
+fn batch_check_and_match_answer_line_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let patterns = dir.path().join("patterns.txt");
+    std::fs::write(
+        &patterns,
+        "[domain-name:value = 'evil.example']\r\n\
+         [domain-name:value 'evil.example']\n\
+         \n\
+         [domain-name:value = 'good.example']\n\
+         [domain-name:value IN ('evil.example', 1)]\n\
+         [domain-name:value LIKE '%.example'] REPEATS 2 TIMES\n",
+    )
+    .unwrap();
+    let p = patterns.to_str().unwrap();
+
+    let (code, out, err) = run(&["pattern", "check", "--batch", p]);
+    assert_eq!((code, err.as_str()), (1, ""));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines[0], "valid");
+    assert!(lines[1].starts_with("invalid\texpected"), "{}", lines[1]);
+    assert!(lines[2].starts_with("invalid\t"), "{}", lines[2]);
+    assert_eq!(&lines[3..], ["valid", "valid", "valid"]);
+
+    let obs = dir.path().join("obs.json");
+    std::fs::write(&obs, BUNDLE).unwrap();
+    let o = obs.to_str().unwrap();
+    let (code, out, err) = run(&["pattern", "match", "--batch", p, o]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(
+        lines[0],
+        "match observed-data--00000000-0000-4000-8000-000000000001"
+    );
+    assert!(lines[1].starts_with("error\texpected"), "{}", lines[1]);
+    assert!(lines[2].starts_with("error\t"), "{}", lines[2]);
+    assert_eq!(lines[3], "no match");
+    // A set mixing types passes the parser but cannot be matched.
+    assert!(lines[4].starts_with("error\t") && lines[4].contains("one type"));
+    assert_eq!(lines[5], "no match");
+
+    // Only valid patterns, none matching: exit 0 for check, 1 for match.
+    std::fs::write(&patterns, "[domain-name:value = 'good.example']\n").unwrap();
+    assert_eq!(
+        run(&["pattern", "check", "--batch", p]),
+        (0, "valid\n".into(), String::new())
+    );
+    assert_eq!(
+        run(&["pattern", "match", "--batch", p, o]),
+        (1, "no match\n".into(), String::new())
+    );
+    // The observations are read once, up front: a bad file is an error for the whole run.
+    std::fs::write(&obs, "{not json").unwrap();
+    let (code, out, err) = run(&["pattern", "match", "--batch", p, o]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("obs.json"), "{err}");
+    let (code, _, err) = run(&["pattern", "match", "--batch", p]);
+    assert_eq!(code, 2);
+    assert!(err.contains("observations"), "{err}");
+}

@@ -228,3 +228,41 @@ fn temporal_indicators_remember_recent_observations() {
         .match_observation(&ip("2021-01-01T00:03:00Z"))
         .is_empty());
 }
+
+#[test]
+fn binary_properties_are_evaluated_not_indexed() {
+    // `payload_bin` holds base64; LIKE and MATCHES see the bytes it encodes, which no index
+    // reads, so such comparisons must not be anchored on the JSON text.
+    let mut set = IndicatorSet::new();
+    set.insert(&id(1), "[artifact:payload_bin LIKE '%alice%']", None, None)
+        .unwrap();
+    set.insert(&id(2), "[artifact:payload_bin MATCHES '^al']", None, None)
+        .unwrap();
+    set.insert(&id(3), "[artifact:payload_bin = 'alice']", None, None)
+        .unwrap();
+    let event = Observation::of_objects(
+        vec![json!({"type": "artifact", "id": "artifact--1", "payload_bin": "YWxpY2U="})],
+        Timestamp::parse("2021-01-01T00:00:00Z").unwrap(),
+    );
+    let hits: BTreeSet<String> = set
+        .match_observation(&event)
+        .into_iter()
+        .map(|h| h.indicator)
+        .collect();
+    assert_eq!(hits, (1..=3).map(id).collect());
+}
+
+#[test]
+fn like_and_matches_find_text_in_another_normal_form() {
+    // The index reads the NFC form of values, as evaluation does.
+    let mut set = IndicatorSet::new();
+    set.insert(&id(1), "[file:name LIKE '%caf\u{e9}%']", None, None)
+        .unwrap();
+    set.insert(&id(2), "[file:name MATCHES 'caf\u{e9}']", None, None)
+        .unwrap();
+    let event = Observation::of_objects(
+        vec![json!({"type": "file", "id": "file--1", "name": "my cafe\u{301}.txt"})],
+        Timestamp::parse("2021-01-01T00:00:00Z").unwrap(),
+    );
+    assert_eq!(set.match_observation(&event).len(), 2);
+}

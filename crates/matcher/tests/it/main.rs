@@ -2,3 +2,4 @@
 
 mod compiled;
 mod semantics;
+mod stix2_matcher;

@@ -187,3 +187,93 @@ fn deprecated_embedded_objects() {
         &obs
     ));
 }
+
+#[test]
+fn like_and_matches_compare_nfc_text() {
+    // "é" precomposed (U+00E9) and decomposed (e U+0301); STIX 2.1 §9.6.2 normalises text
+    // to NFC for LIKE and MATCHES, and compares code points as they are for the others.
+    let obs = observations(vec![observed(
+        1,
+        "2020-01-01T00:00:00Z",
+        "2020-01-01T00:00:00Z",
+        1,
+        vec![sco(
+            "file",
+            1,
+            json!({"name": "cafe\u{301}.txt", "name_bin": "Y2FmZcyBLnR4dA=="}),
+        )],
+    )]);
+    let table = [
+        ("[file:name LIKE 'caf\u{e9}.txt']", true),
+        ("[file:name LIKE 'cafe\u{301}.txt']", true),
+        ("[file:name LIKE 'caf_.txt']", true),
+        ("[file:name MATCHES '^caf\u{e9}\\\\.txt$']", true),
+        ("[file:name MATCHES '^cafe\u{301}\\\\.txt$']", true),
+        ("[file:name = 'cafe\u{301}.txt']", true),
+        ("[file:name = 'caf\u{e9}.txt']", false),
+        ("[file:name != 'caf\u{e9}.txt']", true),
+        ("[file:name IN ('caf\u{e9}.txt')]", false),
+        // Binary values read as UTF-8 for LIKE are normalised too.
+        ("[file:name_bin LIKE 'caf\u{e9}.txt']", true),
+    ];
+    let failures: Vec<_> = table
+        .iter()
+        .filter(|(p, want)| check(p, &obs) != *want)
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn sets_of_mixed_types_are_refused() {
+    for pattern in [
+        "[a:b IN (1, true)]",
+        "[a:b IN ('x', 1)]",
+        "[a:b IN ('x', t'2020-01-01T00:00:00Z')]",
+        "[a:b IN (h'01', 'x')]",
+    ] {
+        let err = prepare(pattern).expect_err(pattern).to_string();
+        assert!(err.contains("of one type"), "{pattern}: {err}");
+    }
+    for pattern in [
+        "[a:b IN (1, 2.5)]",
+        "[a:b IN (h'01', b'AQ==')]",
+        "[a:b IN ()]",
+        "[a:b IN ('x')]",
+    ] {
+        assert!(prepare(pattern).is_ok(), "{pattern}");
+    }
+}
+
+#[test]
+fn matches_is_dotall() {
+    // STIX 2.1 §9.5 requires the DOTALL option: `.` matches a line break.
+    let obs = observations(vec![observed(
+        1,
+        "2020-01-01T00:00:00Z",
+        "2020-01-01T00:00:00Z",
+        1,
+        vec![sco("x-note", 1, json!({"text": "line1\nline2"}))],
+    )]);
+    let table = [
+        ("[x-note:text MATCHES 'line1.line2']", true),
+        ("[x-note:text MATCHES '^line1.*2$']", true),
+        ("[x-note:text MATCHES '(?-s)line1.line2']", false),
+        ("[x-note:text MATCHES '^line2']", false),
+        ("[x-note:text LIKE 'line1_line2']", true),
+        ("[x-note:text LIKE 'line1%']", true),
+    ];
+    let failures: Vec<_> = table
+        .iter()
+        .filter(|(p, want)| check(p, &obs) != *want)
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    let mut set = matcher::IndicatorSet::new();
+    set.insert(
+        "indicator--00000000-0000-4000-8000-000000000001",
+        "[x-note:text MATCHES 'line1.line2']",
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(set.match_observation(&obs[0]).len(), 1);
+}
