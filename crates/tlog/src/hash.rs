@@ -50,7 +50,7 @@ pub enum HashDecodeError {
     Base64,
 }
 
-/// Converts bytes received from elsewhere into a [`Hash`], refusing anything but 32 bytes.
+/// Converts bytes received from elsewhere into a [`type@Hash`], refusing anything but 32 bytes.
 pub fn hash_from_slice(bytes: &[u8]) -> Result<Hash, HashDecodeError> {
     Hash::try_from(bytes).map_err(|_| HashDecodeError::Length(bytes.len()))
 }

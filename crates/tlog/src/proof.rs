@@ -367,6 +367,11 @@ pub fn root_from_inclusion_proof(
 
 /// Verifies that `leaf_hash` is at `index` in the tree of `size` leaves whose root is `root`
 /// (RFC 9162 §2.1.3.2).
+///
+/// `size` and `root` must come together from one verified checkpoint: the proof does not
+/// authenticate the size by itself. Two sizes can give a proof the same shape (index 0 in trees
+/// of 3 and 4 leaves), and then the same proof leads to the same root for both; only one of them
+/// is the real size for that root.
 pub fn verify_inclusion(
     leaf_hash: &Hash,
     index: u64,
@@ -381,6 +386,8 @@ pub fn verify_inclusion(
 
 /// Verifies that the tree of `old_size` leaves with root `old_root` is a prefix of the tree of
 /// `new_size` leaves with root `new_root` (RFC 9162 §2.1.4.2).
+///
+/// As with [`verify_inclusion`], each size must come with its root from a verified checkpoint.
 ///
 /// RFC 9162 defines the check for `0 < old_size < new_size`. For equal sizes the proof must be
 /// empty and the roots equal (and, for size 0, the empty-tree hash). An old size of 0 with a
