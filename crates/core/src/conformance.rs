@@ -18,7 +18,7 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@each $factory;
             settings_round_trip, orgs_groups_collections, tokens, insert_outcomes,
             date_added_strictly_increases, scan_filters, newest_and_oldest, delete_versions,
-            statuses, audit_trail, paging_under_concurrent_writes);
+            statuses, audit_trail, paging_under_concurrent_writes, transparency_log);
     };
     (@each $factory:expr; $($check:ident),*) => {
         $(
@@ -164,13 +164,19 @@ pub fn insert_outcomes(store: Arc<dyn Store>) {
         r#"{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--ff26c055-6336-5bc5-b98d-13d6226742dd","value":"198.51.100.3"}"#,
     );
     let out = store
-        .insert_versions(&cid, a, &[], &[v1.clone(), v1_other, sco.clone(), v1])
+        .insert_versions(
+            &cid,
+            a,
+            &[],
+            &[v1.clone(), v1_other, sco.clone(), v1],
+            &leaf,
+        )
         .unwrap();
     assert!(matches!(out[0], InsertOutcome::Added { .. }));
     assert!(matches!(out[1], InsertOutcome::Conflict { .. }));
     assert!(matches!(out[2], InsertOutcome::Added { .. }));
     assert!(matches!(out[3], InsertOutcome::AlreadyPresent { .. }));
-    let again = store.insert_versions(&cid, a, &[], &[sco]).unwrap();
+    let again = store.insert_versions(&cid, a, &[], &[sco], &leaf).unwrap();
     assert!(
         matches!(again[0], InsertOutcome::AlreadyPresent { .. }),
         "{again:?}"
@@ -201,8 +207,12 @@ pub fn date_added_strictly_increases(store: Arc<dyn Store>) {
             )
         })
         .collect();
-    store.insert_versions(&cid, a, &[], &batch[..100]).unwrap();
-    store.insert_versions(&cid, a, &[], &batch[100..]).unwrap();
+    store
+        .insert_versions(&cid, a, &[], &batch[..100], &leaf)
+        .unwrap();
+    store
+        .insert_versions(&cid, a, &[], &batch[100..], &leaf)
+        .unwrap();
     let all = store
         .scan(
             &cid,
@@ -225,6 +235,7 @@ pub fn scan_filters(store: Arc<dyn Store>) {
             a,
             &[b],
             &[object(ID1, "2020-01-01T00:00:00.000Z", "")],
+            &leaf,
         )
         .unwrap();
     store
@@ -237,6 +248,7 @@ pub fn scan_filters(store: Arc<dyn Store>) {
                 "2020-01-01T00:00:00.000Z",
                 r#","name":"x","is_family":true"#,
             )],
+            &leaf,
         )
         .unwrap();
     let by = |scan: Scan| store.scan(&cid, None, &Scan { batch: 10, ..scan }).unwrap();
@@ -309,6 +321,7 @@ pub fn newest_and_oldest(store: Arc<dyn Store>) {
                 object(ID1, "2020-01-01T00:00:00.000Z", ""),
                 object(ID1, "2020-02-01T00:00:00.000Z", ""),
             ],
+            &leaf,
         )
         .unwrap();
     let versions = store.versions(&cid, ID1, true).unwrap();
@@ -324,20 +337,30 @@ pub fn delete_versions(store: Arc<dyn Store>) {
     let v1 = object(ID1, "2020-01-01T00:00:00.000Z", "");
     let v2 = object(ID1, "2020-02-01T00:00:00.000Z", "");
     store
-        .insert_versions(&cid, a, &[], &[v1, v2.clone()])
+        .insert_versions(&cid, a, &[], &[v1, v2.clone()], &leaf)
         .unwrap();
     let t1 = Timestamp::parse("2020-01-01T00:00:00.000Z").unwrap();
-    assert_eq!(store.delete_versions(&cid, ID1, &[t1]).unwrap(), 1);
-    assert_eq!(store.delete_versions(&cid, ID1, &[t1]).unwrap(), 0);
+    assert_eq!(
+        store
+            .delete_versions(&cid, ID1, &[t1], &deletion_leaf)
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .delete_versions(&cid, ID1, &[t1], &deletion_leaf)
+            .unwrap(),
+        0
+    );
     let left = store.versions(&cid, ID1, false).unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].newest && left[0].oldest);
     // A date_added is never handed out twice, even once its object is gone.
     let before = left[0].date_added;
     store
-        .delete_versions(&cid, ID1, &[left[0].version])
+        .delete_versions(&cid, ID1, &[left[0].version], &deletion_leaf)
         .unwrap();
-    store.insert_versions(&cid, a, &[], &[v2]).unwrap();
+    store.insert_versions(&cid, a, &[], &[v2], &leaf).unwrap();
     assert!(store.versions(&cid, ID1, false).unwrap()[0].date_added > before);
 }
 
@@ -422,7 +445,7 @@ pub fn paging_under_concurrent_writes(store: Arc<dyn Store>) {
                         )
                     })
                     .collect();
-                store.insert_versions(&cid, a, &[], &batch).unwrap();
+                store.insert_versions(&cid, a, &[], &batch, &leaf).unwrap();
             }
         })
     };
@@ -466,4 +489,105 @@ pub fn paging_under_concurrent_writes(store: Arc<dyn Store>) {
     }
     writer.join().unwrap();
     assert_eq!(seen.len(), total);
+}
+
+/// A leaf naming the version, distinct for every version stored.
+pub fn leaf(new: &NewVersion, version: Timestamp, date_added: Timestamp) -> Vec<u8> {
+    format!("object {} {version} {date_added}", new.object.id).into_bytes()
+}
+
+pub fn deletion_leaf(v: &crate::StoredVersion, sha256: &[u8; 32]) -> Vec<u8> {
+    format!("deletion {} {} {:02x}", v.id, v.version, sha256[0]).into_bytes()
+}
+
+/// Node hashes the store keeps, as `tlog` reads them.
+struct Nodes<'a>(&'a dyn Store);
+
+impl tlog::HashReader for Nodes<'_> {
+    type Error = std::fmt::Error;
+    fn hash_at(&self, level: u8, index: u64) -> Result<tlog::Hash, std::fmt::Error> {
+        self.0
+            .log_hashes(&[tlog::NodeId::new(level, index)])
+            .ok()
+            .and_then(|mut v| v.pop().flatten())
+            .ok_or(std::fmt::Error)
+    }
+}
+
+pub fn transparency_log(store: Arc<dyn Store>) {
+    let (a, _, cid) = setup(&*store);
+    assert_eq!(store.log_head().unwrap(), (0, tlog::EMPTY_ROOT));
+    let batch: Vec<NewVersion> = (0..37)
+        .map(|i| {
+            object(
+                &format!("indicator--00000000-0000-4000-8000-{i:012}"),
+                "2020-01-01T00:00:00.000Z",
+                "",
+            )
+        })
+        .collect();
+    let outcomes = store.insert_versions(&cid, a, &[], &batch, &leaf).unwrap();
+    let leaves: Vec<u64> = outcomes
+        .iter()
+        .map(|o| match o {
+            InsertOutcome::Added { leaf, .. } => *leaf,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(leaves, (0..37).collect::<Vec<_>>());
+    // Duplicates add no leaf.
+    store
+        .insert_versions(&cid, a, &[], &batch[..3], &leaf)
+        .unwrap();
+    store.append_log(&[b"audit".to_vec()]).unwrap();
+    let (size, root) = store.log_head().unwrap();
+    assert_eq!(size, 38);
+    let data = store.log_leaves(0, size).unwrap();
+    assert_eq!(data.len(), 38);
+    let mut expected = tlog::Frontier::new();
+    for d in &data {
+        expected.append(tlog::leaf_hash(d)).unwrap();
+    }
+    assert_eq!(expected.root(), root);
+    for index in [0, 17, 36, 37] {
+        let proof = tlog::proof::inclusion_proof(&Nodes(&*store), index, size).unwrap();
+        tlog::proof::verify_inclusion(
+            &tlog::leaf_hash(&data[index as usize]),
+            index,
+            size,
+            &proof,
+            &root,
+        )
+        .unwrap();
+    }
+    let v = &store
+        .versions(
+            &cid,
+            "indicator--00000000-0000-4000-8000-000000000005",
+            false,
+        )
+        .unwrap()[0];
+    assert_eq!(store.leaf_of(&cid, &v.id, v.version).unwrap(), Some(5));
+    assert_eq!(
+        store
+            .delete_versions(&cid, &v.id, &[v.version], &deletion_leaf)
+            .unwrap(),
+        1
+    );
+    let (after, new_root) = store.log_head().unwrap();
+    assert_eq!(after, 39);
+    assert!(
+        String::from_utf8(store.log_leaves(38, 39).unwrap()[0].clone())
+            .unwrap()
+            .starts_with("deletion ")
+    );
+    let proof = tlog::proof::consistency_proof(&Nodes(&*store), size, after).unwrap();
+    tlog::proof::verify_consistency(size, after, &root, &new_root, &proof).unwrap();
+    assert_eq!(store.latest_checkpoint().unwrap(), None);
+    store.save_checkpoint(38, "note 38").unwrap();
+    store.save_checkpoint(39, "note 39").unwrap();
+    assert_eq!(
+        store.latest_checkpoint().unwrap(),
+        Some((39, "note 39".to_owned()))
+    );
 }

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use stix::{Timestamp, Tlp};
 
 use crate::auth;
+use crate::log::{audit_leaf, ObjectLeaf};
 use crate::model::{
     AuditEvent, Collection, InsertOutcome, NewVersion, OrgId, Organisation, Principal, Role,
     SharingGroup, StoredVersion, Token, Writers,
@@ -490,14 +491,37 @@ impl Exchange {
             }
         }
 
+        let producer_identity = self
+            .store
+            .org(producer)?
+            .map(|o| o.identity_id)
+            .unwrap_or_default();
+        let default_tlp = view.collection.default_tlp;
+        let leaf = |new: &NewVersion, version: Timestamp, date_added: Timestamp| {
+            ObjectLeaf {
+                deletion: false,
+                collection: collection_id,
+                id: &new.object.id,
+                version,
+                date_added,
+                producer: &producer_identity,
+                tlp: new.tlp.unwrap_or(default_tlp),
+                sha256: new.sha256,
+            }
+            .encode()
+        };
         let outcomes =
             self.store
-                .insert_versions(collection_id, producer, &recipients, &accepted)?;
+                .insert_versions(collection_id, producer, &recipients, &accepted, &leaf)?;
         let mut successes = Vec::with_capacity(outcomes.len());
         for (new, outcome) in accepted.iter().zip(outcomes) {
             let id = new.object.id.clone();
             match outcome {
-                InsertOutcome::Added { version, .. } => successes.push(StatusDetail { id, version: version.to_string(), message: None }),
+                InsertOutcome::Added { version, leaf, .. } => successes.push(StatusDetail {
+                    id,
+                    version: version.to_string(),
+                    message: Some(format!("logged at leaf {leaf}")),
+                }),
                 InsertOutcome::AlreadyPresent { version } => successes.push(StatusDetail {
                     id,
                     version: version.to_string(),
@@ -622,7 +646,29 @@ impl Exchange {
         let removed = if at.is_empty() {
             0
         } else {
-            self.store.delete_versions(collection_id, object_id, &at)?
+            let deleted_at = Timestamp::now();
+            let default_tlp = view.collection.default_tlp;
+            let orgs = self.store.orgs()?;
+            let leaf = |v: &StoredVersion, sha256: &[u8; 32]| {
+                let producer = orgs
+                    .iter()
+                    .find(|o| o.id == v.producer)
+                    .map(|o| o.identity_id.as_str())
+                    .unwrap_or("");
+                ObjectLeaf {
+                    deletion: true,
+                    collection: collection_id,
+                    id: object_id,
+                    version: v.version,
+                    date_added: deleted_at,
+                    producer,
+                    tlp: v.tlp.unwrap_or(default_tlp),
+                    sha256: *sha256,
+                }
+                .encode()
+            };
+            self.store
+                .delete_versions(collection_id, object_id, &at, &leaf)?
         };
         self.record(
             who,
@@ -677,7 +723,7 @@ impl Exchange {
         };
         self.store.set_setting(INSTANCE_ORG, &org.id.to_string())?;
         let (token, secret) = self.issue_token(org.id, Role::Admin)?;
-        self.record(
+        self.record_admin(
             &Principal::Local {
                 org: org.id,
                 role: Role::Admin,
@@ -685,7 +731,7 @@ impl Exchange {
             "bootstrap",
             &org.name,
             "ok",
-        );
+        )?;
         Ok(Some(format!("{}:{secret}", token.id)))
     }
 
@@ -729,7 +775,7 @@ impl Exchange {
             }
         }
         let org = self.store.create_org(name, country, &new_identity_id())?;
-        self.record(who, "org.add", name, "ok");
+        self.record_admin(who, "org.add", name, "ok")?;
         Ok(org)
     }
 
@@ -763,7 +809,7 @@ impl Exchange {
             .map(|m| self.org_named(m).map(|o| o.id))
             .collect::<Result<Vec<_>>>()?;
         let group = self.store.create_group(name.trim(), &ids)?;
-        self.record(who, "group.add", name, "ok");
+        self.record_admin(who, "group.add", name, "ok")?;
         Ok(group)
     }
 
@@ -819,7 +865,7 @@ impl Exchange {
             default_tlp: *default_tlp,
             public: *public,
         })?;
-        self.record(who, "collection.add", &collection.id, "ok");
+        self.record_admin(who, "collection.add", &collection.id, "ok")?;
         Ok(collection)
     }
 
@@ -853,12 +899,12 @@ impl Exchange {
             }
         }
         let (token, secret) = self.issue_token(org.id, role)?;
-        self.record(
+        self.record_admin(
             who,
             "token.add",
             &token.id,
             &format!("org {} role {role}", org.name),
-        );
+        )?;
         Ok((token, secret))
     }
 
@@ -896,7 +942,7 @@ impl Exchange {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(token_id);
-        self.record(who, "token.revoke", token_id, "ok");
+        self.record_admin(who, "token.revoke", token_id, "ok")?;
         Ok(())
     }
 
@@ -927,6 +973,28 @@ impl Exchange {
     /// [`Exchange::flush_audit`], which the server calls on a short timer and at shutdown.
     pub fn record(&self, who: &Principal, action: &str, target: &str, outcome: &str) {
         self.record_event(who.actor(), who.org(), action, target, outcome);
+    }
+
+    /// Records an administrative action in the audit trail and, durably, in the transparency
+    /// log, so that changes to who may read what are as verifiable as the content.
+    fn record_admin(
+        &self,
+        who: &Principal,
+        action: &str,
+        target: &str,
+        outcome: &str,
+    ) -> Result<()> {
+        let event = AuditEvent {
+            at: Timestamp::now(),
+            actor: who.actor(),
+            org: who.org(),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            outcome: outcome.to_owned(),
+        };
+        self.store.append_log(&[audit_leaf(&event)])?;
+        self.record(who, action, target, outcome);
+        Ok(())
     }
 
     fn record_event(
@@ -1105,5 +1173,149 @@ impl Selector<'_> {
             }
         };
         Ok((wants_first && version.version == oldest) || (wants_last && version.version == newest))
+    }
+}
+
+/// The log's stored node hashes, read through the store.
+struct StoreHashes<'a>(&'a dyn Store);
+
+#[derive(Debug, thiserror::Error)]
+enum LogReadError {
+    #[error("node {0} of the log is not stored")]
+    Missing(tlog::NodeId),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl tlog::HashReader for StoreHashes<'_> {
+    type Error = LogReadError;
+
+    fn hash_at(&self, level: u8, index: u64) -> std::result::Result<tlog::Hash, LogReadError> {
+        let node = tlog::NodeId::new(level, index);
+        self.hashes_at(&[node])?
+            .pop()
+            .ok_or(LogReadError::Missing(node))
+    }
+
+    fn hashes_at(
+        &self,
+        nodes: &[tlog::NodeId],
+    ) -> std::result::Result<Vec<tlog::Hash>, LogReadError> {
+        let found = self.0.log_hashes(nodes)?;
+        nodes
+            .iter()
+            .zip(found)
+            .map(|(n, h)| h.ok_or(LogReadError::Missing(*n)))
+            .collect()
+    }
+}
+
+fn log_error<E: std::error::Error>(e: tlog::proof::ProveError<E>) -> Error {
+    match e {
+        tlog::proof::ProveError::Read(read) => Error::Store(StoreError::Backend(read.to_string())),
+        other => Error::BadRequest(other.to_string()),
+    }
+}
+
+impl Exchange {
+    // ---- transparency log ------------------------------------------------------------------
+
+    /// The log's current size and root hash (possibly ahead of the latest checkpoint).
+    pub fn log_head(&self) -> Result<(u64, tlog::Hash)> {
+        Ok(self.store.log_head()?)
+    }
+
+    /// The newest signed checkpoint (a C2SP signed note).
+    pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
+        Ok(self.store.latest_checkpoint()?)
+    }
+
+    /// Signs and keeps a checkpoint when the log has grown since the last one; returns the
+    /// size it covers.
+    pub fn checkpoint(&self, origin: &str, signer: &tlog::note::Signer) -> Result<Option<u64>> {
+        let (size, root) = self.store.log_head()?;
+        let last = self.store.latest_checkpoint()?.map(|(s, _)| s);
+        if last.is_some_and(|s| s >= size) || (size == 0 && last.is_some()) {
+            return Ok(None);
+        }
+        let note = tlog::checkpoint::Checkpoint::new(origin, size, root)
+            .and_then(|c| c.sign(&[signer]))
+            .map_err(|e| {
+                Error::Store(StoreError::Backend(format!(
+                    "cannot sign a checkpoint: {e}"
+                )))
+            })?;
+        self.store.save_checkpoint(size, &note)?;
+        Ok(Some(size))
+    }
+
+    fn checked_size(&self, size: u64) -> Result<()> {
+        let (head, _) = self.store.log_head()?;
+        if size > head {
+            return Err(Error::BadRequest(format!(
+                "the log has {head} leaves; size {size} is beyond it"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<tlog::Hash>> {
+        self.checked_size(size)?;
+        tlog::proof::inclusion_proof(&StoreHashes(&*self.store), index, size).map_err(log_error)
+    }
+
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<tlog::Hash>> {
+        self.checked_size(new)?;
+        tlog::proof::consistency_proof(&StoreHashes(&*self.store), old, new).map_err(log_error)
+    }
+
+    /// A C2SP tile of the log, if the log is big enough to hold it.
+    pub fn log_tile(&self, tile: &tlog::TileId) -> Result<Vec<u8>> {
+        tlog::tile::tile_bytes(&StoreHashes(&*self.store), tile)
+            .map_err(|e| Error::NotFound(format!("tile {tile} is not in the log: {e}")))
+    }
+
+    /// A C2SP entry bundle: the leaves of one tile, length-prefixed.
+    pub fn log_entry_bundle(&self, bundle: &tlog::tile::EntryBundleId) -> Result<Vec<u8>> {
+        let start = bundle.first_entry();
+        let end = start + u64::from(bundle.width());
+        let leaves = self.store.log_leaves(start, end)?;
+        if (leaves.len() as u64) < end - start {
+            return Err(Error::NotFound(format!(
+                "entry bundle {bundle} is not in the log"
+            )));
+        }
+        tlog::tile::encode_entry_bundle(leaves.iter().map(Vec::as_slice))
+            .map_err(|e| Error::BadRequest(e.to_string()))
+    }
+
+    /// The leaf index of an object version the principal may read.
+    pub fn leaf_of(
+        &self,
+        who: &Principal,
+        collection_id: &str,
+        object_id: &str,
+        version: Timestamp,
+    ) -> Result<u64> {
+        let page = self.object(
+            who,
+            collection_id,
+            object_id,
+            &ListQuery {
+                versions: VersionSelect::all(),
+                ..ListQuery::default()
+            },
+            false,
+        )?;
+        if !page.items.iter().any(|v| v.version == version) {
+            return Err(Error::NotFound(format!(
+                "no version {version} of `{object_id}` is visible to you"
+            )));
+        }
+        self.store
+            .leaf_of(collection_id, object_id, version)?
+            .ok_or_else(|| {
+                Error::NotFound(format!("version {version} of `{object_id}` has no leaf"))
+            })
     }
 }

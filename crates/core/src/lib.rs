@@ -6,6 +6,7 @@ pub mod auth;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod exchange;
+pub mod log;
 pub mod model;
 pub mod policy;
 pub mod store;

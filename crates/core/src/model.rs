@@ -190,6 +190,7 @@ pub enum InsertOutcome {
     Added {
         version: Timestamp,
         date_added: Timestamp,
+        leaf: u64,
     },
     /// The same bytes were already stored under this id and version.
     AlreadyPresent { version: Timestamp },

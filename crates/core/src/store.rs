@@ -21,6 +21,9 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Builds the log leaf of a version being stored, given its version and `date_added`.
+pub type LeafFn<'a> = dyn Fn(&NewVersion, Timestamp, Timestamp) -> Vec<u8> + 'a;
+
 #[derive(Debug, Clone)]
 pub struct NewCollection {
     /// A random UUID, as TAXII requires.
@@ -95,13 +98,16 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_token(&self, id: &str) -> StoreResult<bool>;
 
     /// Stores the versions in one transaction, giving each added version a `date_added`
-    /// strictly greater than every `date_added` handed out before.
+    /// strictly greater than every `date_added` handed out before, and appending the leaf
+    /// `leaf(version, its version timestamp, its date_added)` to the transparency log in the
+    /// same transaction.
     fn insert_versions(
         &self,
         collection: &str,
         producer: OrgId,
         recipients: &[OrgId],
         versions: &[NewVersion],
+        leaf: &LeafFn<'_>,
     ) -> StoreResult<Vec<InsertOutcome>>;
     /// Up to `scan.batch` versions with `date_added` greater than `after`, oldest first.
     fn scan(
@@ -117,13 +123,30 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         with_content: bool,
     ) -> StoreResult<Vec<StoredVersion>>;
-    /// Removes the given versions of an object; returns how many were removed.
+    /// Removes the given versions of an object and appends their deletion leaves, in one
+    /// transaction; returns how many were removed. `leaf` is given each removed version and
+    /// the SHA-256 of its bytes.
     fn delete_versions(
         &self,
         collection: &str,
         id: &str,
         versions: &[Timestamp],
+        leaf: &dyn Fn(&StoredVersion, &[u8; 32]) -> Vec<u8>,
     ) -> StoreResult<usize>;
+
+    /// Appends leaves that record no stored object (administrative actions).
+    fn append_log(&self, leaves: &[Vec<u8>]) -> StoreResult<()>;
+    /// The log's size and root hash.
+    fn log_head(&self) -> StoreResult<(u64, tlog::Hash)>;
+    /// Stored node hashes (see `tlog::tree`); `None` for a node not (yet) complete.
+    fn log_hashes(&self, nodes: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>>;
+    /// Leaves `[start, end)`.
+    fn log_leaves(&self, start: u64, end: u64) -> StoreResult<Vec<Vec<u8>>>;
+    /// The leaf index of a stored object version.
+    fn leaf_of(&self, collection: &str, id: &str, version: Timestamp) -> StoreResult<Option<u64>>;
+    fn save_checkpoint(&self, size: u64, note: &str) -> StoreResult<()>;
+    /// The newest signed checkpoint: its size and note.
+    fn latest_checkpoint(&self) -> StoreResult<Option<(u64, String)>>;
 
     fn save_status(&self, status: &StoredStatus) -> StoreResult<()>;
     fn status(&self, id: &str) -> StoreResult<Option<StoredStatus>>;

@@ -28,6 +28,8 @@ struct File {
     instance_name: Option<String>,
     max_body_bytes: Option<usize>,
     max_page: Option<usize>,
+    log_origin: Option<String>,
+    checkpoint_interval_ms: Option<u64>,
 }
 
 pub struct Config {
@@ -39,6 +41,10 @@ pub struct Config {
     pub instance_name: String,
     pub max_body_bytes: usize,
     pub max_page: usize,
+    /// The origin line of the log's checkpoints; by default derived from the instance.
+    pub log_origin: Option<String>,
+    /// How often, at most, a checkpoint is signed while the log grows.
+    pub checkpoint_interval: std::time::Duration,
 }
 
 impl Config {
@@ -75,6 +81,10 @@ impl Config {
                 .unwrap_or_else(|| "Kawal instance".to_owned()),
             max_body_bytes,
             max_page,
+            log_origin: file.log_origin,
+            checkpoint_interval: std::time::Duration::from_millis(
+                file.checkpoint_interval_ms.unwrap_or(1000).max(10),
+            ),
         })
     }
 }

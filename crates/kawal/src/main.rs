@@ -236,7 +236,17 @@ fn serve(args: ServeArgs) -> Result<()> {
     let config = Config::load(&args.data, args.listen.as_deref())?;
     let exchange = open_exchange(&config)?;
     ensure_instance(&exchange, &config, &mut std::io::stdout())?;
+    let instance = exchange
+        .instance_org()?
+        .context("the instance organisation is missing")?;
+    let log = log_config(&config, &instance)?;
+    println!(
+        "transparency log `{}`, verifier key {}",
+        log.origin,
+        log.signer.verifier().verifier_key()
+    );
     let server_config = server::ServerConfig {
+        log: Some(log),
         title: config.title.clone(),
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,
@@ -296,6 +306,43 @@ fn ensure_instance(
     exchange
         .instance_org()?
         .context("the instance organisation is missing")
+}
+
+/// The log's signing key lives in `<data>/log.key` (mode 0600), made on first start; the
+/// origin names this instance unless the config file sets one.
+fn log_config(config: &Config, instance: &kawal_core::Organisation) -> Result<server::LogConfig> {
+    let origin = config.log_origin.clone().unwrap_or_else(|| {
+        format!(
+            "kawal/{}",
+            instance.identity_id.trim_start_matches("identity--")
+        )
+    });
+    let path = config.data.join("log.key");
+    let signer = if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        tlog::note::Signer::from_signer_key(text.trim())
+            .with_context(|| format!("{} is not a signer key", path.display()))?
+    } else {
+        let mut seed = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+        let signer = tlog::note::Signer::from_seed(&origin, &seed)
+            .with_context(|| format!("`{origin}` cannot name a log key"))?;
+        write_secret(&path, &signer.signer_key())?;
+        signer
+    };
+    if signer.name() != origin {
+        anyhow::bail!(
+            "{} signs for `{}`, but the log's origin is `{origin}`",
+            path.display(),
+            signer.name()
+        );
+    }
+    Ok(server::LogConfig {
+        origin,
+        signer: std::sync::Arc::new(signer),
+        checkpoint_every: config.checkpoint_interval,
+    })
 }
 
 /// Writes a secret readable by the owner only.

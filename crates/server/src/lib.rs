@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod filters;
+mod log;
 mod negotiate;
 mod openapi;
 mod rest;
@@ -22,8 +23,18 @@ pub use error::ApiError;
 pub use negotiate::{STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
 pub use taxii::{API_ROOT, RECIPIENTS_HEADER};
 
-#[derive(Debug, Clone)]
+/// The transparency log's identity: the origin line of its checkpoints and the key that signs
+/// them.
+#[derive(Clone)]
+pub struct LogConfig {
+    pub origin: String,
+    pub signer: Arc<tlog::note::Signer>,
+    pub checkpoint_every: Duration,
+}
+
+#[derive(Clone)]
 pub struct ServerConfig {
+    pub log: Option<LogConfig>,
     pub title: String,
     /// The URL clients reach this server at; derived from the Host header when unset.
     pub public_url: Option<String>,
@@ -33,6 +44,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
+            log: None,
             title: "Kawal".to_owned(),
             public_url: None,
             max_body_bytes: 32 * 1024 * 1024,
@@ -80,6 +92,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(taxii::routes())
         .merge(rest::routes())
+        .merge(log::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -116,11 +129,30 @@ pub async fn serve(
             }
         })
     };
+    let checkpointer = state.config().log.clone().map(|log| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(log.checkpoint_every);
+            loop {
+                tick.tick().await;
+                let (origin, signer) = (log.origin.clone(), log.signer.clone());
+                if let Err(e) = state
+                    .blocking(move |ex| ex.checkpoint(&origin, &signer))
+                    .await
+                {
+                    tracing::warn!(error = %e.description, "could not sign a checkpoint");
+                }
+            }
+        })
+    });
     let app = router(state.clone());
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     flusher.abort();
+    if let Some(task) = checkpointer {
+        task.abort();
+    }
     if let Err(e) = state.blocking(|ex| ex.flush_audit()).await {
         tracing::warn!(error = %e.description, "audit events could not be written at shutdown");
     }

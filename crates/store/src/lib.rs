@@ -9,6 +9,7 @@
 use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
+use kawal_core::store::LeafFn;
 use kawal_core::{
     AuditEvent, AuditQuery, Collection, GroupId, InsertOutcome, NewCollection, NewVersion, OrgId,
     Organisation, Role, Scan, SharingGroup, Store, StoreError, StoreResult, StoredStatus,
@@ -86,6 +87,22 @@ CREATE TABLE IF NOT EXISTS audit (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
+CREATE TABLE IF NOT EXISTS log_leaves (
+    idx INTEGER PRIMARY KEY,
+    data BLOB NOT NULL,
+    collection_id TEXT,
+    object_id TEXT,
+    version INTEGER
+);
+CREATE INDEX IF NOT EXISTS log_leaves_by_object ON log_leaves (collection_id, object_id, version);
+CREATE TABLE IF NOT EXISTS log_nodes (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
 "#;
 
 const DATE_ADDED_MARK: &str = "date_added_high_water_mark";
@@ -97,10 +114,91 @@ pub struct SqliteStore {
     reader_freed: Condvar,
 }
 
+/// The one writing connection of this process. Other processes (the command line while the
+/// server runs) write to the same file, so nothing written is cached here: the `date_added`
+/// mark and the log's frontier are read inside each IMMEDIATE transaction, which holds the
+/// database's write lock from its first statement.
 struct Writer {
     conn: Connection,
-    /// The greatest `date_added` ever handed out, including for since-deleted objects.
-    last_date_added: i64,
+}
+
+fn immediate(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
+/// The greatest `date_added` ever handed out, including for since-deleted objects.
+fn date_added_mark(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+    let mark: Option<String> = tx
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?1",
+            [DATE_ADDED_MARK],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let present: Option<i64> =
+        tx.query_row("SELECT max(date_added) FROM objects", [], |r| r.get(0))?;
+    Ok(mark
+        .and_then(|m| m.parse().ok())
+        .into_iter()
+        .chain(present)
+        .max()
+        .unwrap_or(0))
+}
+
+fn load_frontier(conn: &Connection) -> rusqlite::Result<tlog::Frontier> {
+    let bytes: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT value FROM log_state WHERE key = 'frontier'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match bytes {
+        Some(b) => tlog::Frontier::from_bytes(&b)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e))),
+        None => Ok(tlog::Frontier::new()),
+    }
+}
+
+/// Appends leaves inside an open transaction, storing every node hash they complete.
+fn append_leaves(
+    tx: &rusqlite::Transaction<'_>,
+    frontier: &mut tlog::Frontier,
+    leaves: impl IntoIterator<Item = (Vec<u8>, Option<(String, String, i64)>)>,
+) -> rusqlite::Result<Vec<u64>> {
+    let mut node = tx.prepare_cached(
+        "INSERT OR REPLACE INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut leaf_row = tx.prepare_cached(
+        "INSERT INTO log_leaves (idx, data, collection_id, object_id, version) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut indexes = Vec::new();
+    for (data, object) in leaves {
+        let mut failed = None;
+        let index = frontier
+            .append_with(tlog::leaf_hash(&data), |id, hash| {
+                if failed.is_none() {
+                    failed = node
+                        .execute(params![id.level, id.index as i64, &hash[..]])
+                        .err();
+                }
+            })
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let (collection, object_id, version) = match object {
+            Some((c, o, v)) => (Some(c), Some(o), Some(v)),
+            None => (None, None, None),
+        };
+        leaf_row.execute(params![index as i64, data, collection, object_id, version])?;
+        indexes.push(index);
+    }
+    tx.execute(
+        "INSERT INTO log_state (key, value) VALUES ('frontier', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [frontier.to_bytes()],
+    )?;
+    Ok(indexes)
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -131,23 +229,6 @@ impl SqliteStore {
         )
         .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
-        let stored_mark: Option<String> = conn
-            .query_row(
-                "SELECT value FROM settings WHERE key = ?1",
-                [DATE_ADDED_MARK],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(backend)?;
-        let max_present: Option<i64> = conn
-            .query_row("SELECT max(date_added) FROM objects", [], |r| r.get(0))
-            .map_err(backend)?;
-        let last_date_added = stored_mark
-            .and_then(|m| m.parse().ok())
-            .into_iter()
-            .chain(max_present)
-            .max()
-            .unwrap_or(0);
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -161,10 +242,7 @@ impl SqliteStore {
             readers.push(reader);
         }
         Ok(SqliteStore {
-            writer: Mutex::new(Writer {
-                conn,
-                last_date_added,
-            }),
+            writer: Mutex::new(Writer { conn }),
             readers: Mutex::new(readers),
             reader_freed: Condvar::new(),
         })
@@ -382,7 +460,7 @@ impl Store for SqliteStore {
     fn create_group(&self, name: &str, members: &[OrgId]) -> StoreResult<SharingGroup> {
         let id = self
             .write(|w| {
-                let tx = w.conn.transaction()?;
+                let tx = immediate(&mut w.conn)?;
                 tx.execute("INSERT INTO groups (name) VALUES (?1)", [name])?;
                 let id = tx.last_insert_rowid();
                 for org in members {
@@ -450,7 +528,7 @@ impl Store for SqliteStore {
         let id = &new.id;
         let created = Timestamp::now();
         self.write(|w| {
-            let tx = w.conn.transaction()?;
+            let tx = immediate(&mut w.conn)?;
             tx.execute(
                 "INSERT INTO collections (id, title, description, group_id, writers_all, default_tlp, public, created)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -545,6 +623,7 @@ impl Store for SqliteStore {
         producer: OrgId,
         recipients: &[OrgId],
         versions: &[NewVersion],
+        leaf: &LeafFn<'_>,
     ) -> StoreResult<Vec<InsertOutcome>> {
         let recipients = (!recipients.is_empty()).then(|| {
             recipients
@@ -554,9 +633,10 @@ impl Store for SqliteStore {
                 .join(",")
         });
         self.write(|w| {
-            let tx = w.conn.transaction()?;
+                                    let tx = immediate(&mut w.conn)?;
             let mut outcomes = Vec::with_capacity(versions.len());
-            let mut last = w.last_date_added;
+            let mut last = date_added_mark(&tx)?;
+            let mut leaves = Vec::new();
             {
                 let mut same_version = tx.prepare_cached(
                     "SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
@@ -610,18 +690,26 @@ impl Store for SqliteStore {
                         &new.sha256[..],
                         object.raw()
                     ])?;
-                    outcomes.push(InsertOutcome::Added {
-                        version: Timestamp::from_micros(version),
-                        date_added: Timestamp::from_micros(date_added),
-                    });
+                                        let (version, date_added) = (Timestamp::from_micros(version), Timestamp::from_micros(date_added));
+                    leaves.push((
+                        leaf(new, version, date_added),
+                        Some((collection.to_owned(), object.id.clone(), version.as_micros())),
+                    ));
+                    outcomes.push(InsertOutcome::Added { version, date_added, leaf: 0 });
+                }
+            }
+                                    let mut frontier = load_frontier(&tx)?;
+            let mut indexes = append_leaves(&tx, &mut frontier, leaves)?.into_iter();
+            for outcome in &mut outcomes {
+                if let InsertOutcome::Added { leaf, .. } = outcome {
+                    *leaf = indexes.next().unwrap_or_default();
                 }
             }
             tx.execute(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![DATE_ADDED_MARK, last.to_string()],
             )?;
-            tx.commit()?;
-            w.last_date_added = last;
+                        tx.commit()?;
             Ok(outcomes)
         })
     }
@@ -694,20 +782,104 @@ impl Store for SqliteStore {
         collection: &str,
         id: &str,
         versions: &[Timestamp],
+        leaf: &dyn Fn(&StoredVersion, &[u8; 32]) -> Vec<u8>,
     ) -> StoreResult<usize> {
+        let stored = self.versions(collection, id, false)?;
         self.write(|w| {
-            let tx = w.conn.transaction()?;
-            let mut removed = 0;
+            let tx = immediate(&mut w.conn)?;
+            let mut leaves = Vec::new();
             {
-                let mut delete = tx.prepare_cached(
-                    "DELETE FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
-                )?;
+                let mut hash_of =
+                    tx.prepare_cached("SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3")?;
+                let mut delete =
+                    tx.prepare_cached("DELETE FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3")?;
                 for version in versions {
-                    removed += delete.execute(params![collection, id, version.as_micros()])?;
+                    let sha: Option<Vec<u8>> =
+                        hash_of.query_row(params![collection, id, version.as_micros()], |r| r.get(0)).optional()?;
+                    let (Some(sha), Some(v)) = (sha, stored.iter().find(|v| v.version == *version)) else { continue };
+                    let sha: [u8; 32] = sha.try_into().unwrap_or([0; 32]);
+                    delete.execute(params![collection, id, version.as_micros()])?;
+                    leaves.push((leaf(v, &sha), None));
                 }
             }
+            let removed = leaves.len();
+            let mut frontier = load_frontier(&tx)?;
+            append_leaves(&tx, &mut frontier, leaves)?;
             tx.commit()?;
             Ok(removed)
+        })
+    }
+
+    fn append_log(&self, leaves: &[Vec<u8>]) -> StoreResult<()> {
+        self.write(|w| {
+            let tx = immediate(&mut w.conn)?;
+            let mut frontier = load_frontier(&tx)?;
+            append_leaves(&tx, &mut frontier, leaves.iter().map(|l| (l.clone(), None)))?;
+            tx.commit()
+        })
+    }
+
+    fn log_head(&self) -> StoreResult<(u64, tlog::Hash)> {
+        let frontier = self.read(load_frontier)?;
+        Ok((frontier.size(), frontier.root()))
+    }
+
+    fn log_hashes(&self, nodes: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")?;
+            nodes
+                .iter()
+                .map(|n| {
+                    let hash: Option<Vec<u8>> = stmt
+                        .query_row(params![n.level, n.index as i64], |r| r.get(0))
+                        .optional()?;
+                    Ok(hash.and_then(|h| h.try_into().ok()))
+                })
+                .collect()
+        })
+    }
+
+    fn log_leaves(&self, start: u64, end: u64) -> StoreResult<Vec<Vec<u8>>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT data FROM log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+            )?;
+            let rows = stmt.query_map(params![start as i64, end as i64], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn leaf_of(&self, collection: &str, id: &str, version: Timestamp) -> StoreResult<Option<u64>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT max(idx) FROM log_leaves WHERE collection_id = ?1 AND object_id = ?2 AND version = ?3",
+                params![collection, id, version.as_micros()],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|i| i.map(|i| i as u64))
+        })
+    }
+
+    fn save_checkpoint(&self, size: u64, note: &str) -> StoreResult<()> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?1, ?2)",
+                    params![size as i64, note],
+                )
+                .map(drop)
+        })
+    }
+
+    fn latest_checkpoint(&self) -> StoreResult<Option<(u64, String)>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()
         })
     }
 
@@ -741,7 +913,7 @@ impl Store for SqliteStore {
 
     fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()> {
         self.write(|w| {
-            let tx = w.conn.transaction()?;
+            let tx = immediate(&mut w.conn)?;
             {
                 let mut insert = tx.prepare_cached(
                     "INSERT INTO audit (at, actor, org_id, action, target, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -35,7 +35,9 @@ fn reopening_keeps_everything_and_never_reuses_date_added() {
             "2020-01-01T00:00:00.000Z",
             "",
         );
-        store.insert_versions(&c.id, org.id, &[], &[v]).unwrap();
+        store
+            .insert_versions(&c.id, org.id, &[], &[v], &kawal_core::conformance::leaf)
+            .unwrap();
         let stored = store
             .versions(
                 &c.id,
@@ -44,7 +46,12 @@ fn reopening_keeps_everything_and_never_reuses_date_added() {
             )
             .unwrap();
         store
-            .delete_versions(&c.id, &stored[0].id, &[stored[0].version])
+            .delete_versions(
+                &c.id,
+                &stored[0].id,
+                &[stored[0].version],
+                &kawal_core::conformance::deletion_leaf,
+            )
             .unwrap();
         (c.id, stored[0].date_added)
     };
@@ -56,7 +63,9 @@ fn reopening_keeps_everything_and_never_reuses_date_added() {
         "2020-02-01T00:00:00.000Z",
         "",
     );
-    store.insert_versions(&cid, org.id, &[], &[v]).unwrap();
+    store
+        .insert_versions(&cid, org.id, &[], &[v], &kawal_core::conformance::leaf)
+        .unwrap();
     let again = store
         .versions(
             &cid,
