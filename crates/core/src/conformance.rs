@@ -542,7 +542,12 @@ pub fn transparency_log(store: Arc<dyn Store>) {
     store.append_log(&[b"audit".to_vec()]).unwrap();
     let (size, root) = store.log_head().unwrap();
     assert_eq!(size, 38);
-    let data = store.log_leaves(0, size).unwrap();
+    let data: Vec<Vec<u8>> = store
+        .log_leaves(0, size)
+        .unwrap()
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
     assert_eq!(data.len(), 38);
     let mut expected = tlog::Frontier::new();
     for d in &data {
@@ -577,7 +582,7 @@ pub fn transparency_log(store: Arc<dyn Store>) {
     let (after, new_root) = store.log_head().unwrap();
     assert_eq!(after, 39);
     assert!(
-        String::from_utf8(store.log_leaves(38, 39).unwrap()[0].clone())
+        String::from_utf8(store.log_leaves(38, 39).unwrap()[0].1.clone())
             .unwrap()
             .starts_with("deletion ")
     );

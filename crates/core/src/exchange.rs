@@ -1280,12 +1280,28 @@ impl Exchange {
         let start = bundle.first_entry();
         let end = start + u64::from(bundle.width());
         let leaves = self.store.log_leaves(start, end)?;
-        if (leaves.len() as u64) < end - start {
-            return Err(Error::NotFound(format!(
-                "entry bundle {bundle} is not in the log"
-            )));
+        if let Some(missing) = (start..end)
+            .zip(
+                leaves
+                    .iter()
+                    .map(|(i, _)| *i)
+                    .chain(std::iter::repeat(u64::MAX)),
+            )
+            .find(|(want, got)| want != got)
+        {
+            let (head, _) = self.store.log_head()?;
+            return Err(if missing.0 < head {
+                Error::Store(StoreError::Backend(format!(
+                    "leaf {} is missing from the log's store",
+                    missing.0
+                )))
+            } else {
+                Error::NotFound(format!(
+                    "entry bundle {bundle} is not in the log yet: it has {head} leaves"
+                ))
+            });
         }
-        tlog::tile::encode_entry_bundle(leaves.iter().map(Vec::as_slice))
+        tlog::tile::encode_entry_bundle(leaves.iter().map(|(_, l)| l.as_slice()))
             .map_err(|e| Error::BadRequest(e.to_string()))
     }
 

@@ -140,8 +140,8 @@ pub trait Store: Send + Sync + 'static {
     fn log_head(&self) -> StoreResult<(u64, tlog::Hash)>;
     /// Stored node hashes (see `tlog::tree`); `None` for a node not (yet) complete.
     fn log_hashes(&self, nodes: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>>;
-    /// Leaves `[start, end)`.
-    fn log_leaves(&self, start: u64, end: u64) -> StoreResult<Vec<Vec<u8>>>;
+    /// The stored leaves among `[start, end)`, with their indexes, in order.
+    fn log_leaves(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, Vec<u8>)>>;
     /// The leaf index of a stored object version.
     fn leaf_of(&self, collection: &str, id: &str, version: Timestamp) -> StoreResult<Option<u64>>;
     fn save_checkpoint(&self, size: u64, note: &str) -> StoreResult<()>;

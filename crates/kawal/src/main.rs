@@ -2,6 +2,7 @@
 
 mod config;
 mod patterns;
+mod verify;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -50,6 +51,16 @@ enum Command {
         recipients: Vec<String>,
         #[command(flatten)]
         data: DataArgs,
+    },
+    /// Verify objects and checkpoints against a Kawal transparency log.
+    Verify {
+        #[command(subcommand)]
+        command: verify::VerifyCommand,
+    },
+    /// Follow a Kawal transparency log.
+    Log {
+        #[command(subcommand)]
+        command: verify::LogCommand,
     },
     /// STIX patterns: check them, match them against observations.
     Pattern {
@@ -195,6 +206,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             data,
         } => export(&data, &collection, org.as_deref(), &output).map(|()| done),
         Command::Pattern { command } => Ok(patterns::run(command)),
+        Command::Verify { command } => verify::run(command).map(|()| done),
+        Command::Log { command } => verify::monitor(command).map(|()| done),
     }
 }
 

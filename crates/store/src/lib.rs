@@ -840,12 +840,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn log_leaves(&self, start: u64, end: u64) -> StoreResult<Vec<Vec<u8>>> {
+    fn log_leaves(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, Vec<u8>)>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT data FROM log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+                "SELECT idx, data FROM log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
             )?;
-            let rows = stmt.query_map(params![start as i64, end as i64], |r| r.get(0))?;
+            let rows = stmt.query_map(params![start as i64, end as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })?;
             rows.collect()
         })
     }

@@ -193,9 +193,14 @@ pub fn cli(data: &Path, args: &[&str]) -> String {
 
 impl Binary {
     pub fn serve(data: &Path) -> Binary {
+        Binary::serve_with(data, &[])
+    }
+
+    pub fn serve_with(data: &Path, extra: &[&str]) -> Binary {
         let mut child = kawal()
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

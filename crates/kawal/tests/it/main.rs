@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod durability;
 mod harness;
+mod log;
 mod openapi;
 mod patterns;
 mod taxii;
