@@ -77,7 +77,23 @@ pub fn document() -> Value {
                 "post": op("Issue a token; the secret is shown once", Some("NewToken"), "201")
             },
             "/api/tokens/{token}": { "delete": revoke },
-            "/api/audit": { "get": audit }
+                        "/api/audit": { "get": audit },
+            "/api/log/proof/inclusion": { "get": {
+                "summary": "Inclusion proof of leaf `index` in the log tree of `size` leaves (RFC 9162 §2.1.3)",
+                "parameters": [
+                    { "name": "index", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 0 } },
+                    { "name": "size", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 1 } }
+                ],
+                "responses": { "200": { "description": "{index, size, proof: [base64 SHA-256]}" }, "400": { "$ref": "#/components/responses/Error" } }
+            } },
+            "/api/log/proof/consistency": { "get": {
+                "summary": "Consistency proof between the log trees of `old` and `new` leaves (RFC 9162 §2.1.4)",
+                "parameters": [
+                    { "name": "old", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 1 } },
+                    { "name": "new", "in": "query", "required": true, "schema": { "type": "integer", "minimum": 1 } }
+                ],
+                "responses": { "200": { "description": "{old, new, proof: [base64 SHA-256]}" }, "400": { "$ref": "#/components/responses/Error" } }
+            } }
         },
         "components": {
             "securitySchemes": {
