@@ -460,34 +460,11 @@ impl Exchange {
         let raws = stix::parse_envelope(body).map_err(|e| Error::BadRequest(e.to_string()))?;
         let request_timestamp = Timestamp::now();
 
-        let mut failures = Vec::new();
-        let mut accepted = Vec::with_capacity(raws.len());
-        for (index, raw) in raws.iter().enumerate() {
-            match stix::parse_object(raw.get()) {
-                Ok(object) => match check_pattern(&object) {
-                    None => {
-                        let sha256 = Sha256::digest(object.raw().as_bytes()).into();
-                        let tlp = object.tlp();
-                        accepted.push(NewVersion {
-                            object,
-                            sha256,
-                            tlp,
-                        });
-                    }
-                    Some(reason) => failures.push(StatusDetail {
-                        id: object.id.clone(),
-                        version: object.version().map(|v| v.to_string()).unwrap_or_default(),
-                        message: Some(format!("{}: {reason}", object.id)),
-                    }),
-                },
-                Err(rejection) => {
-                    let (id, version) = identify(raw.get(), index);
-                    failures.push(StatusDetail {
-                        id,
-                        version,
-                        message: Some(rejection.to_string()),
-                    });
-                }
+        let (mut accepted, mut failures) = (Vec::with_capacity(raws.len()), Vec::new());
+        for checked in check_all(&raws) {
+            match checked {
+                Ok(new) => accepted.push(new),
+                Err(failure) => failures.push(failure),
             }
         }
 
@@ -1095,6 +1072,84 @@ fn parse_cursor(next: &str) -> Result<Timestamp> {
                 "`next` value `{next}` was not issued by this server"
             ))
         })
+}
+
+/// Validates each object (STIX rules, then its pattern) and hashes its bytes. Objects are
+/// independent, so large envelopes are split across the machine's cores; results keep the
+/// envelope's order.
+fn check_all(
+    raws: &[&serde_json::value::RawValue],
+) -> Vec<std::result::Result<NewVersion, StatusDetail>> {
+    let check = |(index, raw): (usize, &&serde_json::value::RawValue)| match stix::parse_object(
+        raw.get(),
+    ) {
+        Ok(object) => match check_pattern(&object) {
+            None => {
+                let sha256 = Sha256::digest(object.raw().as_bytes()).into();
+                let tlp = object.tlp();
+                Ok(NewVersion {
+                    object,
+                    sha256,
+                    tlp,
+                })
+            }
+            Some(reason) => Err(StatusDetail {
+                id: object.id.clone(),
+                version: object.version().map(|v| v.to_string()).unwrap_or_default(),
+                message: Some(format!("{}: {reason}", object.id)),
+            }),
+        },
+        Err(rejection) => {
+            let (id, version) = identify(raw.get(), index);
+            Err(StatusDetail {
+                id,
+                version,
+                message: Some(rejection.to_string()),
+            })
+        }
+    };
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if workers < 2 || raws.len() < 256 {
+        return raws.iter().enumerate().map(check).collect();
+    }
+    let chunk = raws.len().div_ceil(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = raws
+            .chunks(chunk)
+            .enumerate()
+            .map(|(n, part)| {
+                scope.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, raw)| check((n * chunk + i, raw)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        // A validation thread cannot panic on input (no unwrap on it); if one did, its objects
+        // are refused rather than lost silently.
+        handles
+            .into_iter()
+            .zip(raws.chunks(chunk))
+            .flat_map(|(h, part)| {
+                h.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, raw)| {
+                            let (id, version) = identify(raw.get(), i);
+                            Err(StatusDetail {
+                                id,
+                                version,
+                                message: Some("the object could not be validated".to_owned()),
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect()
+    })
 }
 
 /// An indicator whose pattern is STIX patterning must carry a pattern that parses; the
