@@ -121,7 +121,7 @@ run_kawal() {
     log "kawal pid $pid on port $port, N=$n"
     "${DRIVER[@]}" run --server kawal --size "$n" --auth "bearer:$token" \
         --url "http://127.0.0.1:$port/kawal/collections/$collection/objects/" \
-        --out "$RESULTS/kawal-$n.json"
+        --pid "$pid" --out "$RESULTS/kawal-$n.json"
     stop_server "$pid" "$RESULTS/kawal-$n.rss"
     log "kawal N=$n peak RSS $(cat "$RESULTS/kawal-$n.rss") kB; data dir $(du -sh "$data" | cut -f1)"
     rm -rf "$data"
@@ -145,7 +145,7 @@ run_medallion() {
     "${DRIVER[@]}" run --server medallion --size "$n" --auth "basic:bench:$password" \
         --timeout "$PEER_TIMEOUT" \
         --url "http://127.0.0.1:$port/bench/collections/$collection/objects/" \
-        --out "$RESULTS/medallion-$n.json"
+        --pid "$pid" --out "$RESULTS/medallion-$n.json"
     stop_server "$pid" "$RESULTS/medallion-$n.rss"
     log "medallion N=$n peak RSS $(cat "$RESULTS/medallion-$n.rss") kB"
 }

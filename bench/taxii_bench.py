@@ -257,6 +257,23 @@ def decode_pages(pages):
     return ids, time.monotonic() - t0
 
 
+def _cpu(pid):
+    """User plus system CPU seconds used so far by process `pid` (all its threads)."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _cpu_delta(before, pid):
+    after = _cpu(pid)
+    return None if before is None or after is None else after - before
+
+
 def cmd_run(a):
     t0 = time.monotonic()
     payloads = bodies(a.size, a.batch)
@@ -274,23 +291,31 @@ def cmd_run(a):
     }
     print(f"[{a.server} N={a.size}] bodies built in {gen:.1f}s ({body_bytes / 1e6:.0f} MB); ingesting",
           file=sys.stderr, flush=True)
+    cpu0 = _cpu(a.pid)
     stored, secs, stopped, client = ingest(session, a.url, payloads, a.timeout)
+    server_cpu = _cpu_delta(cpu0, a.pid)
     del payloads
-    result["ingest"] = {"objects": stored, "seconds": secs, "stopped": stopped, "client_seconds": client}
+    result["ingest"] = {"objects": stored, "seconds": secs, "stopped": stopped, "client_seconds": client,
+                        "server_cpu_seconds": server_cpu}
     print(f"[{a.server} N={a.size}] ingest: {stored} objects in {secs:.2f}s"
-          f"{' (STOPPED)' if stopped else ''} = {stored / secs:,.0f} obj/s", file=sys.stderr, flush=True)
+          f"{' (STOPPED)' if stopped else ''} = {stored / secs:,.0f} obj/s; server CPU {server_cpu or 0:.2f}s",
+          file=sys.stderr, flush=True)
     if stopped:
         result["read"] = {"skipped": "ingest was stopped"}
     else:
+        cpu0 = _cpu(a.pid)
         pages, secs, stopped, client = read_all(session, a.url, a.page, a.timeout)
+        server_cpu = _cpu_delta(cpu0, a.pid)
         ids, decode = decode_pages(pages)
         read_bytes = sum(len(p) for p in pages)
         del pages
         result["read"] = {"objects": len(ids), "seconds": secs, "stopped": stopped,
-                          "client_seconds": client, "decode_seconds": decode, "bytes": read_bytes}
+                          "client_seconds": client, "decode_seconds": decode, "bytes": read_bytes,
+                          "server_cpu_seconds": server_cpu}
         print(f"[{a.server} N={a.size}] read: {len(ids)} objects, {read_bytes / 1e6:.0f} MB in {secs:.2f}s"
               f"{' (STOPPED)' if stopped else ''} = {len(ids) / secs:,.0f} obj/s; "
-              f"decoding every page afterwards took {decode:.2f}s", file=sys.stderr, flush=True)
+              f"server CPU {server_cpu or 0:.2f}s; decoding every page afterwards took {decode:.2f}s",
+              file=sys.stderr, flush=True)
         if not stopped:
             expect = {f"indicator--{_uuid4('kawal-bench-indicator', i)}" for i in range(a.size)}
             if len(ids) != a.size or set(ids) != expect:
@@ -454,6 +479,12 @@ def _ratio(k, m, stopped=False):
     return f"≥ {text}" if stopped else text
 
 
+def _share(phase, key):
+    if not phase or phase.get(key) is None or not phase.get("seconds"):
+        return "—"
+    return f"{phase[key] / phase['seconds'] * 100:.0f}%"
+
+
 def _machine():
     model = "unknown"
     try:
@@ -522,9 +553,10 @@ def cmd_report(a):
         m = results[n].get("medallion", {})
         ki, kr = k.get("ingest"), k.get("read")
         mi, mr = m.get("ingest"), m.get("read")
+        m_stop = " (when stopped)" if any(p and p.get("stopped") for p in (mi, mr)) else ""
         lines.append(
             f"| {n:,} | {_fmt_rate(ki)} | {_fmt_rate(kr)} | {_mib(k.get('rss_kb'))} "
-            f"| {_fmt_rate(mi)} | {_fmt_rate(mr)} | {_mib(m.get('rss_kb'))} "
+            f"| {_fmt_rate(mi)} | {_fmt_rate(mr)} | {_mib(m.get('rss_kb'))}{m_stop} "
             f"| {_ratio(_rate(ki), _rate(mi), bool(mi and mi.get('stopped')))} "
             f"| {_ratio(_rate(kr), _rate(mr), bool(mr and mr.get('stopped')))} "
             f"| {_ratio(k.get('rss_kb'), m.get('rss_kb')) if m.get('rss_kb') else '—'} |"
@@ -535,17 +567,18 @@ def cmd_report(a):
             verdicts.append(
                 f"| {n:,} | {_rate(ki):,.0f} | {'meets' if ok_i else '**misses**'} "
                 f"| {_rate(kr) or 0:,.0f} | {'meets' if ok_r else '**misses**'} "
-                f"| {ki.get('client_seconds', 0) / ki['seconds'] * 100:.0f}% "
-                f"| {kr.get('client_seconds', 0) / kr['seconds'] * 100 if kr else 0:.0f}% |"
+                f"| {_share(ki, 'server_cpu_seconds')} | {_share(ki, 'client_seconds')} "
+                f"| {_share(kr, 'server_cpu_seconds')} | {_share(kr, 'client_seconds')} |"
             )
     lines.append("")
-    lines.append("Kawal against the targets. Client share: the part of the timed phase this client "
-                 "spent on its own work between requests (decoding the status resource after each POST; "
-                 "finding `more` and `next` in each page):")
+    lines.append("Kawal against the targets. Server CPU: the Kawal process's user + system CPU time "
+                 "during the phase, as a share of the phase's wall time (200% = both cores busy). "
+                 "Client: the share of the phase this client spent on its own work between requests "
+                 "(decoding the status resource after each POST; finding `more` and `next` in each page).")
     lines.append("")
     lines.append(f"| N | ingest obj/s | ≥ {INGEST_TARGET:,} | read obj/s | ≥ {READ_TARGET:,} "
-                 "| client share, ingest | client share, read |")
-    lines.append("|---:|---:|:--|---:|:--|---:|---:|")
+                 "| ingest: server CPU | ingest: client | read: server CPU | read: client |")
+    lines.append("|---:|---:|:--|---:|:--|---:|---:|---:|---:|")
     lines.extend(verdicts)
     if ceiling:
         ci, cr = ceiling["ingest"], ceiling["read"]
@@ -601,6 +634,7 @@ def main():
     r.add_argument("--page", type=int, default=1000)
     r.add_argument("--timeout", type=float, default=0, help="seconds per phase; 0 = none")
     r.add_argument("--out", required=True)
+    r.add_argument("--pid", type=int, default=0, help="the server's process id, to read its CPU time")
 
     s = sub.add_parser("sink")
     s.add_argument("--port", type=int, required=True)
