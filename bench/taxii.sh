@@ -9,7 +9,10 @@
 # docs/benchmarks.md (unless --no-doc).
 #
 # Usage: bench/taxii.sh [--sizes 10000,100000,1000000] [--peer-timeout SECONDS]
-#                       [--no-medallion] [--no-doc]
+#                       [--quiet-wait SECONDS] [--no-medallion] [--no-doc]
+# Before each phase the client waits (at most --quiet-wait seconds, default 900; 0 = never)
+# until the machine is nearly idle, and it records the CPU that other processes used during
+# each phase, since on a shared machine a concurrent build would skew the figures.
 # Environment: KAWAL_BIN overrides the server binary ($ROOT/target/release/kawal, built with
 # `cargo build --release -p kawal` when missing).
 set -euo pipefail
@@ -17,6 +20,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SIZES=10000
 PEER_TIMEOUT=600
+QUIET_WAIT=900
 MEDALLION=1
 DOC=1
 ARGS="$*"
@@ -27,9 +31,11 @@ while [ $# -gt 0 ]; do
         --sizes=*) SIZES="${1#*=}"; shift ;;
         --peer-timeout) PEER_TIMEOUT="$2"; shift 2 ;;
         --peer-timeout=*) PEER_TIMEOUT="${1#*=}"; shift ;;
+        --quiet-wait) QUIET_WAIT="$2"; shift 2 ;;
+        --quiet-wait=*) QUIET_WAIT="${1#*=}"; shift ;;
         --no-medallion) MEDALLION=0; shift ;;
         --no-doc) DOC=0; shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -121,7 +127,7 @@ run_kawal() {
     log "kawal pid $pid on port $port, N=$n"
     "${DRIVER[@]}" run --server kawal --size "$n" --auth "bearer:$token" \
         --url "http://127.0.0.1:$port/kawal/collections/$collection/objects/" \
-        --pid "$pid" --out "$RESULTS/kawal-$n.json"
+        --pid "$pid" --quiet-wait "$QUIET_WAIT" --out "$RESULTS/kawal-$n.json"
     stop_server "$pid" "$RESULTS/kawal-$n.rss"
     log "kawal N=$n peak RSS $(cat "$RESULTS/kawal-$n.rss") kB; data dir $(du -sh "$data" | cut -f1)"
     rm -rf "$data"
@@ -145,7 +151,7 @@ run_medallion() {
     "${DRIVER[@]}" run --server medallion --size "$n" --auth "basic:bench:$password" \
         --timeout "$PEER_TIMEOUT" \
         --url "http://127.0.0.1:$port/bench/collections/$collection/objects/" \
-        --pid "$pid" --out "$RESULTS/medallion-$n.json"
+        --pid "$pid" --quiet-wait "$QUIET_WAIT" --out "$RESULTS/medallion-$n.json"
     stop_server "$pid" "$RESULTS/medallion-$n.rss"
     log "medallion N=$n peak RSS $(cat "$RESULTS/medallion-$n.rss") kB"
 }
@@ -159,7 +165,7 @@ run_ceiling() {
     PIDS+=("$pid")
     wait_http "http://127.0.0.1:$port/" "$pid"
     "${DRIVER[@]}" ceiling --url "http://127.0.0.1:$port/objects/" --size 100000 \
-        --out "$RESULTS/ceiling.json"
+        --quiet-wait "$QUIET_WAIT" --out "$RESULTS/ceiling.json"
     stop_server "$pid" "$OUT/sink.rss"
 }
 
@@ -174,9 +180,9 @@ for n in "${SIZE_LIST[@]}"; do
     fi
 done
 
-VERSIONS="kawal $("$KAWAL" --version | awk '{print $2}') (commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)), medallion $("$PY" -c 'import medallion; print(medallion.__version__)'), requests $("$PY" -c 'import requests; print(requests.__version__)')"
+VERSIONS="kawal $("$KAWAL" --version | awk '{print $2}') (binary $KAWAL, built from commit $(git -C "$(dirname "$KAWAL")" rev-parse --short HEAD 2>/dev/null || echo unknown)), medallion $("$PY" -c 'import medallion; print(medallion.__version__)'), requests $("$PY" -c 'import requests; print(requests.__version__)')"
 REPORT=("${DRIVER[@]}" report --results "$RESULTS" --date "$(date -u '+%Y-%m-%d %H:%M UTC')"
-    --command "bench/taxii.sh${ARGS:+ $ARGS}" --versions "$VERSIONS" --peer-timeout "$PEER_TIMEOUT")
+    --command "bench/taxii.sh${ARGS:+ $ARGS}" --versions "$VERSIONS" --peer-timeout "$PEER_TIMEOUT" --quiet-wait "$QUIET_WAIT")
 if [ "$DOC" = 1 ]; then
     mkdir -p "$ROOT/docs"
     REPORT+=(--doc "$ROOT/docs/benchmarks.md")

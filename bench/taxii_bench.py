@@ -274,6 +274,68 @@ def _cpu_delta(before, pid):
     return None if before is None or after is None else after - before
 
 
+def _machine_busy():
+    """CPU seconds all processes on the machine have used so far (from /proc/stat)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal [guest guest_nice, already in user/nice]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu():
+    t = os.times()
+    return t.user + t.system
+
+
+class Load:
+    """CPU used during a phase by the server, by this client, and by everything else."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.server = _cpu(pid)
+        self.client = _own_cpu()
+        self.machine = _machine_busy()
+
+    def done(self, phase):
+        server = _cpu_delta(self.server, self.pid)
+        client = _own_cpu() - self.client
+        machine = _machine_busy()
+        phase["server_cpu_seconds"] = server
+        phase["client_cpu_seconds"] = client
+        if machine is not None and self.machine is not None and server is not None:
+            phase["other_cpu_seconds"] = max(0.0, machine - self.machine - server - client)
+
+
+def wait_quiet(label, threshold, limit):
+    """Waits until the machine is nearly idle (under `threshold` cores busy over 3 s), for at
+    most `limit` seconds, so that other work on a shared machine does not skew a phase."""
+    if limit <= 0:
+        return 0.0
+    start = time.monotonic()
+    while True:
+        b0 = _machine_busy()
+        time.sleep(3)
+        b1 = _machine_busy()
+        if b0 is None or b1 is None:
+            return 0.0
+        busy = (b1 - b0) / 3
+        waited = time.monotonic() - start
+        if busy < threshold:
+            if waited > 3.5:
+                print(f"[{label}] machine quiet after {waited:.0f}s", file=sys.stderr, flush=True)
+            return waited
+        if waited >= limit:
+            print(f"[{label}] machine still busy ({busy:.1f} cores) after {waited:.0f}s; going on",
+                  file=sys.stderr, flush=True)
+            return waited
+        if int(waited) % 60 < 3:
+            print(f"[{label}] waiting for a quiet machine ({busy:.1f} cores busy)", file=sys.stderr,
+                  flush=True)
+
+
 def cmd_run(a):
     t0 = time.monotonic()
     payloads = bodies(a.size, a.batch)
@@ -291,30 +353,38 @@ def cmd_run(a):
     }
     print(f"[{a.server} N={a.size}] bodies built in {gen:.1f}s ({body_bytes / 1e6:.0f} MB); ingesting",
           file=sys.stderr, flush=True)
-    cpu0 = _cpu(a.pid)
+    label = f"{a.server} N={a.size}"
+    waited = wait_quiet(label, a.quiet_below, a.quiet_wait)
+    load = Load(a.pid)
     stored, secs, stopped, client = ingest(session, a.url, payloads, a.timeout)
-    server_cpu = _cpu_delta(cpu0, a.pid)
     del payloads
     result["ingest"] = {"objects": stored, "seconds": secs, "stopped": stopped, "client_seconds": client,
-                        "server_cpu_seconds": server_cpu}
+                        "waited_for_quiet_seconds": waited}
+    load.done(result["ingest"])
+    server_cpu = result["ingest"]["server_cpu_seconds"]
     print(f"[{a.server} N={a.size}] ingest: {stored} objects in {secs:.2f}s"
-          f"{' (STOPPED)' if stopped else ''} = {stored / secs:,.0f} obj/s; server CPU {server_cpu or 0:.2f}s",
+          f"{' (STOPPED)' if stopped else ''} = {stored / secs:,.0f} obj/s; server CPU {server_cpu or 0:.2f}s, "
+          f"other processes {result['ingest'].get('other_cpu_seconds', 0):.2f}s",
           file=sys.stderr, flush=True)
     if stopped:
         result["read"] = {"skipped": "ingest was stopped"}
     else:
-        cpu0 = _cpu(a.pid)
+        waited = wait_quiet(label, a.quiet_below, a.quiet_wait)
+        load = Load(a.pid)
         pages, secs, stopped, client = read_all(session, a.url, a.page, a.timeout)
-        server_cpu = _cpu_delta(cpu0, a.pid)
+        read_load = {}
+        load.done(read_load)
+        server_cpu = read_load["server_cpu_seconds"]
         ids, decode = decode_pages(pages)
         read_bytes = sum(len(p) for p in pages)
         del pages
         result["read"] = {"objects": len(ids), "seconds": secs, "stopped": stopped,
                           "client_seconds": client, "decode_seconds": decode, "bytes": read_bytes,
-                          "server_cpu_seconds": server_cpu}
+                          "waited_for_quiet_seconds": waited, **read_load}
         print(f"[{a.server} N={a.size}] read: {len(ids)} objects, {read_bytes / 1e6:.0f} MB in {secs:.2f}s"
               f"{' (STOPPED)' if stopped else ''} = {len(ids) / secs:,.0f} obj/s; "
-              f"server CPU {server_cpu or 0:.2f}s; decoding every page afterwards took {decode:.2f}s",
+              f"server CPU {server_cpu or 0:.2f}s, other processes {read_load.get('other_cpu_seconds', 0):.2f}s; "
+              f"decoding every page afterwards took {decode:.2f}s",
               file=sys.stderr, flush=True)
         if not stopped:
             expect = {f"indicator--{_uuid4('kawal-bench-indicator', i)}" for i in range(a.size)}
@@ -376,6 +446,7 @@ def cmd_sink(a):
 
 def cmd_ceiling(a):
     payloads = bodies(a.size, a.batch)
+    wait_quiet("client ceiling", a.quiet_below, a.quiet_wait)
     session = _session("none")
     stored, isecs, _, iclient = ingest(session, a.url, payloads, None)
     # The sink always answers more=true, so read a fixed number of pages.
@@ -464,8 +535,12 @@ def _fmt_rate(phase):
     r = _rate(phase)
     text = f"{r:,.0f}" if r is not None else "—"
     if phase.get("stopped"):
-        text = f"stopped after {phase['seconds'] / 60:.0f} min ({phase['objects']:,} done, {text}/s)"
+        text = f"stopped after {_duration(phase['seconds'])} ({phase['objects']:,} done, {text}/s)"
     return text
+
+
+def _duration(seconds):
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 def _mib(kb):
@@ -477,6 +552,12 @@ def _ratio(k, m, stopped=False):
         return "—"
     text = f"{k / m:,.1f}×"
     return f"≥ {text}" if stopped else text
+
+
+def _cores(phase, key):
+    if not phase or phase.get(key) is None or not phase.get("seconds"):
+        return "—"
+    return f"{phase[key] / phase['seconds']:.2f}"
 
 
 def _share(phase, key):
@@ -536,7 +617,7 @@ def cmd_report(a):
     lines.append(
         f"- Workload: POST N STIX 2.1 indicators as TAXII envelopes of 1,000, then GET them all with "
         f"`limit=1000`, following `next`; one client, sequential requests, keep-alive; fresh server "
-        f"per size; medallion phases stopped after {a.peer_timeout / 60:.0f} min."
+        f"per size; medallion phases stopped after {_duration(a.peer_timeout)}."
     )
     lines.append(
         f"- Targets for Kawal (2-core machine, holding at 1,000,000 stored objects): "
@@ -580,6 +661,33 @@ def cmd_report(a):
                  "| ingest: server CPU | ingest: client | read: server CPU | read: client |")
     lines.append("|---:|---:|:--|---:|:--|---:|---:|---:|---:|")
     lines.extend(verdicts)
+    load_rows = []
+    for n in sorted(results):
+        for server in ("kawal", "medallion"):
+            r = results[n].get(server)
+            if not r:
+                continue
+            cells = []
+            for phase in (r.get("ingest"), r.get("read")):
+                if not phase or "seconds" not in phase:
+                    cells += ["—", "—", "—"]
+                    continue
+                cells.append(f"{phase['seconds']:,.2f} s")
+                cells.append(_cores(phase, "server_cpu_seconds"))
+                cells.append(_cores(phase, "other_cpu_seconds"))
+            load_rows.append(f"| {n:,} | {server} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("CPU during each phase, in cores (CPU seconds ÷ wall seconds): the server process, and "
+                 "every other process on the machine except this client. "
+                 + ("Each phase starts only once the machine has been nearly idle for 3 s (or after "
+                    f"{_duration(a.quiet_wait)} of waiting); " if a.quiet_wait > 0 else "")
+                 + "a large \"other\" figure means something else ran during the phase and the row is "
+                 "less trustworthy.")
+    lines.append("")
+    lines.append("| N | server | ingest wall | ingest: server | ingest: other | read wall | read: server "
+                 "| read: other |")
+    lines.append("|---:|:--|---:|---:|---:|---:|---:|---:|")
+    lines.extend(load_rows)
     if ceiling:
         ci, cr = ceiling["ingest"], ceiling["read"]
         lines.append("")
@@ -635,6 +743,10 @@ def main():
     r.add_argument("--timeout", type=float, default=0, help="seconds per phase; 0 = none")
     r.add_argument("--out", required=True)
     r.add_argument("--pid", type=int, default=0, help="the server's process id, to read its CPU time")
+    r.add_argument("--quiet-below", type=float, default=0.3,
+                   help="before each phase, wait until fewer than this many cores are busy")
+    r.add_argument("--quiet-wait", type=float, default=900,
+                   help="wait at most this many seconds for that; 0 = do not wait")
 
     s = sub.add_parser("sink")
     s.add_argument("--port", type=int, required=True)
@@ -646,6 +758,8 @@ def main():
     c.add_argument("--batch", type=int, default=1000)
     c.add_argument("--page", type=int, default=1000)
     c.add_argument("--out", required=True)
+    c.add_argument("--quiet-below", type=float, default=0.3)
+    c.add_argument("--quiet-wait", type=float, default=900)
 
     m = sub.add_parser("medallion-config")
     m.add_argument("--dir", required=True)
@@ -661,6 +775,7 @@ def main():
     rep.add_argument("--command", required=True)
     rep.add_argument("--versions", default="")
     rep.add_argument("--peer-timeout", type=float, required=True)
+    rep.add_argument("--quiet-wait", type=float, default=0)
     rep.add_argument("--doc", default="")
 
     a = p.parse_args()
