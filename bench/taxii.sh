@@ -180,7 +180,10 @@ for n in "${SIZE_LIST[@]}"; do
     fi
 done
 
-VERSIONS="kawal $("$KAWAL" --version | awk '{print $2}') (binary $KAWAL, built from commit $(git -C "$(dirname "$KAWAL")" rev-parse --short HEAD 2>/dev/null || echo unknown)), medallion $("$PY" -c 'import medallion; print(medallion.__version__)'), requests $("$PY" -c 'import requests; print(requests.__version__)')"
+# The binary does not say which commit it was built from; name the newest commit older than it.
+BUILT="$(date -u -r "$KAWAL" '+%Y-%m-%d %H:%M:%S UTC')"
+COMMIT="$(git -C "$(dirname "$KAWAL")" log -1 --first-parent --format=%h --before="$BUILT" 2>/dev/null || true)"
+VERSIONS="kawal $("$KAWAL" --version | awk '{print $2}') (binary built $BUILT; newest commit before that: ${COMMIT:-unknown}), medallion $("$PY" -c 'import medallion; print(medallion.__version__)'), requests $("$PY" -c 'import requests; print(requests.__version__)')"
 REPORT=("${DRIVER[@]}" report --results "$RESULTS" --date "$(date -u '+%Y-%m-%d %H:%M UTC')"
     --command "bench/taxii.sh${ARGS:+ $ARGS}" --versions "$VERSIONS" --peer-timeout "$PEER_TIMEOUT" --quiet-wait "$QUIET_WAIT")
 if [ "$DOC" = 1 ]; then

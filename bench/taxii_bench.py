@@ -550,7 +550,7 @@ def _mib(kb):
 def _ratio(k, m, stopped=False):
     if k is None or m is None or m == 0:
         return "—"
-    text = f"{k / m:,.1f}×"
+    text = f"{k / m:,.0f}×" if k / m >= 100 else f"{k / m:,.1f}×"
     return f"≥ {text}" if stopped else text
 
 
@@ -710,9 +710,9 @@ def cmd_report(a):
     if a.doc:
         intro = (
             "# Benchmarks\n\n"
-            "Measured throughput and memory of Kawal, each with the command that reproduces it. "
-            "Every section is rewritten in place by the script named in its heading; numbers are "
-            "from one run on the machine stated, not averages.\n\n"
+            "Measured throughput and memory of Kawal, each next to the command that reproduces it. "
+            "A section whose heading names a script is rewritten in place by that script; its "
+            "numbers come from one run on the machine stated, not averages.\n\n"
         )
         text = open(a.doc).read() if os.path.exists(a.doc) else intro
         start = text.find(SECTION)
