@@ -126,6 +126,7 @@ TOKEN_GAMMA="$(admin token add --org Gamma --role analyst)"
 TOKEN_REVOKED="$(admin token add --org Alpha --role reader)"
 
 log "starting kawal serve"
+: >"$WORK/server.out"  # exists before the server writes, so the reader below never races it
 "$KAWAL" serve --data "$DATA" --listen 127.0.0.1:0 >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 BASE=""

@@ -224,8 +224,12 @@ impl SqliteStore {
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open(path).map_err(backend)?;
         conn.execute_batch(
+            // A 64 MiB page cache and memory-mapped reads keep index lookups off the disk as
+            // collections grow; checkpointing the WAL every 8,000 pages instead of 1,000 takes
+            // most checkpoints (and their fsyncs) out of the ingest path.
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 10000;",
+             PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;
+             PRAGMA wal_autocheckpoint = 8000; PRAGMA temp_store = MEMORY;",
         )
         .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
@@ -237,7 +241,7 @@ impl SqliteStore {
             )
             .map_err(backend)?;
             reader
-                .execute_batch("PRAGMA busy_timeout = 10000;")
+                .execute_batch("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;")
                 .map_err(backend)?;
             readers.push(reader);
         }
