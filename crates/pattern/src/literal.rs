@@ -50,8 +50,13 @@ pub(crate) fn check_timestamp(body: &str, at: usize) -> Result<(), Diagnostic> {
     let b = body.as_bytes();
     let whole = at - 2..at + body.len() + 1;
     let malformed = |offset: usize, len: usize, what: &str| {
+        // A fixed-width field can end inside a multi-byte character: mark all of it.
+        let mut end = offset + len;
+        while !body.is_char_boundary(end) {
+            end += 1;
+        }
         Diagnostic::new(
-            at + offset..at + offset + len,
+            at + offset..at + end,
             format!("malformed timestamp literal {}", Quoted(&body_text(body))),
         )
         .with_label(what.to_owned())

@@ -1,5 +1,6 @@
 //! Evaluation semantics on hand-made observations.
 
 mod compiled;
+mod fuzzed;
 mod semantics;
 mod stix2_matcher;

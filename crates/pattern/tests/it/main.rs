@@ -3,6 +3,7 @@
 mod api;
 mod corpus;
 mod data;
+mod fuzzed;
 mod inspector;
 mod printer;
 mod rendered;
