@@ -170,13 +170,16 @@ pub fn insert_outcomes(store: Arc<dyn Store>) {
             &[],
             &[v1.clone(), v1_other, sco.clone(), v1],
             &leaf,
+            &status,
         )
         .unwrap();
     assert!(matches!(out[0], InsertOutcome::Added { .. }));
     assert!(matches!(out[1], InsertOutcome::Conflict { .. }));
     assert!(matches!(out[2], InsertOutcome::Added { .. }));
     assert!(matches!(out[3], InsertOutcome::AlreadyPresent { .. }));
-    let again = store.insert_versions(&cid, a, &[], &[sco], &leaf).unwrap();
+    let again = store
+        .insert_versions(&cid, a, &[], &[sco], &leaf, &status)
+        .unwrap();
     assert!(
         matches!(again[0], InsertOutcome::AlreadyPresent { .. }),
         "{again:?}"
@@ -208,10 +211,10 @@ pub fn date_added_strictly_increases(store: Arc<dyn Store>) {
         })
         .collect();
     store
-        .insert_versions(&cid, a, &[], &batch[..100], &leaf)
+        .insert_versions(&cid, a, &[], &batch[..100], &leaf, &status)
         .unwrap();
     store
-        .insert_versions(&cid, a, &[], &batch[100..], &leaf)
+        .insert_versions(&cid, a, &[], &batch[100..], &leaf, &status)
         .unwrap();
     let all = store
         .scan(
@@ -236,6 +239,7 @@ pub fn scan_filters(store: Arc<dyn Store>) {
             &[b],
             &[object(ID1, "2020-01-01T00:00:00.000Z", "")],
             &leaf,
+            &status,
         )
         .unwrap();
     store
@@ -249,6 +253,7 @@ pub fn scan_filters(store: Arc<dyn Store>) {
                 r#","name":"x","is_family":true"#,
             )],
             &leaf,
+            &status,
         )
         .unwrap();
     let by = |scan: Scan| store.scan(&cid, None, &Scan { batch: 10, ..scan }).unwrap();
@@ -322,6 +327,7 @@ pub fn newest_and_oldest(store: Arc<dyn Store>) {
                 object(ID1, "2020-02-01T00:00:00.000Z", ""),
             ],
             &leaf,
+            &status,
         )
         .unwrap();
     let versions = store.versions(&cid, ID1, true).unwrap();
@@ -337,7 +343,7 @@ pub fn delete_versions(store: Arc<dyn Store>) {
     let v1 = object(ID1, "2020-01-01T00:00:00.000Z", "");
     let v2 = object(ID1, "2020-02-01T00:00:00.000Z", "");
     store
-        .insert_versions(&cid, a, &[], &[v1, v2.clone()], &leaf)
+        .insert_versions(&cid, a, &[], &[v1, v2.clone()], &leaf, &status)
         .unwrap();
     let t1 = Timestamp::parse("2020-01-01T00:00:00.000Z").unwrap();
     assert_eq!(
@@ -360,12 +366,14 @@ pub fn delete_versions(store: Arc<dyn Store>) {
     store
         .delete_versions(&cid, ID1, &[left[0].version], &deletion_leaf)
         .unwrap();
-    store.insert_versions(&cid, a, &[], &[v2], &leaf).unwrap();
+    store
+        .insert_versions(&cid, a, &[], &[v2], &leaf, &status)
+        .unwrap();
     assert!(store.versions(&cid, ID1, false).unwrap()[0].date_added > before);
 }
 
 pub fn statuses(store: Arc<dyn Store>) {
-    let (a, _, _) = setup(&*store);
+    let (a, _, cid) = setup(&*store);
     let status = StoredStatus {
         id: "2d086da7-4bdc-4f91-900e-d77486753710".into(),
         owner: a,
@@ -374,6 +382,17 @@ pub fn statuses(store: Arc<dyn Store>) {
     store.save_status(&status).unwrap();
     assert_eq!(store.status(&status.id).unwrap(), Some(status));
     assert_eq!(store.status("missing").unwrap(), None);
+    // A write's status is stored with it, even when nothing was added.
+    let written = std::cell::RefCell::new(String::new());
+    let status_fn = |outcomes: &[InsertOutcome]| {
+        let s = self::status(outcomes);
+        written.borrow_mut().clone_from(&s.id);
+        s
+    };
+    store
+        .insert_versions(&cid, a, &[], &[], &leaf, &status_fn)
+        .unwrap();
+    assert!(store.status(&written.borrow()).unwrap().is_some());
 }
 
 pub fn audit_trail(store: Arc<dyn Store>) {
@@ -445,7 +464,9 @@ pub fn paging_under_concurrent_writes(store: Arc<dyn Store>) {
                         )
                     })
                     .collect();
-                store.insert_versions(&cid, a, &[], &batch, &leaf).unwrap();
+                store
+                    .insert_versions(&cid, a, &[], &batch, &leaf, &status)
+                    .unwrap();
             }
         })
     };
@@ -491,6 +512,15 @@ pub fn paging_under_concurrent_writes(store: Arc<dyn Store>) {
     assert_eq!(seen.len(), total);
 }
 
+/// A status resource with a fresh id, owned by nobody in particular.
+pub fn status(outcomes: &[InsertOutcome]) -> StoredStatus {
+    StoredStatus {
+        id: uuid::Uuid::new_v4().to_string(),
+        owner: 0,
+        json: format!("{{\"outcomes\":{}}}", outcomes.len()),
+    }
+}
+
 /// A leaf naming the version, distinct for every version stored.
 pub fn leaf(new: &NewVersion, version: Timestamp, date_added: Timestamp) -> Vec<u8> {
     format!("object {} {version} {date_added}", new.object.id).into_bytes()
@@ -526,7 +556,9 @@ pub fn transparency_log(store: Arc<dyn Store>) {
             )
         })
         .collect();
-    let outcomes = store.insert_versions(&cid, a, &[], &batch, &leaf).unwrap();
+    let outcomes = store
+        .insert_versions(&cid, a, &[], &batch, &leaf, &status)
+        .unwrap();
     let leaves: Vec<u64> = outcomes
         .iter()
         .map(|o| match o {
@@ -537,7 +569,7 @@ pub fn transparency_log(store: Arc<dyn Store>) {
     assert_eq!(leaves, (0..37).collect::<Vec<_>>());
     // Duplicates add no leaf.
     store
-        .insert_versions(&cid, a, &[], &batch[..3], &leaf)
+        .insert_versions(&cid, a, &[], &batch[..3], &leaf, &status)
         .unwrap();
     store.append_log(&[b"audit".to_vec()]).unwrap();
     let (size, root) = store.log_head().unwrap();

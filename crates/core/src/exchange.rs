@@ -487,13 +487,62 @@ impl Exchange {
             }
             .encode()
         };
-        let outcomes =
-            self.store
-                .insert_versions(collection_id, producer, &recipients, &accepted, &leaf)?;
-        let mut successes = Vec::with_capacity(outcomes.len());
-        for (new, outcome) in accepted.iter().zip(outcomes) {
-            let id = new.object.id.clone();
-            match outcome {
+        let built = std::cell::RefCell::new(None);
+        let status_of = |outcomes: &[InsertOutcome]| {
+            let status = write_status(
+                &accepted,
+                outcomes,
+                failures.clone(),
+                raws.len(),
+                request_timestamp,
+            );
+            // A plain struct always serialises.
+            let json = serde_json::to_string(&status).unwrap_or_default();
+            let stored = StoredStatus {
+                id: status.id.clone(),
+                owner: producer,
+                json,
+            };
+            *built.borrow_mut() = Some(status);
+            stored
+        };
+        self.store.insert_versions(
+            collection_id,
+            producer,
+            &recipients,
+            &accepted,
+            &leaf,
+            &status_of,
+        )?;
+        let status = built.into_inner().ok_or_else(|| {
+            Error::Store(StoreError::Backend("the store wrote no status".to_owned()))
+        })?;
+        self.record(
+            who,
+            "write",
+            collection_id,
+            &format!(
+                "status {}: {} stored, {} refused",
+                status.id, status.success_count, status.failure_count
+            ),
+        );
+        Ok(status)
+    }
+}
+
+/// The TAXII status of a write: one entry per object, in envelope order within successes and
+/// within failures.
+fn write_status(
+    accepted: &[NewVersion],
+    outcomes: &[InsertOutcome],
+    mut failures: Vec<StatusDetail>,
+    total: usize,
+    request_timestamp: Timestamp,
+) -> Status {
+    let mut successes = Vec::with_capacity(outcomes.len());
+    for (new, outcome) in accepted.iter().zip(outcomes.iter().cloned()) {
+        let id = new.object.id.clone();
+        match outcome {
                 InsertOutcome::Added { version, leaf, .. } => successes.push(StatusDetail {
                     id,
                     version: version.to_string(),
@@ -512,38 +561,22 @@ impl Exchange {
                     version: version.to_string(),
                 }),
             }
-        }
-        let status = Status {
-            id: uuid::Uuid::new_v4().to_string(),
-            status: "complete".to_owned(),
-            request_timestamp: request_timestamp.to_string(),
-            total_count: raws.len(),
-            success_count: successes.len(),
-            successes,
-            failure_count: failures.len(),
-            failures,
-            pending_count: 0,
-            pendings: Vec::new(),
-        };
-        let json = serde_json::to_string(&status)
-            .map_err(|e| Error::Store(StoreError::Backend(e.to_string())))?;
-        self.store.save_status(&StoredStatus {
-            id: status.id.clone(),
-            owner: producer,
-            json,
-        })?;
-        self.record(
-            who,
-            "write",
-            collection_id,
-            &format!(
-                "status {}: {} stored, {} refused",
-                status.id, status.success_count, status.failure_count
-            ),
-        );
-        Ok(status)
     }
+    Status {
+        id: uuid::Uuid::new_v4().to_string(),
+        status: "complete".to_owned(),
+        request_timestamp: request_timestamp.to_string(),
+        total_count: total,
+        success_count: successes.len(),
+        successes,
+        failure_count: failures.len(),
+        failures,
+        pending_count: 0,
+        pendings: Vec::new(),
+    }
+}
 
+impl Exchange {
     fn resolve_recipients(&self, collection: &Collection, names: &[String]) -> Result<Vec<OrgId>> {
         let orgs = if names.is_empty() {
             Vec::new()

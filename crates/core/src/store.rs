@@ -21,6 +21,10 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Builds the status resource of a write from what happened to each version; it is stored in
+/// the same transaction, so a status exists exactly when its objects do.
+pub type StatusFn<'a> = dyn Fn(&[InsertOutcome]) -> StoredStatus + 'a;
+
 /// Builds the log leaf of a version being stored, given its version and `date_added`.
 pub type LeafFn<'a> = dyn Fn(&NewVersion, Timestamp, Timestamp) -> Vec<u8> + 'a;
 
@@ -100,7 +104,7 @@ pub trait Store: Send + Sync + 'static {
     /// Stores the versions in one transaction, giving each added version a `date_added`
     /// strictly greater than every `date_added` handed out before, and appending the leaf
     /// `leaf(version, its version timestamp, its date_added)` to the transparency log in the
-    /// same transaction.
+    /// same transaction, together with the status resource `status(outcomes)`.
     fn insert_versions(
         &self,
         collection: &str,
@@ -108,6 +112,7 @@ pub trait Store: Send + Sync + 'static {
         recipients: &[OrgId],
         versions: &[NewVersion],
         leaf: &LeafFn<'_>,
+        status: &StatusFn<'_>,
     ) -> StoreResult<Vec<InsertOutcome>>;
     /// Up to `scan.batch` versions with `date_added` greater than `after`, oldest first.
     fn scan(

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-use kawal_core::store::LeafFn;
+use kawal_core::store::{LeafFn, StatusFn};
 use kawal_core::{
     AuditEvent, AuditQuery, Collection, GroupId, InsertOutcome, NewCollection, NewVersion, OrgId,
     Organisation, Role, Scan, SharingGroup, Store, StoreError, StoreResult, StoredStatus,
@@ -628,6 +628,7 @@ impl Store for SqliteStore {
         recipients: &[OrgId],
         versions: &[NewVersion],
         leaf: &LeafFn<'_>,
+        status: &StatusFn<'_>,
     ) -> StoreResult<Vec<InsertOutcome>> {
         let recipients = (!recipients.is_empty()).then(|| {
             recipients
@@ -709,11 +710,16 @@ impl Store for SqliteStore {
                     *leaf = indexes.next().unwrap_or_default();
                 }
             }
-            tx.execute(
+                        tx.execute(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 params![DATE_ADDED_MARK, last.to_string()],
             )?;
-                        tx.commit()?;
+            let stored = status(&outcomes);
+            tx.execute(
+                "INSERT INTO statuses (id, owner, json) VALUES (?1, ?2, ?3)",
+                params![stored.id, stored.owner, stored.json],
+            )?;
+            tx.commit()?;
             Ok(outcomes)
         })
     }

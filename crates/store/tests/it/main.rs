@@ -36,7 +36,14 @@ fn reopening_keeps_everything_and_never_reuses_date_added() {
             "",
         );
         store
-            .insert_versions(&c.id, org.id, &[], &[v], &kawal_core::conformance::leaf)
+            .insert_versions(
+                &c.id,
+                org.id,
+                &[],
+                &[v],
+                &kawal_core::conformance::leaf,
+                &kawal_core::conformance::status,
+            )
             .unwrap();
         let stored = store
             .versions(
@@ -64,7 +71,14 @@ fn reopening_keeps_everything_and_never_reuses_date_added() {
         "",
     );
     store
-        .insert_versions(&cid, org.id, &[], &[v], &kawal_core::conformance::leaf)
+        .insert_versions(
+            &cid,
+            org.id,
+            &[],
+            &[v],
+            &kawal_core::conformance::leaf,
+            &kawal_core::conformance::status,
+        )
         .unwrap();
     let again = store
         .versions(
