@@ -16,6 +16,8 @@ VENV="$ROOT/.venv-conformance"
 PY_REQUIREMENTS=(taxii2-client==2.3.0 stix2==3.0.2 stix2-validator==3.3.2)
 
 log() { printf '[conformance] %s\n' "$*" >&2; }
+# shellcheck source=lib/common.sh
+source "$ROOT/scripts/lib/common.sh"
 
 force_build=0
 for arg in "$@"; do
@@ -38,35 +40,10 @@ export KAWAL_CONFORMANCE_T0
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 
 # ---- Python environment -------------------------------------------------------------------
-# A stamp records what was installed, so an unchanged venv costs no registry round-trip.
-stamp="$VENV/.conformance-requirements"
-wanted="${PY_REQUIREMENTS[*]}"
-if [[ ! -x "$VENV/bin/python" ]]; then
-    log "creating $VENV"
-    python3 -m venv "$VENV" || {
-        log "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-        exit 1
-    }
-fi
-# The venv lives inside the repository; keep it out of git whatever the top-level ignores say.
-[[ -f "$VENV/.gitignore" ]] || printf '*\n' >"$VENV/.gitignore"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
-    log "installing ${PY_REQUIREMENTS[*]}"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_REQUIREMENTS[@]}"
-    printf '%s' "$wanted" >"$stamp"
-fi
+ensure_venv "$VENV" conformance "${PY_REQUIREMENTS[@]}"
 
 # ---- The binary -------------------------------------------------------------------------
-KAWAL="${KAWAL_BIN:-$ROOT/target/debug/kawal}"
-if [[ -z "${KAWAL_BIN:-}" && ($force_build == 1 || ! -x "$KAWAL") ]]; then
-    log "building kawal (cargo build -p kawal)"
-    (cd "$ROOT" && cargo build --quiet -p kawal)
-fi
-[[ -x "$KAWAL" ]] || {
-    log "no kawal binary at $KAWAL"
-    exit 1
-}
-log "using $KAWAL"
+locate_kawal "$ROOT" "$force_build"
 
 # ---- A fresh instance -------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/kawal-conformance.XXXXXX")"
@@ -75,15 +52,7 @@ SERVER_PID=""
 
 cleanup() {
     local rc=$?
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_server "$SERVER_PID"
     if [[ $rc -ne 0 && -s "$WORK/server.err" ]]; then
         log "last lines of the server log:"
         tail -n 20 "$WORK/server.err" >&2 || true

@@ -20,6 +20,8 @@ VENV="$ROOT/.venv-log-verify"
 PY_REQUIREMENTS=(cryptography==46.0.3)
 
 log() { printf '[log-verify] %s\n' "$*" >&2; }
+# shellcheck source=lib/common.sh
+source "$ROOT/scripts/lib/common.sh"
 
 force_build=0
 for arg in "$@"; do
@@ -41,23 +43,7 @@ T0="$(date +%s%N)"
 export NO_PROXY="127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}" no_proxy="127.0.0.1,localhost${no_proxy:+,$no_proxy}"
 
 # ---- Python environment -------------------------------------------------------------------
-# A stamp records what was installed, so an unchanged venv costs no registry round-trip.
-stamp="$VENV/.log-verify-requirements"
-wanted="${PY_REQUIREMENTS[*]}"
-if [[ ! -x "$VENV/bin/python" ]]; then
-    log "creating $VENV"
-    python3 -m venv "$VENV" || {
-        log "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-        exit 1
-    }
-fi
-# The venv lives inside the repository; keep it out of git whatever the top-level ignores say.
-[[ -f "$VENV/.gitignore" ]] || printf '*\n' >"$VENV/.gitignore"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
-    log "installing ${PY_REQUIREMENTS[*]}"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_REQUIREMENTS[@]}"
-    printf '%s' "$wanted" >"$stamp"
-fi
+ensure_venv "$VENV" log-verify "${PY_REQUIREMENTS[@]}"
 PY="$VENV/bin/python"
 VERIFY=("$PY" "$ROOT/scripts/log_verify.py")
 
@@ -74,16 +60,7 @@ printf '%s\n' "$selftest"
 count_passed "$selftest"
 
 # ---- The binary -------------------------------------------------------------------------
-KAWAL="${KAWAL_BIN:-$ROOT/target/debug/kawal}"
-if [[ -z "${KAWAL_BIN:-}" && ($force_build == 1 || ! -x "$KAWAL") ]]; then
-    log "building kawal (cargo build -p kawal)"
-    (cd "$ROOT" && cargo build --quiet -p kawal)
-fi
-[[ -x "$KAWAL" ]] || {
-    log "no kawal binary at $KAWAL"
-    exit 1
-}
-log "using $KAWAL"
+locate_kawal "$ROOT" "$force_build"
 
 # ---- A fresh instance -------------------------------------------------------------------
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/kawal-log-verify.XXXXXX")"
@@ -92,15 +69,7 @@ SERVER_PID=""
 
 cleanup() {
     local rc=$?
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 50); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_server "$SERVER_PID"
     if [[ $rc -ne 0 && -s "$WORK/server.err" ]]; then
         log "last lines of the server log:"
         tail -n 20 "$WORK/server.err" >&2 || true

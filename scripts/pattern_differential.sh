@@ -17,6 +17,8 @@ VENV="$ROOT/.venv-differential"
 PY_REQUIREMENTS=(stix2-patterns==2.1.2 stix2-matcher==3.0.0 antlr4-python3-runtime==4.13.2)
 
 log() { printf '[differential] %s\n' "$*" >&2; }
+# shellcheck source=lib/common.sh
+source "$ROOT/scripts/lib/common.sh"
 
 force_build=0
 args=()
@@ -32,35 +34,10 @@ for arg in "$@"; do
 done
 
 # ---- Python environment -------------------------------------------------------------------
-# A stamp records what was installed, so an unchanged venv costs no registry round-trip.
-stamp="$VENV/.differential-requirements"
-wanted="${PY_REQUIREMENTS[*]}"
-if [[ ! -x "$VENV/bin/python" ]]; then
-    log "creating $VENV"
-    python3 -m venv "$VENV" || {
-        log "python3 -m venv failed (on Debian: apt-get install python3-venv)"
-        exit 1
-    }
-fi
-# The venv lives inside the repository; keep it out of git whatever the top-level ignores say.
-[[ -f "$VENV/.gitignore" ]] || printf '*\n' >"$VENV/.gitignore"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$wanted" ]]; then
-    log "installing ${PY_REQUIREMENTS[*]}"
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "${PY_REQUIREMENTS[@]}"
-    printf '%s' "$wanted" >"$stamp"
-fi
+ensure_venv "$VENV" differential "${PY_REQUIREMENTS[@]}"
 
 # ---- The binary -------------------------------------------------------------------------
-KAWAL="${KAWAL_BIN:-$ROOT/target/debug/kawal}"
-if [[ -z "${KAWAL_BIN:-}" && ($force_build == 1 || ! -x "$KAWAL") ]]; then
-    log "building kawal (cargo build -p kawal)"
-    (cd "$ROOT" && cargo build --quiet -p kawal)
-fi
-[[ -x "$KAWAL" ]] || {
-    log "no kawal binary at $KAWAL"
-    exit 1
-}
-log "using $KAWAL"
+locate_kawal "$ROOT" "$force_build"
 
 # Its last line is the summary, "pattern differential: N passed, N failed"; its status is ours.
 "$VENV/bin/python" "$ROOT/scripts/pattern_differential.py" --kawal "$KAWAL" ${args[@]+"${args[@]}"}
