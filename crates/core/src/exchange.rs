@@ -1308,11 +1308,6 @@ fn log_error<E: std::error::Error>(e: tlog::proof::ProveError<E>) -> Error {
 impl Exchange {
     // ---- transparency log ------------------------------------------------------------------
 
-    /// The log's current size and root hash (possibly ahead of the latest checkpoint).
-    pub fn log_head(&self) -> Result<(u64, tlog::Hash)> {
-        Ok(self.store.log_head()?)
-    }
-
     /// The newest signed checkpoint (a C2SP signed note).
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
         Ok(self.store.latest_checkpoint()?)
@@ -1368,20 +1363,14 @@ impl Exchange {
         let start = bundle.first_entry();
         let end = start + u64::from(bundle.width());
         let leaves = self.store.log_leaves(start, end)?;
-        if let Some(missing) = (start..end)
-            .zip(
-                leaves
-                    .iter()
-                    .map(|(i, _)| *i)
-                    .chain(std::iter::repeat(u64::MAX)),
-            )
-            .find(|(want, got)| want != got)
-        {
+        // Leaves come back in index order, so the first one out of place marks a gap.
+        let gap = (start..end)
+            .find(|want| leaves.get((want - start) as usize).map(|(i, _)| *i) != Some(*want));
+        if let Some(missing) = gap {
             let (head, _) = self.store.log_head()?;
-            return Err(if missing.0 < head {
+            return Err(if missing < head {
                 Error::Store(StoreError::Backend(format!(
-                    "leaf {} is missing from the log's store",
-                    missing.0
+                    "leaf {missing} is missing from the log's store"
                 )))
             } else {
                 Error::NotFound(format!(
@@ -1391,35 +1380,5 @@ impl Exchange {
         }
         tlog::tile::encode_entry_bundle(leaves.iter().map(|(_, l)| l.as_slice()))
             .map_err(|e| Error::BadRequest(e.to_string()))
-    }
-
-    /// The leaf index of an object version the principal may read.
-    pub fn leaf_of(
-        &self,
-        who: &Principal,
-        collection_id: &str,
-        object_id: &str,
-        version: Timestamp,
-    ) -> Result<u64> {
-        let page = self.object(
-            who,
-            collection_id,
-            object_id,
-            &ListQuery {
-                versions: VersionSelect::all(),
-                ..ListQuery::default()
-            },
-            false,
-        )?;
-        if !page.items.iter().any(|v| v.version == version) {
-            return Err(Error::NotFound(format!(
-                "no version {version} of `{object_id}` is visible to you"
-            )));
-        }
-        self.store
-            .leaf_of(collection_id, object_id, version)?
-            .ok_or_else(|| {
-                Error::NotFound(format!("version {version} of `{object_id}` has no leaf"))
-            })
     }
 }
