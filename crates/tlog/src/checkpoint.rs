@@ -58,6 +58,15 @@ fn check_line(line: &str, number: usize) -> Result<(), CheckpointError> {
     Ok(())
 }
 
+/// A tree size as the C2SP formats write it: ASCII decimal, no sign, no leading zeros (`0` for
+/// zero), at most `u64::MAX`.
+pub(crate) fn parse_size(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text.len() == 1 || !text.starts_with('0'));
+    canonical.then(|| text.parse::<u64>().ok()).flatten()
+}
+
 impl Checkpoint {
     /// A checkpoint without extension lines. The origin must be a non-empty single line.
     pub fn new(origin: &str, size: u64, root: Hash) -> Result<Self, CheckpointError> {
@@ -110,12 +119,7 @@ impl Checkpoint {
         let [origin, size, root, extensions @ ..] = lines.as_slice() else {
             return Err(CheckpointError::MissingLines);
         };
-        let size_ok =
-            size.bytes().all(|b| b.is_ascii_digit()) && (size.len() == 1 || !size.starts_with('0'));
-        let size = size_ok
-            .then(|| size.parse::<u64>().ok())
-            .flatten()
-            .ok_or_else(|| CheckpointError::Size((*size).to_owned()))?;
+        let size = parse_size(size).ok_or_else(|| CheckpointError::Size((*size).to_owned()))?;
         let root =
             hash_from_base64(root).map_err(|_| CheckpointError::RootHash((*root).to_owned()))?;
         Ok(Checkpoint {

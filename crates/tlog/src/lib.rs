@@ -17,6 +17,7 @@
 //! | [`note`] | C2SP signed-note with Ed25519: key IDs, verifier/signer key texts, strict parsing, [`note::sign`] and [`note::open`] |
 //! | [`checkpoint`] | C2SP tlog-checkpoint bodies: origin, size, root hash, extension lines |
 //! | [`cosignature`] | C2SP tlog-cosignature `cosignature/v1`: timestamped Ed25519 witness cosignatures |
+//! | [`witness`] | C2SP tlog-witness `add-checkpoint`: request syntax, the witness's checks and refusals, reading its answer |
 //!
 //! # Storage
 //!
@@ -53,6 +54,7 @@ pub mod note;
 pub mod proof;
 pub mod tile;
 pub mod tree;
+pub mod witness;
 
 pub use checkpoint::Checkpoint;
 pub use frontier::Frontier;

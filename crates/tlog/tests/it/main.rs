@@ -7,3 +7,4 @@ mod props;
 mod reference;
 mod tiles;
 mod vectors;
+mod witness;
