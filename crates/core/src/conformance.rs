@@ -8,7 +8,9 @@ use sha2::{Digest, Sha256};
 use stix::{Timestamp, Tlp};
 
 use crate::model::{InsertOutcome, NewVersion, Role, Token, Writers};
-use crate::store::{AuditQuery, NewCollection, Scan, Store, StoredStatus};
+use crate::store::{
+    AuditQuery, NewCollection, Scan, Store, StoredStatus, WitnessSwap, WitnessedCheckpoint,
+};
 use crate::AuditEvent;
 
 /// Runs each named check against a fresh store from the factory.
@@ -18,7 +20,8 @@ macro_rules! store_conformance_tests {
         $crate::store_conformance_tests!(@each $factory;
             settings_round_trip, orgs_groups_collections, tokens, insert_outcomes,
             date_added_strictly_increases, scan_filters, newest_and_oldest, delete_versions,
-            statuses, audit_trail, paging_under_concurrent_writes, transparency_log);
+            statuses, audit_trail, paging_under_concurrent_writes, transparency_log,
+            witness_state);
     };
     (@each $factory:expr; $($check:ident),*) => {
         $(
@@ -627,4 +630,65 @@ pub fn transparency_log(store: Arc<dyn Store>) {
         store.latest_checkpoint().unwrap(),
         Some((39, "note 39".to_owned()))
     );
+}
+
+/// The witness's state per log only moves by compare-and-swap on its size, so that of two
+/// concurrent submissions from the same size exactly one wins.
+pub fn witness_state(store: Arc<dyn Store>) {
+    let cp = |size: u64| WitnessedCheckpoint {
+        size,
+        root: tlog::leaf_hash(&size.to_be_bytes()),
+        note: format!("log.example\n{size}\n...\n\n\u{2014} log.example sig\n"),
+    };
+    assert_eq!(store.witnessed("log.example").unwrap(), None);
+    // A log never cosigned counts as size 0.
+    assert_eq!(
+        store.swap_witnessed("log.example", 3, &cp(5)).unwrap(),
+        WitnessSwap::Moved { current: 0 }
+    );
+    assert_eq!(store.witnessed("log.example").unwrap(), None);
+    assert_eq!(
+        store.swap_witnessed("log.example", 0, &cp(5)).unwrap(),
+        WitnessSwap::Swapped
+    );
+    assert_eq!(store.witnessed("log.example").unwrap(), Some(cp(5)));
+    assert_eq!(
+        store.swap_witnessed("log.example", 0, &cp(6)).unwrap(),
+        WitnessSwap::Moved { current: 5 }
+    );
+    assert_eq!(
+        store.swap_witnessed("log.example", 5, &cp(5)).unwrap(),
+        WitnessSwap::Swapped
+    );
+    assert_eq!(
+        store.swap_witnessed("log.example", 5, &cp(9)).unwrap(),
+        WitnessSwap::Swapped
+    );
+    assert_eq!(store.witnessed("log.example").unwrap(), Some(cp(9)));
+    // Logs are independent.
+    assert_eq!(store.witnessed("other.example").unwrap(), None);
+    assert_eq!(
+        store.swap_witnessed("other.example", 0, &cp(1)).unwrap(),
+        WitnessSwap::Swapped
+    );
+    assert_eq!(store.witnessed("log.example").unwrap(), Some(cp(9)));
+
+    let threads: Vec<_> = (10..18u64)
+        .map(|size| {
+            let store = Arc::clone(&store);
+            std::thread::spawn(move || store.swap_witnessed("log.example", 9, &cp(size)).unwrap())
+        })
+        .collect();
+    let outcomes: Vec<WitnessSwap> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let winners = outcomes
+        .iter()
+        .filter(|o| **o == WitnessSwap::Swapped)
+        .count();
+    assert_eq!(winners, 1, "{outcomes:?}");
+    let now = store.witnessed("log.example").unwrap().unwrap();
+    assert!((10..18).contains(&now.size));
+    // The losers saw the winner's size, not a state in between.
+    assert!(outcomes
+        .iter()
+        .all(|o| *o == WitnessSwap::Swapped || *o == WitnessSwap::Moved { current: now.size }));
 }

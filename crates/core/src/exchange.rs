@@ -1007,7 +1007,7 @@ impl Exchange {
         Ok(())
     }
 
-    fn record_event(
+    pub(crate) fn record_event(
         &self,
         actor: String,
         org: Option<OrgId>,

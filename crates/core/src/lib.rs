@@ -10,10 +10,15 @@ pub mod log;
 pub mod model;
 pub mod policy;
 pub mod store;
+pub mod witness;
 
 pub use exchange::{
     CollectionView, Error, Exchange, Limits, ListQuery, NewCollectionRequest, Page, Status,
     StatusDetail, VersionSelect,
 };
 pub use model::*;
-pub use store::{AuditQuery, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus};
+pub use store::{
+    AuditQuery, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus, WitnessSwap,
+    WitnessedCheckpoint,
+};
+pub use witness::WitnessError;

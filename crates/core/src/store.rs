@@ -71,6 +71,26 @@ pub struct AuditQuery {
     pub limit: usize,
 }
 
+/// The latest checkpoint this instance cosigned as a witness of a log (C2SP tlog-witness).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WitnessedCheckpoint {
+    pub size: u64,
+    pub root: tlog::Hash,
+    /// The checkpoint with the log's signatures and this witness's cosignature, as served to
+    /// monitors.
+    pub note: String,
+}
+
+/// What a compare-and-swap of a witnessed checkpoint found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WitnessSwap {
+    Swapped,
+    /// Another submission moved the log's state first; this is its size now.
+    Moved {
+        current: u64,
+    },
+}
+
 /// Persistent state of an exchange instance. Methods block; async callers run them on a
 /// blocking pool. Writes are durable when the method returns.
 pub trait Store: Send + Sync + 'static {
@@ -152,6 +172,18 @@ pub trait Store: Send + Sync + 'static {
     fn save_checkpoint(&self, size: u64, note: &str) -> StoreResult<()>;
     /// The newest signed checkpoint: its size and note.
     fn latest_checkpoint(&self) -> StoreResult<Option<(u64, String)>>;
+
+    /// The latest checkpoint cosigned for the log `origin`.
+    fn witnessed(&self, origin: &str) -> StoreResult<Option<WitnessedCheckpoint>>;
+    /// Replaces the checkpoint cosigned for `origin` by `new` only if its size is still
+    /// `old_size` (a log never cosigned counts as size 0), atomically, so that concurrent
+    /// submissions cannot roll the witness back.
+    fn swap_witnessed(
+        &self,
+        origin: &str,
+        old_size: u64,
+        new: &WitnessedCheckpoint,
+    ) -> StoreResult<WitnessSwap>;
 
     fn save_status(&self, status: &StoredStatus) -> StoreResult<()>;
     fn status(&self, id: &str) -> StoreResult<Option<StoredStatus>>;

@@ -13,7 +13,7 @@ use kawal_core::store::{LeafFn, StatusFn};
 use kawal_core::{
     AuditEvent, AuditQuery, Collection, GroupId, InsertOutcome, NewCollection, NewVersion, OrgId,
     Organisation, Role, Scan, SharingGroup, Store, StoreError, StoreResult, StoredStatus,
-    StoredVersion, Token, Writers,
+    StoredVersion, Token, WitnessSwap, WitnessedCheckpoint, Writers,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Row};
@@ -103,6 +103,12 @@ CREATE TABLE IF NOT EXISTS log_nodes (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS log_state (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS checkpoints (size INTEGER PRIMARY KEY, note TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS witnessed (
+    origin TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL
+);
 "#;
 
 const DATE_ADDED_MARK: &str = "date_added_high_water_mark";
@@ -199,6 +205,22 @@ fn append_leaves(
         [frontier.to_bytes()],
     )?;
     Ok(indexes)
+}
+
+fn witnessed_from_row(row: &Row<'_>) -> rusqlite::Result<WitnessedCheckpoint> {
+    let root: Vec<u8> = row.get(1)?;
+    let root = tlog::Hash::try_from(root.as_slice()).map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            1,
+            rusqlite::types::Type::Blob,
+            format!("a witnessed root is {} bytes, not 32", root.len()).into(),
+        )
+    })?;
+    Ok(WitnessedCheckpoint {
+        size: row.get::<_, i64>(0)? as u64,
+        root,
+        note: row.get(2)?,
+    })
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -892,6 +914,48 @@ impl Store for SqliteStore {
                 |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
             )
             .optional()
+        })
+    }
+
+    fn witnessed(&self, origin: &str) -> StoreResult<Option<WitnessedCheckpoint>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT size, root, note FROM witnessed WHERE origin = ?1",
+                [origin],
+                witnessed_from_row,
+            )
+            .optional()
+        })
+    }
+
+    fn swap_witnessed(
+        &self,
+        origin: &str,
+        old_size: u64,
+        new: &WitnessedCheckpoint,
+    ) -> StoreResult<WitnessSwap> {
+        self.write(|w| {
+            // IMMEDIATE: the size read and the row written belong to one locked transaction,
+            // whichever process submits.
+            let tx = immediate(&mut w.conn)?;
+            let current: u64 = tx
+                .query_row(
+                    "SELECT size FROM witnessed WHERE origin = ?1",
+                    [origin],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?
+                .map_or(0, |s| s as u64);
+            if current != old_size {
+                return Ok(WitnessSwap::Moved { current });
+            }
+            tx.execute(
+                "INSERT INTO witnessed (origin, size, root, note) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (origin) DO UPDATE SET size = excluded.size, root = excluded.root, note = excluded.note",
+                params![origin, new.size as i64, &new.root[..], new.note],
+            )?;
+            tx.commit()?;
+            Ok(WitnessSwap::Swapped)
         })
     }
 
