@@ -30,6 +30,37 @@ struct File {
     max_page: Option<usize>,
     log_origin: Option<String>,
     checkpoint_interval_ms: Option<u64>,
+    witness_name: Option<String>,
+    #[serde(default)]
+    witnessed_logs: Vec<WitnessedLogEntry>,
+    #[serde(default)]
+    log_witnesses: Vec<LogWitnessEntry>,
+}
+
+/// `[[witnessed_logs]]`: a log this instance witnesses.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WitnessedLogEntry {
+    /// The log's verifier key (`name+id+base64`, an Ed25519 note key).
+    key: String,
+    /// The origin line of its checkpoints; the key's name when omitted.
+    origin: Option<String>,
+}
+
+/// `[[log_witnesses]]`: a witness this instance's log submits its checkpoints to.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LogWitnessEntry {
+    /// The witness's cosignature verifier key (`name+id+base64`, key type 0x04).
+    key: String,
+    /// Its submission prefix; checkpoints are posted to `<url>/add-checkpoint`.
+    url: String,
+}
+
+/// A witness of this instance's log, as configured.
+pub struct LogWitness {
+    pub key: tlog::cosignature::CosignatureVerifier,
+    pub url: String,
 }
 
 pub struct Config {
@@ -45,6 +76,12 @@ pub struct Config {
     pub log_origin: Option<String>,
     /// How often, at most, a checkpoint is signed while the log grows.
     pub checkpoint_interval: std::time::Duration,
+    /// The name of this instance's witness key; by default derived from the instance.
+    pub witness_name: Option<String>,
+    /// The logs this instance witnesses.
+    pub witnessed_logs: Vec<tlog::witness::TrustedLog>,
+    /// The witnesses this instance's log asks for cosignatures.
+    pub log_witnesses: Vec<LogWitness>,
 }
 
 impl Config {
@@ -85,8 +122,58 @@ impl Config {
             checkpoint_interval: std::time::Duration::from_millis(
                 file.checkpoint_interval_ms.unwrap_or(1000).max(10),
             ),
+            witness_name: file.witness_name,
+            witnessed_logs: file
+                .witnessed_logs
+                .iter()
+                .map(witnessed_log)
+                .collect::<Result<_>>()?,
+            log_witnesses: file
+                .log_witnesses
+                .iter()
+                .map(log_witness)
+                .collect::<Result<_>>()?,
         })
     }
+}
+
+fn witnessed_log(entry: &WitnessedLogEntry) -> Result<tlog::witness::TrustedLog> {
+    let key = tlog::note::Verifier::from_verifier_key(entry.key.trim()).with_context(|| {
+        format!(
+            "witnessed_logs: `{}` is not a log verifier key (name+keyid+base64 of type 0x01)",
+            entry.key
+        )
+    })?;
+    let origin = entry
+        .origin
+        .clone()
+        .unwrap_or_else(|| tlog::note::NoteVerifier::name(&key).to_owned());
+    anyhow::ensure!(
+        !origin.is_empty() && !origin.contains('\n'),
+        "witnessed_logs: the origin `{origin}` must be one non-empty line"
+    );
+    Ok(tlog::witness::TrustedLog::new(&origin, vec![key]))
+}
+
+fn log_witness(entry: &LogWitnessEntry) -> Result<LogWitness> {
+    let key = tlog::cosignature::CosignatureVerifier::from_verifier_key(entry.key.trim())
+        .with_context(|| {
+            format!(
+                "log_witnesses: `{}` is not a witness cosignature key (name+keyid+base64 of type 0x04)",
+                entry.key
+            )
+        })?;
+    // The HTTP client is built without TLS; a witness behind HTTPS is reached through a local
+    // TLS-terminating proxy.
+    anyhow::ensure!(
+        entry.url.starts_with("http://") && entry.url.len() > "http://".len(),
+        "log_witnesses: `{}` must be an http:// URL (the submission prefix)",
+        entry.url
+    );
+    Ok(LogWitness {
+        key,
+        url: entry.url.clone(),
+    })
 }
 
 fn read_file(path: &Path) -> Result<File> {

@@ -258,8 +258,22 @@ fn serve(args: ServeArgs) -> Result<()> {
         log.origin,
         log.signer.verifier().verifier_key()
     );
+    for w in &log.witnesses {
+        println!(
+            "submitting checkpoints to witness {} at {}",
+            w.verifier.verifier_key(),
+            w.url
+        );
+    }
+    let witness = witness_config(&config, &instance)?;
+    println!(
+        "witness cosignature key {}, witnessing {} logs",
+        witness.cosigner().verifier().verifier_key(),
+        witness.logs().len()
+    );
     let server_config = server::ServerConfig {
         log: Some(log),
+        witness: Some(Arc::new(witness)),
         title: config.title.clone(),
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,
@@ -331,19 +345,15 @@ fn log_config(config: &Config, instance: &kawal_core::Organisation) -> Result<se
         )
     });
     let path = config.data.join("log.key");
-    let signer = if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        tlog::note::Signer::from_signer_key(text.trim())
-            .with_context(|| format!("{} is not a signer key", path.display()))?
-    } else {
-        let mut seed = [0u8; 32];
-        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
-        let signer = tlog::note::Signer::from_seed(&origin, &seed)
-            .with_context(|| format!("`{origin}` cannot name a log key"))?;
-        write_secret(&path, &signer.signer_key())?;
-        signer
-    };
+    let signer = load_or_create_key(
+        &path,
+        tlog::note::Signer::from_signer_key,
+        || {
+            tlog::note::Signer::from_seed(&origin, &random_seed())
+                .with_context(|| format!("`{origin}` cannot name a log key"))
+        },
+        tlog::note::Signer::signer_key,
+    )?;
     if signer.name() != origin {
         anyhow::bail!(
             "{} signs for `{}`, but the log's origin is `{origin}`",
@@ -351,11 +361,79 @@ fn log_config(config: &Config, instance: &kawal_core::Organisation) -> Result<se
             signer.name()
         );
     }
+    let witnesses = config
+        .log_witnesses
+        .iter()
+        .map(|w| server::LogWitness {
+            verifier: w.key.clone(),
+            url: w.url.clone(),
+        })
+        .collect();
     Ok(server::LogConfig {
         origin,
         signer: std::sync::Arc::new(signer),
         checkpoint_every: config.checkpoint_interval,
+        witnesses,
     })
+}
+
+/// The witness's cosigning key lives in `<data>/witness.key` (mode 0600), made on first start,
+/// apart from the log's key: a cosignature must not be confused with the log's own signature.
+fn witness_config(
+    config: &Config,
+    instance: &kawal_core::Organisation,
+) -> Result<tlog::witness::Witness> {
+    let name = config.witness_name.clone().unwrap_or_else(|| {
+        format!(
+            "kawal/{}/witness",
+            instance.identity_id.trim_start_matches("identity--")
+        )
+    });
+    let path = config.data.join("witness.key");
+    let cosigner = load_or_create_key(
+        &path,
+        tlog::cosignature::Cosigner::from_signer_key,
+        || {
+            tlog::cosignature::Cosigner::from_seed(&name, &random_seed())
+                .with_context(|| format!("`{name}` cannot name a witness key"))
+        },
+        tlog::cosignature::Cosigner::signer_key,
+    )?;
+    if cosigner.name() != name {
+        anyhow::bail!(
+            "{} cosigns as `{}`, but the witness's name is `{name}`",
+            path.display(),
+            cosigner.name()
+        );
+    }
+    Ok(tlog::witness::Witness::new(
+        cosigner,
+        config.witnessed_logs.clone(),
+    ))
+}
+
+fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+    seed
+}
+
+/// Reads a signing key from `path`, or makes one and writes it there (mode 0600).
+fn load_or_create_key<K, E: std::error::Error + Send + Sync + 'static>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> std::result::Result<K, E>,
+    create: impl FnOnce() -> Result<K>,
+    text: impl FnOnce(&K) -> String,
+) -> Result<K> {
+    if path.exists() {
+        let stored = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return parse(stored.trim())
+            .with_context(|| format!("{} is not a signer key", path.display()));
+    }
+    let key = create()?;
+    write_secret(path, &text(&key))?;
+    Ok(key)
 }
 
 /// Writes a secret readable by the owner only.

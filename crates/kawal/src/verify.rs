@@ -9,7 +9,8 @@ use base64::Engine;
 use clap::Subcommand;
 use sha2::{Digest, Sha256};
 use tlog::checkpoint::Checkpoint;
-use tlog::note::Verifier;
+use tlog::cosignature::{self, CosignatureVerifier};
+use tlog::note::{Note, NoteError, NoteVerifier, Verifier};
 
 #[derive(Subcommand)]
 pub enum VerifyCommand {
@@ -39,6 +40,10 @@ pub enum VerifyCommand {
         since: PathBuf,
         #[arg(long)]
         key: Option<String>,
+        /// A witness's cosignature verifier key (`name+id+key`, type 0x04); the current
+        /// checkpoint must carry a valid cosignature from each one given. Repeatable.
+        #[arg(long = "witness-key", value_name = "VKEY")]
+        witness_keys: Vec<String>,
     },
 }
 
@@ -56,6 +61,10 @@ pub enum LogCommand {
         /// Stop after this many checkpoints (0: run until a failure).
         #[arg(long, default_value_t = 0)]
         checkpoints: u64,
+        /// A witness's cosignature verifier key (`name+id+key`, type 0x04), whose cosignature
+        /// on each checkpoint is reported. Repeatable.
+        #[arg(long = "witness-key", value_name = "VKEY")]
+        witness_keys: Vec<String>,
     },
 }
 
@@ -84,6 +93,61 @@ fn verifier(base: &str, key: Option<&str>) -> Result<Verifier> {
     };
     Verifier::from_verifier_key(text.trim())
         .map_err(|e| anyhow!("`{}` is not a verifier key: {e}", text.trim()))
+}
+
+fn witness_verifiers(keys: &[String]) -> Result<Vec<CosignatureVerifier>> {
+    keys.iter()
+        .map(|k| {
+            CosignatureVerifier::from_verifier_key(k.trim())
+                .map_err(|e| anyhow!("`{}` is not a witness cosignature key: {e}", k.trim()))
+        })
+        .collect()
+}
+
+/// The witnesses among `witnesses` whose cosignature the checkpoint note carries, with its
+/// timestamp. A cosignature that names a given witness but does not verify is an error: the
+/// note was forged or damaged.
+fn cosignatures<'a>(
+    note: &str,
+    witnesses: &'a [CosignatureVerifier],
+) -> Result<Vec<(&'a CosignatureVerifier, Option<u64>)>> {
+    if witnesses.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parsed = Note::parse(note.as_bytes()).map_err(|e| anyhow!("the checkpoint: {e}"))?;
+    let keys: Vec<&dyn NoteVerifier> = witnesses.iter().map(|w| w as _).collect();
+    let verified = match parsed.verify(&keys) {
+        Ok(opened) => opened.verified,
+        Err(NoteError::Unverified) => Vec::new(),
+        Err(e) => bail!("a witness cosignature on the checkpoint does not verify: {e}"),
+    };
+    Ok(witnesses
+        .iter()
+        .map(|w| {
+            let at = verified
+                .iter()
+                .find(|s| s.name == NoteVerifier::name(w) && s.key_id == NoteVerifier::key_id(w))
+                .and_then(|s| cosignature::timestamp(s).ok());
+            (w, at)
+        })
+        .collect())
+}
+
+fn describe_cosignature(witness: &CosignatureVerifier, at: Option<u64>) -> String {
+    let name = NoteVerifier::name(witness);
+    match at {
+        Some(seconds) => {
+            let when = i64::try_from(seconds)
+                .ok()
+                .and_then(|s| s.checked_mul(1_000_000))
+                .map(stix::Timestamp::from_micros);
+            match when {
+                Some(t) => format!("cosigned by {name} at {t}"),
+                None => format!("cosigned by {name} (timestamp {seconds})"),
+            }
+        }
+        None => format!("NOT cosigned by {name}"),
+    }
 }
 
 fn open_checkpoint(note: &str, verifier: &Verifier) -> Result<Checkpoint> {
@@ -221,15 +285,21 @@ pub fn run(command: VerifyCommand) -> Result<()> {
             );
             Ok(())
         }
-        VerifyCommand::Log { url, since, key } => {
+        VerifyCommand::Log {
+            url,
+            since,
+            key,
+            witness_keys,
+        } => {
             let base = url.trim_end_matches('/');
             let verifier = verifier(base, key.as_deref())?;
+            let witnesses = witness_verifiers(&witness_keys)?;
             let old = open_checkpoint(
                 &std::fs::read_to_string(&since)
                     .with_context(|| format!("cannot read {}", since.display()))?,
                 &verifier,
             )?;
-            let (_, new) = current_checkpoint(base, &verifier)?;
+            let (note, new) = current_checkpoint(base, &verifier)?;
             check_consistency(base, &old, &new)?;
             println!(
                 "consistent: {} grew from {} to {} leaves without rewriting history",
@@ -237,6 +307,22 @@ pub fn run(command: VerifyCommand) -> Result<()> {
                 old.size(),
                 new.size()
             );
+            let cosigned = cosignatures(&note, &witnesses)?;
+            for (witness, at) in &cosigned {
+                println!("{}", describe_cosignature(witness, *at));
+            }
+            let missing: Vec<&str> = cosigned
+                .iter()
+                .filter(|(_, at)| at.is_none())
+                .map(|(w, _)| NoteVerifier::name(*w))
+                .collect();
+            if !missing.is_empty() {
+                bail!(
+                    "the checkpoint of size {} is not cosigned by {}",
+                    new.size(),
+                    missing.join(", ")
+                );
+            }
             Ok(())
         }
     }
@@ -286,17 +372,30 @@ pub fn monitor(command: LogCommand) -> Result<()> {
         key,
         every,
         checkpoints,
+        witness_keys,
     } = command;
     let base = url.trim_end_matches('/');
     let verifier = verifier(base, key.as_deref())?;
+    let witnesses = witness_verifiers(&witness_keys)?;
     let mut last: Option<Checkpoint> = None;
+    // Cosignatures arrive after the checkpoint is published; each is reported once.
+    let mut reported: Vec<String> = Vec::new();
     let mut seen = 0;
     loop {
-        let (_, checkpoint) = current_checkpoint(base, &verifier)?;
-        if last
+        let (note, checkpoint) = current_checkpoint(base, &verifier)?;
+        let same = last
             .as_ref()
-            .is_none_or(|l| l.size() != checkpoint.size() || l.root() != checkpoint.root())
-        {
+            .is_some_and(|l| l.size() == checkpoint.size() && l.root() == checkpoint.root());
+        if same {
+            for (witness, at) in cosignatures(&note, &witnesses)? {
+                let name = NoteVerifier::name(witness).to_owned();
+                if at.is_some() && !reported.contains(&name) {
+                    println!("  {}", describe_cosignature(witness, at));
+                    reported.push(name);
+                }
+            }
+        }
+        if !same {
             if let Some(old) = &last {
                 check_consistency(base, old, &checkpoint)?;
             }
@@ -335,6 +434,13 @@ pub fn monitor(command: LogCommand) -> Result<()> {
                 );
             }
             println!("ok: {} at size {}", checkpoint.origin(), checkpoint.size());
+            reported.clear();
+            for (witness, at) in cosignatures(&note, &witnesses)? {
+                println!("  {}", describe_cosignature(witness, at));
+                if at.is_some() {
+                    reported.push(NoteVerifier::name(witness).to_owned());
+                }
+            }
             seen += 1;
             last = Some(checkpoint);
             if checkpoints > 0 && seen >= checkpoints {

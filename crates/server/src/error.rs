@@ -93,3 +93,48 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The answer to a refused `add-checkpoint` (C2SP tlog-witness): the specification's status,
+/// and plain text, since witness clients are not JSON clients. A 409 carries the witness's size
+/// as `text/x.tlog.size`, the one body the specification defines.
+pub struct WitnessRefusal(pub kawal_core::WitnessError);
+
+impl IntoResponse for WitnessRefusal {
+    fn into_response(self) -> Response {
+        use kawal_core::WitnessError as W;
+        use tlog::witness::Refusal as R;
+        let (status, media_type, body) = match &self.0 {
+            W::Refused(R::SizeMismatch { witnessed, .. }) => (
+                StatusCode::CONFLICT,
+                tlog::witness::SIZE_MEDIA_TYPE,
+                format!("{witnessed}\n"),
+            ),
+            W::Refused(refusal) => {
+                let status = match refusal {
+                    R::Malformed(_) | R::OldSizeAfterNew { .. } => StatusCode::BAD_REQUEST,
+                    R::UnknownOrigin(_) => StatusCode::NOT_FOUND,
+                    R::Unverified { .. } => StatusCode::FORBIDDEN,
+                    R::SizeMismatch { .. } => StatusCode::CONFLICT,
+                    R::Inconsistent { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                if status == StatusCode::UNPROCESSABLE_ENTITY || status == StatusCode::FORBIDDEN {
+                    tracing::warn!(%refusal, "refused to cosign");
+                }
+                (status, "text/plain; charset=utf-8", format!("{refusal}\n"))
+            }
+            W::Store(e) => {
+                tracing::error!(error = %e, "the witness cannot read or keep its state");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain; charset=utf-8",
+                    format!("{e}\n"),
+                )
+            }
+        };
+        let mut response = (status, body).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(media_type));
+        response
+    }
+}

@@ -9,6 +9,7 @@ mod negotiate;
 mod openapi;
 mod rest;
 mod taxii;
+mod witness;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use kawal_core::Exchange;
 pub use error::ApiError;
 pub use negotiate::{STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
 pub use taxii::{API_ROOT, RECIPIENTS_HEADER};
+pub use witness::{origin_hex, WITNESS_KEY_PATH};
 
 /// The transparency log's identity: the origin line of its checkpoints and the key that signs
 /// them.
@@ -30,11 +32,23 @@ pub struct LogConfig {
     pub origin: String,
     pub signer: Arc<tlog::note::Signer>,
     pub checkpoint_every: Duration,
+    /// Witnesses each new checkpoint is submitted to for cosigning.
+    pub witnesses: Vec<LogWitness>,
+}
+
+/// A witness this log asks for cosignatures (C2SP tlog-witness).
+#[derive(Clone, Debug)]
+pub struct LogWitness {
+    pub verifier: tlog::cosignature::CosignatureVerifier,
+    /// Its submission prefix: checkpoints are posted to `<url>/add-checkpoint`.
+    pub url: String,
 }
 
 #[derive(Clone)]
 pub struct ServerConfig {
     pub log: Option<LogConfig>,
+    /// This server as a witness of other logs: its cosigning key and the logs it witnesses.
+    pub witness: Option<Arc<tlog::witness::Witness>>,
     pub title: String,
     /// The URL clients reach this server at; derived from the Host header when unset.
     pub public_url: Option<String>,
@@ -45,6 +59,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             log: None,
+            witness: None,
             title: "Kawal".to_owned(),
             public_url: None,
             max_body_bytes: 32 * 1024 * 1024,
@@ -93,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .merge(taxii::routes())
         .merge(rest::routes())
         .merge(log::routes())
+        .merge(witness::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -129,28 +145,45 @@ pub async fn serve(
             }
         })
     };
+    let signed = Arc::new(tokio::sync::Notify::new());
     let checkpointer = state.config().log.clone().map(|log| {
-        let state = state.clone();
+        let (state, signed) = (state.clone(), signed.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(log.checkpoint_every);
             loop {
                 tick.tick().await;
                 let (origin, signer) = (log.origin.clone(), log.signer.clone());
-                if let Err(e) = state
+                match state
                     .blocking(move |ex| ex.checkpoint(&origin, &signer))
                     .await
                 {
-                    tracing::warn!(error = %e.description, "could not sign a checkpoint");
+                    Ok(Some(_)) => signed.notify_one(),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e.description, "could not sign a checkpoint")
+                    }
                 }
             }
         })
     });
+    let submitter = state
+        .config()
+        .log
+        .as_ref()
+        .filter(|log| !log.witnesses.is_empty())
+        .map(|log| {
+            tokio::spawn(witness::submit_checkpoints(
+                state.clone(),
+                log.witnesses.clone(),
+                signed.clone(),
+            ))
+        });
     let app = router(state.clone());
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     flusher.abort();
-    if let Some(task) = checkpointer {
+    for task in checkpointer.into_iter().chain(submitter) {
         task.abort();
     }
     if let Err(e) = state.blocking(|ex| ex.flush_audit()).await {

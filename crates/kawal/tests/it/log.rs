@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use crate::harness::*;
 
-fn indicator(n: u32) -> String {
+pub fn indicator(n: u32) -> String {
     format!(
         r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-{n:012}","created":"2021-01-01T00:00:00.000Z","modified":"2021-01-01T00:00:00.000Z","pattern":"[domain-name:value = 'd{n}.example']","pattern_type":"stix","valid_from":"2021-01-01T00:00:00Z"}}"#
     )
 }
 
-fn wait_for_checkpoint(base: &str, size: u64) -> String {
+pub fn wait_for_checkpoint(base: &str, size: u64) -> String {
     for _ in 0..100 {
         let note = call("GET", &format!("{base}/log/checkpoint"), &[], None);
         if note.status == 200
@@ -30,7 +30,7 @@ fn wait_for_checkpoint(base: &str, size: u64) -> String {
     panic!("no checkpoint of size {size} appeared");
 }
 
-fn kawal_run(args: &[&str]) -> (bool, String) {
+pub fn kawal_run(args: &[&str]) -> (bool, String) {
     let out = kawal().args(args).output().unwrap();
     (
         out.status.success(),
@@ -42,7 +42,7 @@ fn kawal_run(args: &[&str]) -> (bool, String) {
     )
 }
 
-fn setup(data: &Path) -> (String, String) {
+pub fn setup(data: &Path) -> (String, String) {
     std::fs::create_dir_all(data).unwrap();
     cli(data, &["admin", "org", "add", "MY-CERT"]);
     cli(data, &["admin", "group", "add", "g", "--orgs", "MY-CERT"]);

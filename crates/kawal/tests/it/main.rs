@@ -9,3 +9,4 @@ mod openapi;
 mod patterns;
 mod taxii;
 mod tlp;
+mod witness;
