@@ -129,6 +129,21 @@ pub struct StatusDetail {
     pub message: Option<String>,
 }
 
+/// One readable version of an object, as the REST object view shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    pub version: Timestamp,
+    pub date_added: Timestamp,
+    /// SHA-256 of the bytes served, which the version's log leaf commits to.
+    pub sha256: [u8; 32],
+    /// The TLP that governs the version: its marking, else the collection's default.
+    pub tlp: Tlp,
+    /// Its leaf in the transparency log.
+    pub leaf: Option<u64>,
+    /// The object, byte for byte as received.
+    pub raw: String,
+}
+
 /// What an administrator asks for when adding a collection; organisations and the group are
 /// named.
 #[derive(Debug, Clone)]
@@ -343,6 +358,44 @@ impl Exchange {
             &format!("{} versions", page.items.len()),
         );
         Ok(page)
+    }
+
+    /// Every version of one object that the principal may read, oldest first, with the SHA-256
+    /// of its bytes, the TLP that governs it and its leaf in the transparency log; a `NotFound`
+    /// error when it may read none.
+    pub fn object_versions(
+        &self,
+        who: &Principal,
+        collection_id: &str,
+        object_id: &str,
+    ) -> Result<Vec<ObjectVersion>> {
+        let view = self.collection(who, collection_id)?;
+        let mut query = ListQuery {
+            versions: VersionSelect::all(),
+            ..ListQuery::default()
+        };
+        let mut versions = Vec::new();
+        loop {
+            let page = self.object(who, collection_id, object_id, &query, true)?;
+            for v in page.items {
+                let leaf = self.store.leaf_of(collection_id, object_id, v.version)?;
+                let raw = v.raw.clone().unwrap_or_default();
+                versions.push(ObjectVersion {
+                    version: v.version,
+                    date_added: v.date_added,
+                    sha256: Sha256::digest(raw.as_bytes()).into(),
+                    tlp: policy::effective_tlp(&view.collection, &v),
+                    leaf,
+                    raw,
+                });
+            }
+            match page.next {
+                Some(next) => query.next = Some(next),
+                None => break,
+            }
+        }
+        versions.sort_by_key(|v| v.version);
+        Ok(versions)
     }
 
     fn page(

@@ -35,6 +35,19 @@ pub fn document() -> Value {
         "200",
     );
     export["parameters"] = path_param("collection");
+    let mut object = op(
+        "The versions of one object the caller may read, oldest first, each with its SHA-256, governing TLP and transparency-log leaf index; 404 when none is readable",
+        None,
+        "200",
+    );
+    object["parameters"] = json!([
+        { "name": "collection", "in": "path", "required": true, "schema": { "type": "string" } },
+        { "name": "object", "in": "path", "required": true, "schema": { "type": "string" }, "description": "a STIX id" }
+    ]);
+    object["responses"]["200"] = json!({
+        "description": "the readable versions",
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ObjectView" } } }
+    });
     let mut revoke = op("Revoke a token", None, "204");
     revoke["parameters"] = path_param("token");
     let mut audit = op(
@@ -72,12 +85,13 @@ pub fn document() -> Value {
                 "post": op("Add a collection (instance admins)", Some("NewCollection"), "201")
             },
             "/api/collections/{collection}/export": { "get": export },
+            "/api/collections/{collection}/objects/{object}": { "get": object },
             "/api/tokens": {
                 "get": op("List tokens the caller administers", None, "200"),
                 "post": op("Issue a token; the secret is shown once", Some("NewToken"), "201")
             },
             "/api/tokens/{token}": { "delete": revoke },
-                        "/api/audit": { "get": audit },
+            "/api/audit": { "get": audit },
             "/api/log/proof/inclusion": { "get": {
                 "summary": "Inclusion proof of leaf `index` in the log tree of `size` leaves (RFC 9162 §2.1.3)",
                 "parameters": [
@@ -114,6 +128,26 @@ pub fn document() -> Value {
                         "title": { "type": "string" },
                         "description": { "type": "string" },
                         "http_status": { "type": "string" }
+                    }
+                },
+                "ObjectView": {
+                    "type": "object",
+                    "required": ["collection", "id", "versions"],
+                    "properties": {
+                        "collection": { "type": "string" },
+                        "id": { "type": "string" },
+                        "versions": { "type": "array", "items": {
+                            "type": "object",
+                            "required": ["version", "date_added", "sha256", "tlp", "leaf", "object"],
+                            "properties": {
+                                "version": { "type": "string", "format": "date-time" },
+                                "date_added": { "type": "string", "format": "date-time" },
+                                "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the object's exact bytes, as its log leaf records it" },
+                                "tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] },
+                                "leaf": { "type": ["integer", "null"], "minimum": 0, "description": "index of the version's leaf in the transparency log; check it with /api/log/proof/inclusion against /log/checkpoint" },
+                                "object": { "type": "object", "description": "the STIX object, byte for byte as received" }
+                            }
+                        } }
                     }
                 },
                 "NewOrg": {

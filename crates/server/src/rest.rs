@@ -10,7 +10,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use kawal_core::{AuditQuery, Principal, Role};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stix::{Timestamp, Tlp};
 
@@ -26,6 +26,10 @@ pub fn routes() -> Router<AppState> {
         .route("/api/groups", get(groups).post(add_group))
         .route("/api/collections", get(collections).post(add_collection))
         .route("/api/collections/{collection}/export", get(export))
+        .route(
+            "/api/collections/{collection}/objects/{object}",
+            get(object),
+        )
         .route("/api/tokens", get(tokens).post(add_token))
         .route("/api/tokens/{token}", delete(revoke_token))
         .route("/api/audit", get(audit))
@@ -201,6 +205,64 @@ async fn export(
         HeaderValue::from_static("application/stix+json;version=2.1"),
     );
     Ok(response)
+}
+
+#[derive(Serialize)]
+struct ObjectView<'a> {
+    collection: &'a str,
+    id: &'a str,
+    versions: Vec<VersionView<'a>>,
+}
+
+#[derive(Serialize)]
+struct VersionView<'a> {
+    version: Timestamp,
+    date_added: Timestamp,
+    sha256: String,
+    tlp: Tlp,
+    leaf: Option<u64>,
+    /// Borrowed raw JSON, so the object is served byte for byte and its hash still holds.
+    object: &'a serde_json::value::RawValue,
+}
+
+/// The versions of one object the caller may read, each with its log leaf.
+async fn object(
+    State(state): State<AppState>,
+    Path((collection, object)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> RestResult {
+    let who = who(&state, &headers).await?;
+    let versions = run(&state, {
+        let (collection, object) = (collection.clone(), object.clone());
+        move |ex| ex.object_versions(&who, &collection, &object)
+    })
+    .await?;
+    let views = versions
+        .iter()
+        .map(|v| {
+            let object = serde_json::from_str(&v.raw).map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the stored version {} is not JSON: {e}", v.version),
+                )
+                .rest()
+            })?;
+            Ok(VersionView {
+                version: v.version,
+                date_added: v.date_added,
+                sha256: v.sha256.iter().map(|b| format!("{b:02x}")).collect(),
+                tlp: v.tlp,
+                leaf: v.leaf,
+                object,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let view = ObjectView {
+        collection: &collection,
+        id: &object,
+        versions: views,
+    };
+    Ok(Json(view).into_response())
 }
 
 async fn tokens(State(state): State<AppState>, headers: HeaderMap) -> RestResult {

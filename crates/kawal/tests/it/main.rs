@@ -5,6 +5,7 @@ mod cli;
 mod durability;
 mod harness;
 mod log;
+mod object_view;
 mod openapi;
 mod patterns;
 mod taxii;

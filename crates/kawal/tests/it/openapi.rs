@@ -15,7 +15,11 @@ fn every_documented_operation_is_routed() {
         for method in operations.as_object().unwrap().keys() {
             let concrete = path
                 .replace("{collection}", "2d086da7-4bdc-4f91-900e-d77486753710")
-                .replace("{token}", "0123456789abcdef");
+                .replace("{token}", "0123456789abcdef")
+                .replace(
+                    "{object}",
+                    "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+                );
             let reply = call(
                 &method.to_uppercase(),
                 &format!("{}{concrete}", it.base),

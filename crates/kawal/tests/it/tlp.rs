@@ -362,6 +362,30 @@ fn check(world: &World) -> Result<(), TestCaseError> {
                 );
                 let one = get(&format!("{base}/objects/{id}/"), token);
                 prop_assert_eq!(one.status, 200);
+                // The REST view of the object: the same versions, oldest first, as stored.
+                let view = rest_object(&it.base, cid, id, token);
+                prop_assert_eq!(view.status, 200, "REST view of {}: {}", id, view.body);
+                let view = view.json();
+                let versions = view["versions"].as_array().unwrap();
+                let got: Vec<(String, String)> = versions
+                    .iter()
+                    .map(|v| {
+                        (
+                            v["version"].as_str().unwrap()[..10].to_owned(),
+                            v["object"].to_string(),
+                        )
+                    })
+                    .collect();
+                let want: Vec<(String, String)> = expected
+                    .iter()
+                    .filter(|((i, _), _)| i == id)
+                    .map(|((_, month), text)| {
+                        let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
+                        (month.clone(), parsed.to_string())
+                    })
+                    .collect();
+                prop_assert_eq!(got, want, "REST view of {} for reader {:?}", id, reader);
+                prop_assert!(versions.iter().all(|v| v["leaf"].is_u64()));
             }
             let hidden: BTreeSet<&String> = stored
                 .keys()
@@ -378,10 +402,23 @@ fn check(world: &World) -> Result<(), TestCaseError> {
                     id,
                     reader
                 );
+                let status = rest_object(&it.base, cid, id, token).status;
+                prop_assert_eq!(status, 404, "REST view of hidden {}", id);
             }
         }
     }
     Ok(())
+}
+
+fn rest_object(base: &str, collection: &str, id: &str, token: Option<&str>) -> Reply {
+    let auth = token.map(bearer);
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    call(
+        "GET",
+        &format!("{base}/api/collections/{collection}/objects/{id}"),
+        &headers,
+        None,
+    )
 }
 
 proptest! {
