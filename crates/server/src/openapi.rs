@@ -67,7 +67,7 @@ pub fn document() -> Value {
         "info": {
             "title": "Kawal REST API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Administration, exports and the audit trail. Shared content is exchanged over TAXII 2.1 at /taxii2/."
+            "description": "Administration, exports, object views with their transparency-log leaves, and the audit trail. Shared content is exchanged over TAXII 2.1 at /taxii2/; the log and witness endpoints (/log/, /add-checkpoint, /witness/) follow the C2SP tlog specifications."
         },
         "paths": {
             "/api/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI document" } } } },
