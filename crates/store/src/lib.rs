@@ -6,8 +6,11 @@
 //! `synchronous = FULL` makes every acknowledged write survive a crash of the process or of
 //! the machine.
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
 use kawal_core::store::{LeafFn, StatusFn};
 use kawal_core::{
@@ -143,8 +146,41 @@ const READERS: usize = 4;
 
 pub struct SqliteStore {
     writer: Mutex<Writer>,
+    /// Threads waiting for the writer. An ingest that sees one leaves its transaction open for
+    /// it (group commit) instead of committing at once.
+    queued: AtomicUsize,
+    groups: Mutex<Groups>,
+    group_finished: Condvar,
     readers: Mutex<Vec<Connection>>,
     reader_freed: Condvar,
+}
+
+/// Group commit: ingests that arrive while another holds the writer share its IMMEDIATE
+/// transaction, each inside a savepoint of its own, and the last of them commits for all, so
+/// concurrent producers share one WAL write and one fsync. Nobody is answered before the
+/// commit that holds their objects has succeeded.
+struct Group {
+    epoch: u64,
+    writes: usize,
+    opened: Instant,
+    /// The log's frontier and the `date_added` mark as the group's writes leave them; saved
+    /// once, when the group commits.
+    frontier: tlog::Frontier,
+    mark: i64,
+}
+
+/// A group takes no more writes than this, and no more after this long, so that its first
+/// writer's answer is not held back indefinitely by a stream of others.
+const GROUP_MAX_WRITES: usize = 8;
+const GROUP_MAX_AGE: Duration = Duration::from_millis(50);
+
+#[derive(Default)]
+struct Groups {
+    next_epoch: u64,
+    /// Every group up to this epoch has committed or failed.
+    finished: u64,
+    /// The most recent failed commits, by epoch.
+    failed: VecDeque<(u64, String)>,
 }
 
 /// The one writing connection of this process. Other processes (the command line while the
@@ -154,6 +190,7 @@ pub struct SqliteStore {
 struct Writer {
     conn: Connection,
     checkpointer: Checkpointer,
+    group: Option<Group>,
 }
 
 /// Copies committed WAL pages back into the database on its own thread and connection. A
@@ -201,7 +238,7 @@ fn immediate(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_
 
 /// The greatest `date_added` ever handed out, including for since-deleted objects. Every write
 /// saves it, so the table is searched only in a database that has never recorded it.
-fn date_added_mark(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+fn date_added_mark(tx: &Connection) -> rusqlite::Result<i64> {
     let mark: Option<String> = tx
         .query_row(
             "SELECT value FROM settings WHERE key = ?1",
@@ -237,7 +274,7 @@ fn load_frontier(conn: &Connection) -> rusqlite::Result<tlog::Frontier> {
 /// Appends one leaf inside an open transaction, storing every node hash it completes. The
 /// caller saves the frontier once its transaction's leaves are all appended.
 fn append_leaf(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     frontier: &mut tlog::Frontier,
     data: &[u8],
 ) -> rusqlite::Result<u64> {
@@ -262,10 +299,7 @@ fn append_leaf(
     Ok(index)
 }
 
-fn save_frontier(
-    tx: &rusqlite::Transaction<'_>,
-    frontier: &tlog::Frontier,
-) -> rusqlite::Result<()> {
+fn save_frontier(tx: &Connection, frontier: &tlog::Frontier) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO log_state (key, value) VALUES ('frontier', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [frontier.to_bytes()],
@@ -306,6 +340,10 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open(path).map_err(backend)?;
+        if let Ok(ps) = std::env::var("KAWAL_PAGE_SIZE") {
+            conn.execute_batch(&format!("PRAGMA page_size = {ps};"))
+                .map_err(backend)?;
+        }
         conn.execute_batch(
             // A 64 MiB page cache and memory-mapped reads keep index lookups off the disk as
             // collections grow. The writer never checkpoints the WAL itself: copying pages back
@@ -334,7 +372,14 @@ impl SqliteStore {
         }
         let checkpointer = Checkpointer::start(path)?;
         Ok(SqliteStore {
-            writer: Mutex::new(Writer { conn, checkpointer }),
+            writer: Mutex::new(Writer {
+                conn,
+                checkpointer,
+                group: None,
+            }),
+            queued: AtomicUsize::new(0),
+            groups: Mutex::new(Groups::default()),
+            group_finished: Condvar::new(),
             readers: Mutex::new(readers),
             reader_freed: Condvar::new(),
         })
@@ -359,11 +404,146 @@ impl SqliteStore {
         result.map_err(backend)
     }
 
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let writer = lock(&self.writer);
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        writer
+    }
+
     fn write<T>(&self, f: impl FnOnce(&mut Writer) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let mut writer = lock(&self.writer);
+        let mut writer = self.lock_writer();
+        // A write outside the group commits the group first; if that fails, its writers learn
+        // it and this write still runs.
+        let _ = self.commit_group(&mut writer);
         let result = f(&mut writer).map_err(backend);
         writer.checkpointer.nudge();
         result
+    }
+
+    /// Runs `f` inside the open group transaction (opening one if needed), in a savepoint
+    /// that is rolled back if `f` fails, and returns once a commit holding its work succeeded.
+    fn write_grouped<T>(
+        &self,
+        f: impl FnOnce(&Connection, &mut Group) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
+        let mut guard = self.lock_writer();
+        let writer = &mut *guard;
+        if writer.group.is_none() {
+            writer.group = Some(self.open_group(&writer.conn).map_err(backend)?);
+        }
+        let Some(group) = writer.group.as_mut() else {
+            return Err(StoreError::Backend("no open transaction".to_owned()));
+        };
+        let before = (group.frontier.clone(), group.mark);
+        let result = writer
+            .conn
+            .execute_batch("SAVEPOINT ingest")
+            .and_then(|()| f(&writer.conn, group));
+        let settled = match result {
+            Ok(_) => writer.conn.execute_batch("RELEASE ingest"),
+            Err(_) => {
+                (group.frontier, group.mark) = before;
+                writer
+                    .conn
+                    .execute_batch("ROLLBACK TO ingest; RELEASE ingest")
+            }
+        };
+        group.writes += 1;
+        let epoch = group.epoch;
+        if let Err(e) = settled {
+            // The transaction is in an unknown state: end it for everyone in it.
+            let _ = writer.conn.execute_batch("ROLLBACK");
+            writer.group = None;
+            self.finish_group(epoch, Some(e.to_string()));
+            return Err(backend(e));
+        }
+        let linger = self.queued.load(Ordering::SeqCst) > 0
+            && group.writes < GROUP_MAX_WRITES
+            && group.opened.elapsed() < GROUP_MAX_AGE;
+        if linger {
+            drop(guard);
+            self.wait_for_group(epoch)?;
+            return result.map_err(backend);
+        }
+        let committed = self.commit_group(writer);
+        drop(guard);
+        committed?;
+        result.map_err(backend)
+    }
+
+    fn open_group(&self, conn: &Connection) -> rusqlite::Result<Group> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let state = date_added_mark(conn).and_then(|mark| Ok((mark, load_frontier(conn)?)));
+        let (mark, frontier) = match state {
+            Ok(state) => state,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        };
+        let mut groups = lock(&self.groups);
+        groups.next_epoch += 1;
+        Ok(Group {
+            epoch: groups.next_epoch,
+            writes: 0,
+            opened: Instant::now(),
+            frontier,
+            mark,
+        })
+    }
+
+    /// Commits the open group, if any, and tells its writers how it went.
+    fn commit_group(&self, writer: &mut Writer) -> StoreResult<()> {
+        let Some(group) = writer.group.take() else {
+            return Ok(());
+        };
+        let committed = save_frontier(&writer.conn, &group.frontier)
+            .and_then(|()| {
+                writer.conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![DATE_ADDED_MARK, group.mark.to_string()],
+                )
+            })
+            .and_then(|_| writer.conn.execute_batch("COMMIT"));
+        if committed.is_err() && !writer.conn.is_autocommit() {
+            let _ = writer.conn.execute_batch("ROLLBACK");
+        }
+        writer.checkpointer.nudge();
+        self.finish_group(
+            group.epoch,
+            committed.as_ref().err().map(ToString::to_string),
+        );
+        committed.map_err(backend)
+    }
+
+    fn finish_group(&self, epoch: u64, failure: Option<String>) {
+        let mut groups = lock(&self.groups);
+        groups.finished = groups.finished.max(epoch);
+        if let Some(failure) = failure {
+            groups.failed.push_back((epoch, failure));
+            // Writers of a failed group are all waiting already; a few suffice.
+            if groups.failed.len() > 64 {
+                groups.failed.pop_front();
+            }
+        }
+        self.group_finished.notify_all();
+    }
+
+    fn wait_for_group(&self, epoch: u64) -> StoreResult<()> {
+        let mut groups = lock(&self.groups);
+        while groups.finished < epoch {
+            groups = self
+                .group_finished
+                .wait(groups)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        match groups.failed.iter().find(|(e, _)| *e == epoch) {
+            Some((_, failure)) => Err(StoreError::Backend(format!(
+                "the transaction holding this write failed to commit: {failure}"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -727,11 +907,10 @@ impl Store for SqliteStore {
                 .collect::<Vec<_>>()
                 .join(",")
         });
-        self.write(|w| {
-            let tx = immediate(&mut w.conn)?;
+        self.write_grouped(|tx, group| {
             let mut outcomes = Vec::with_capacity(versions.len());
-            let mut last = date_added_mark(&tx)?;
-            let mut frontier = load_frontier(&tx)?;
+            let mut last = group.mark;
+            let frontier = &mut group.frontier;
             {
                 let mut stored_hash = tx.prepare_cached(
                     "SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
@@ -787,21 +966,16 @@ impl Store for SqliteStore {
                     last = date_added;
                     let (version, date_added) =
                         (Timestamp::from_micros(version), Timestamp::from_micros(date_added));
-                    let leaf = append_leaf(&tx, &mut frontier, &leaf(new, version, date_added))?;
+                    let leaf = append_leaf(tx, frontier, &leaf(new, version, date_added))?;
                     outcomes.push(InsertOutcome::Added { version, date_added, leaf });
                 }
             }
-            save_frontier(&tx, &frontier)?;
-            tx.execute(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![DATE_ADDED_MARK, last.to_string()],
-            )?;
+            group.mark = last;
             let stored = status(&outcomes);
             tx.execute(
                 "INSERT INTO statuses (id, owner, json) VALUES (?1, ?2, ?3)",
                 params![stored.id, stored.owner, stored.json],
             )?;
-            tx.commit()?;
             Ok(outcomes)
         })
     }
