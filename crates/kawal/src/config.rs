@@ -30,6 +30,7 @@ struct File {
     max_page: Option<usize>,
     log_origin: Option<String>,
     checkpoint_interval_ms: Option<u64>,
+    transparency_log: Option<bool>,
 }
 
 pub struct Config {
@@ -45,6 +46,9 @@ pub struct Config {
     pub log_origin: Option<String>,
     /// How often, at most, a checkpoint is signed while the log grows.
     pub checkpoint_interval: std::time::Duration,
+    /// Whether writes append to the transparency log (on unless the config file says
+    /// `transparency_log = false`).
+    pub transparency_log: bool,
 }
 
 impl Config {
@@ -85,6 +89,7 @@ impl Config {
             checkpoint_interval: std::time::Duration::from_millis(
                 file.checkpoint_interval_ms.unwrap_or(1000).max(10),
             ),
+            transparency_log: file.transparency_log.unwrap_or(true),
         })
     }
 }

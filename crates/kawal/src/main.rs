@@ -217,12 +217,17 @@ fn open_exchange(config: &Config) -> Result<Exchange> {
     let db = config.data.join("kawal.db");
     let store = SqliteStore::open(&db)
         .with_context(|| format!("cannot open the database {}", db.display()))?;
-    Ok(Exchange::new(
+    let exchange = Exchange::new(
         Arc::new(store),
         kawal_core::Limits {
             max_page: config.max_page,
         },
-    ))
+    );
+    Ok(if config.transparency_log {
+        exchange
+    } else {
+        exchange.without_transparency_log()
+    })
 }
 
 /// The command line acts for an organisation: the one named, else the instance's own.
@@ -252,14 +257,20 @@ fn serve(args: ServeArgs) -> Result<()> {
     let instance = exchange
         .instance_org()?
         .context("the instance organisation is missing")?;
-    let log = log_config(&config, &instance)?;
-    println!(
-        "transparency log `{}`, verifier key {}",
-        log.origin,
-        log.signer.verifier().verifier_key()
-    );
+    let log = if config.transparency_log {
+        let log = log_config(&config, &instance)?;
+        println!(
+            "transparency log `{}`, verifier key {}",
+            log.origin,
+            log.signer.verifier().verifier_key()
+        );
+        Some(log)
+    } else {
+        println!("no transparency log (transparency_log = false): writes are not logged");
+        None
+    };
     let server_config = server::ServerConfig {
-        log: Some(log),
+        log,
         title: config.title.clone(),
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,

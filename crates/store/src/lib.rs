@@ -72,7 +72,8 @@ CREATE TABLE IF NOT EXISTS objects (
     recipients TEXT,
     sha256 BLOB NOT NULL,
     raw TEXT NOT NULL,
-    leaf INTEGER NOT NULL
+    -- NULL for versions stored while the transparency log was off.
+    leaf INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS objects_by_version ON objects (collection_id, id, version);
 CREATE UNIQUE INDEX IF NOT EXISTS objects_by_date_added ON objects (collection_id, date_added);
@@ -124,9 +125,9 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
         // for; the version row now holds the index of its leaf.
         conn.execute_batch(
             "BEGIN IMMEDIATE;
-             ALTER TABLE objects ADD COLUMN leaf INTEGER NOT NULL DEFAULT -1;
-             UPDATE objects SET leaf = coalesce((SELECT max(l.idx) FROM log_leaves l
-                 WHERE l.collection_id = objects.collection_id AND l.object_id = objects.id AND l.version = objects.version), -1);
+             ALTER TABLE objects ADD COLUMN leaf INTEGER;
+             UPDATE objects SET leaf = (SELECT max(l.idx) FROM log_leaves l
+                 WHERE l.collection_id = objects.collection_id AND l.object_id = objects.id AND l.version = objects.version);
              DROP INDEX IF EXISTS log_leaves_by_object;
              ALTER TABLE log_leaves DROP COLUMN collection_id;
              ALTER TABLE log_leaves DROP COLUMN object_id;
@@ -937,6 +938,13 @@ impl Store for SqliteStore {
                     };
                     let date_added = now.max(last + 1);
                     let version = known_version.unwrap_or(date_added);
+                    // Encoded before the insert, so the row can name the leaf it will get; the
+                    // rare duplicate wastes the encoding.
+                    let leaf_data = leaf(
+                        new,
+                        Timestamp::from_micros(version),
+                        Timestamp::from_micros(date_added),
+                    );
                     let inserted = insert.execute(params![
                         collection,
                         object.id,
@@ -949,7 +957,7 @@ impl Store for SqliteStore {
                         recipients,
                         &new.sha256[..],
                         object.raw(),
-                        frontier.size() as i64
+                        leaf_data.as_ref().map(|_| frontier.size() as i64)
                     ])? == 1;
                     if !inserted {
                         let stored: Option<Vec<u8>> = stored_hash
@@ -966,7 +974,10 @@ impl Store for SqliteStore {
                     last = date_added;
                     let (version, date_added) =
                         (Timestamp::from_micros(version), Timestamp::from_micros(date_added));
-                    let leaf = append_leaf(tx, frontier, &leaf(new, version, date_added))?;
+                    let leaf = match leaf_data {
+                        Some(data) => Some(append_leaf(tx, frontier, &data)?),
+                        None => None,
+                    };
                     outcomes.push(InsertOutcome::Added { version, date_added, leaf });
                 }
             }
@@ -1048,12 +1059,12 @@ impl Store for SqliteStore {
         collection: &str,
         id: &str,
         versions: &[Timestamp],
-        leaf: &dyn Fn(&StoredVersion, &[u8; 32]) -> Vec<u8>,
+        leaf: &dyn Fn(&StoredVersion, &[u8; 32]) -> Option<Vec<u8>>,
     ) -> StoreResult<usize> {
         let stored = self.versions(collection, id, false)?;
         self.write(|w| {
             let tx = immediate(&mut w.conn)?;
-            let mut leaves = Vec::new();
+            let (mut leaves, mut removed) = (Vec::new(), 0);
             {
                 let mut hash_of =
                     tx.prepare_cached("SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3")?;
@@ -1065,10 +1076,10 @@ impl Store for SqliteStore {
                     let (Some(sha), Some(v)) = (sha, stored.iter().find(|v| v.version == *version)) else { continue };
                     let sha: [u8; 32] = sha.try_into().unwrap_or([0; 32]);
                     delete.execute(params![collection, id, version.as_micros()])?;
-                    leaves.push(leaf(v, &sha));
+                    leaves.extend(leaf(v, &sha));
+                    removed += 1;
                 }
             }
-            let removed = leaves.len();
             append_leaves(&tx, leaves.iter().map(Vec::as_slice))?;
             tx.commit()?;
             Ok(removed)
@@ -1126,10 +1137,10 @@ impl Store for SqliteStore {
             c.query_row(
                 "SELECT leaf FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
                 params![collection, id, version.as_micros()],
-                |r| r.get::<_, i64>(0),
+                |r| r.get::<_, Option<i64>>(0),
             )
             .optional()
-            .map(|i| i.map(|i| i as u64))
+            .map(|i| i.flatten().map(|i| i as u64))
         })
     }
 

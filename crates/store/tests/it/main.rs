@@ -144,7 +144,11 @@ fn concurrent_ingests_share_commits_without_losing_order_or_leaves() {
                         match outcome {
                             kawal_core::InsertOutcome::Added {
                                 leaf, date_added, ..
-                            } => added.push((leaf, v.object.id.clone(), date_added)),
+                            } => added.push((
+                                leaf.expect("the log is on"),
+                                v.object.id.clone(),
+                                date_added,
+                            )),
                             other => panic!("{} was not added: {other:?}", v.object.id),
                         }
                     }
