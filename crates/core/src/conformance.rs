@@ -639,7 +639,14 @@ pub fn transparency_log(store: Arc<dyn Store>) {
         "",
     );
     let outcomes = store
-        .insert_versions(&cid, a, &[], &[unlogged.clone()], &no_leaf, &status)
+        .insert_versions(
+            &cid,
+            a,
+            &[],
+            std::slice::from_ref(&unlogged),
+            &no_leaf,
+            &status,
+        )
         .unwrap();
     assert!(matches!(
         outcomes[..],

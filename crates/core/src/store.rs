@@ -25,9 +25,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// the same transaction, so a status exists exactly when its objects do.
 pub type StatusFn<'a> = dyn Fn(&[InsertOutcome]) -> StoredStatus + 'a;
 
-/// Builds the log leaf of a version being stored, given its version and `date_added`.
+/// Builds the log leaf of a version being stored, given its version and `date_added`;
 /// `None` when the instance keeps no transparency log.
 pub type LeafFn<'a> = dyn Fn(&NewVersion, Timestamp, Timestamp) -> Option<Vec<u8>> + 'a;
+
+/// Builds the log leaf of a version being deleted, given the SHA-256 of its bytes; `None`
+/// when the instance keeps no transparency log.
+pub type DeletionLeafFn<'a> = dyn Fn(&StoredVersion, &[u8; 32]) -> Option<Vec<u8>> + 'a;
 
 #[derive(Debug, Clone)]
 pub struct NewCollection {
@@ -137,7 +141,7 @@ pub trait Store: Send + Sync + 'static {
         collection: &str,
         id: &str,
         versions: &[Timestamp],
-        leaf: &dyn Fn(&StoredVersion, &[u8; 32]) -> Option<Vec<u8>>,
+        leaf: &DeletionLeafFn<'_>,
     ) -> StoreResult<usize>;
 
     /// Appends leaves that record no stored object (administrative actions).

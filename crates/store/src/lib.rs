@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use kawal_core::store::{LeafFn, StatusFn};
+use kawal_core::store::{DeletionLeafFn, LeafFn, StatusFn};
 use kawal_core::{
     AuditEvent, AuditQuery, Collection, GroupId, InsertOutcome, NewCollection, NewVersion, OrgId,
     Organisation, Role, Scan, SharingGroup, Store, StoreError, StoreResult, StoredStatus,
@@ -1059,7 +1059,7 @@ impl Store for SqliteStore {
         collection: &str,
         id: &str,
         versions: &[Timestamp],
-        leaf: &dyn Fn(&StoredVersion, &[u8; 32]) -> Option<Vec<u8>>,
+        leaf: &DeletionLeafFn<'_>,
     ) -> StoreResult<usize> {
         let stored = self.versions(collection, id, false)?;
         self.write(|w| {
