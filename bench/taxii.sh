@@ -3,13 +3,14 @@
 # (memory backend), measured in the same run on the same machine with the same client.
 #
 # For each size N: start a fresh server on a free loopback port, POST N STIX 2.1 indicators
-# in envelopes of 1,000, page through them all with limit=1000 following `next`, read the
+# in envelopes of 1,000 (--concurrency POSTs in flight, default 4: a producer pushing a large
+# feed; 1 gives one request at a time), page through them all with limit=1000 following `next`, read the
 # server's peak RSS (VmHWM), stop it. Kawal first, then medallion, whose phases are stopped
 # after --peer-timeout seconds each. Prints a markdown section and writes it into
 # docs/benchmarks.md (unless --no-doc).
 #
 # Usage: bench/taxii.sh [--sizes 10000,100000,1000000] [--peer-timeout SECONDS]
-#                       [--quiet-wait SECONDS] [--no-medallion] [--no-doc]
+#                       [--concurrency N] [--quiet-wait SECONDS] [--no-medallion] [--no-doc]
 # Before each phase the client waits (at most --quiet-wait seconds, default 900; 0 = never)
 # until the machine is nearly idle, and it records the CPU that other processes used during
 # each phase, since on a shared machine a concurrent build would skew the figures.
@@ -23,6 +24,7 @@ PEER_TIMEOUT=600
 QUIET_WAIT=900
 MEDALLION=1
 DOC=1
+CONCURRENCY=4
 ARGS="$*"
 
 while [ $# -gt 0 ]; do
@@ -33,6 +35,8 @@ while [ $# -gt 0 ]; do
         --peer-timeout=*) PEER_TIMEOUT="${1#*=}"; shift ;;
         --quiet-wait) QUIET_WAIT="$2"; shift 2 ;;
         --quiet-wait=*) QUIET_WAIT="${1#*=}"; shift ;;
+        --concurrency) CONCURRENCY="$2"; shift 2 ;;
+        --concurrency=*) CONCURRENCY="${1#*=}"; shift ;;
         --no-medallion) MEDALLION=0; shift ;;
         --no-doc) DOC=0; shift ;;
         -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
@@ -125,7 +129,7 @@ run_kawal() {
     PIDS+=("$pid")
     wait_http "http://127.0.0.1:$port/taxii2/" "$pid"
     log "kawal pid $pid on port $port, N=$n"
-    "${DRIVER[@]}" run --server kawal --size "$n" --auth "bearer:$token" \
+    "${DRIVER[@]}" run --server kawal --size "$n" --auth "bearer:$token" --concurrency "$CONCURRENCY" \
         --url "http://127.0.0.1:$port/kawal/collections/$collection/objects/" \
         --pid "$pid" --quiet-wait "$QUIET_WAIT" --out "$RESULTS/kawal-$n.json"
     stop_server "$pid" "$RESULTS/kawal-$n.rss"
@@ -148,7 +152,7 @@ run_medallion() {
     PIDS+=("$pid")
     wait_http "http://127.0.0.1:$port/taxii2/" "$pid"
     log "medallion pid $pid on port $port, N=$n, phases stopped after ${PEER_TIMEOUT}s"
-    "${DRIVER[@]}" run --server medallion --size "$n" --auth "basic:bench:$password" \
+    "${DRIVER[@]}" run --server medallion --size "$n" --auth "basic:bench:$password" --concurrency "$CONCURRENCY" \
         --timeout "$PEER_TIMEOUT" \
         --url "http://127.0.0.1:$port/bench/collections/$collection/objects/" \
         --pid "$pid" --quiet-wait "$QUIET_WAIT" --out "$RESULTS/medallion-$n.json"
@@ -164,7 +168,7 @@ run_ceiling() {
     local pid=$!
     PIDS+=("$pid")
     wait_http "http://127.0.0.1:$port/" "$pid"
-    "${DRIVER[@]}" ceiling --url "http://127.0.0.1:$port/objects/" --size 100000 \
+    "${DRIVER[@]}" ceiling --url "http://127.0.0.1:$port/objects/" --size 100000 --concurrency "$CONCURRENCY" \
         --quiet-wait "$QUIET_WAIT" --out "$RESULTS/ceiling.json"
     stop_server "$pid" "$OUT/sink.rss"
 }

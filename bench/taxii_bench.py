@@ -14,7 +14,8 @@ Subcommands (bench/taxii.sh calls them; each can also be run by hand):
   report            turns the JSON results into a markdown section, prints it and puts it
                     into docs/benchmarks.md.
 
-The requests are sequential (concurrency 1) over one keep-alive connection. All request
+Ingest sends --concurrency POSTs at a time (default 1), each worker over its own keep-alive
+connection; reads are sequential, since each page names the next. All request
 bodies are built before the clock starts, so the ingest figure is the server's (plus
 loopback transport), not the time Python takes to write JSON. During the read phase the
 client has to decode each page to find `next`; that decoding is timed separately and
@@ -22,6 +23,7 @@ reported, and `ceiling` gives the client's limit outright.
 """
 
 import argparse
+import concurrent.futures
 import datetime as dt
 import hashlib
 import http.server
@@ -32,6 +34,7 @@ import re
 import socket
 import socketserver
 import sys
+import threading
 import time
 import uuid
 
@@ -150,33 +153,49 @@ def _session(auth):
     return s
 
 
-def ingest(session, url, payloads, timeout):
-    """POSTs every envelope in turn. Returns (objects stored, seconds, stopped?, client seconds)."""
+def ingest(auth, url, payloads, timeout, concurrency=1):
+    """POSTs every envelope, `concurrency` requests at a time, each worker over its own
+    keep-alive connection. Returns (objects stored, seconds, stopped?, client seconds)."""
     start = time.monotonic()
     deadline = start + timeout if timeout else None
-    stored = 0
-    client = 0.0
-    try:
-        for count, body in payloads:
-            left = _remaining(deadline)
+    lock = threading.Lock()
+    todo = iter(payloads)
+    totals = {"stored": 0, "client": 0.0, "stopped": False}
+
+    def worker():
+        session = _session(auth)
+        while True:
+            with lock:
+                if totals["stopped"]:
+                    return
+                item = next(todo, None)
+            if item is None:
+                return
+            count, body = item
             try:
+                left = _remaining(deadline)
                 r = session.post(url, data=body, timeout=(10, left))
-            except requests.exceptions.ReadTimeout:
-                raise Stopped()
+            except (Stopped, requests.exceptions.ReadTimeout):
+                with lock:
+                    totals["stopped"] = True
+                return
             t0 = time.monotonic()
             if r.status_code != 202:
                 raise SystemExit(f"POST {url}: HTTP {r.status_code}: {r.text[:500]}")
             status = r.json()
-            client += time.monotonic() - t0
             if status.get("success_count") != count:
                 raise SystemExit(
                     f"POST {url}: {status.get('success_count')} of {count} stored: "
                     f"{json.dumps(status.get('failures', [])[:3])}"
                 )
-            stored += count
-    except Stopped:
-        return stored, time.monotonic() - start, True, client
-    return stored, time.monotonic() - start, False, client
+            with lock:
+                totals["client"] += time.monotonic() - t0
+                totals["stored"] += count
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for done in [pool.submit(worker) for _ in range(concurrency)]:
+            done.result()
+    return totals["stored"], time.monotonic() - start, totals["stopped"], totals["client"]
 
 
 _WS = re.compile(r"[ \t\n\r]*")
@@ -347,6 +366,7 @@ def cmd_run(a):
         "size": a.size,
         "batch": a.batch,
         "page": a.page,
+        "concurrency": a.concurrency,
         "timeout": a.timeout,
         "generate_seconds": gen,
         "body_bytes": body_bytes,
@@ -356,7 +376,7 @@ def cmd_run(a):
     label = f"{a.server} N={a.size}"
     waited = wait_quiet(label, a.quiet_below, a.quiet_wait)
     load = Load(a.pid)
-    stored, secs, stopped, client = ingest(session, a.url, payloads, a.timeout)
+    stored, secs, stopped, client = ingest(a.auth, a.url, payloads, a.timeout, a.concurrency)
     del payloads
     result["ingest"] = {"objects": stored, "seconds": secs, "stopped": stopped, "client_seconds": client,
                         "waited_for_quiet_seconds": waited}
@@ -436,7 +456,7 @@ def cmd_sink(a):
     _Sink.status = (b'{"id":"00000000-0000-4000-8000-000000000000","status":"complete",'
                     b'"total_count":COUNT,"success_count":COUNT,"failure_count":0,"pending_count":0}')
 
-    class Server(socketserver.TCPServer):
+    class Server(socketserver.ThreadingTCPServer):
         allow_reuse_address = True
 
     with Server(("127.0.0.1", a.port), _Sink) as server:
@@ -448,7 +468,7 @@ def cmd_ceiling(a):
     payloads = bodies(a.size, a.batch)
     wait_quiet("client ceiling", a.quiet_below, a.quiet_wait)
     session = _session("none")
-    stored, isecs, _, iclient = ingest(session, a.url, payloads, None)
+    stored, isecs, _, iclient = ingest("none", a.url, payloads, None, a.concurrency)
     # The sink always answers more=true, so read a fixed number of pages.
     pages, rsecs, _, rclient = read_all(session, a.url, a.page, None, max_pages=a.size // a.page)
     ids, decode = decode_pages(pages)
@@ -614,9 +634,12 @@ def cmd_report(a):
     lines.append(f"- Command: `{a.command}`")
     if a.versions:
         lines.append(f"- Versions: {a.versions}")
+    concurrency = sorted({r.get("concurrency", 1) for by in results.values() for r in by.values()})
+    posts = ("one POST at a time" if concurrency == [1]
+             else f"{'/'.join(map(str, concurrency))} POSTs in flight (one keep-alive connection each)")
     lines.append(
-        f"- Workload: POST N STIX 2.1 indicators as TAXII envelopes of 1,000, then GET them all with "
-        f"`limit=1000`, following `next`; one client, sequential requests, keep-alive; fresh server "
+        f"- Workload: POST N STIX 2.1 indicators as TAXII envelopes of 1,000 ({posts}), then GET them "
+        f"all with `limit=1000`, following `next` (one request at a time); fresh server "
         f"per size; medallion phases stopped after {_duration(a.peer_timeout)}."
     )
     lines.append(
@@ -740,6 +763,7 @@ def main():
     r.add_argument("--size", type=int, required=True)
     r.add_argument("--batch", type=int, default=1000)
     r.add_argument("--page", type=int, default=1000)
+    r.add_argument("--concurrency", type=int, default=1, help="POSTs in flight during ingest")
     r.add_argument("--timeout", type=float, default=0, help="seconds per phase; 0 = none")
     r.add_argument("--out", required=True)
     r.add_argument("--pid", type=int, default=0, help="the server's process id, to read its CPU time")
@@ -757,6 +781,7 @@ def main():
     c.add_argument("--size", type=int, default=100_000)
     c.add_argument("--batch", type=int, default=1000)
     c.add_argument("--page", type=int, default=1000)
+    c.add_argument("--concurrency", type=int, default=1)
     c.add_argument("--out", required=True)
     c.add_argument("--quiet-below", type=float, default=0.3)
     c.add_argument("--quiet-wait", type=float, default=900)

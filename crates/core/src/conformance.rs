@@ -525,12 +525,17 @@ pub fn status(outcomes: &[InsertOutcome]) -> StoredStatus {
 }
 
 /// A leaf naming the version, distinct for every version stored.
-pub fn leaf(new: &NewVersion, version: Timestamp, date_added: Timestamp) -> Vec<u8> {
-    format!("object {} {version} {date_added}", new.object.id).into_bytes()
+pub fn leaf(new: &NewVersion, version: Timestamp, date_added: Timestamp) -> Option<Vec<u8>> {
+    Some(format!("object {} {version} {date_added}", new.object.id).into_bytes())
 }
 
-pub fn deletion_leaf(v: &crate::StoredVersion, sha256: &[u8; 32]) -> Vec<u8> {
-    format!("deletion {} {} {:02x}", v.id, v.version, sha256[0]).into_bytes()
+/// The leaf function of an instance that keeps no log.
+pub fn no_leaf(_: &NewVersion, _: Timestamp, _: Timestamp) -> Option<Vec<u8>> {
+    None
+}
+
+pub fn deletion_leaf(v: &crate::StoredVersion, sha256: &[u8; 32]) -> Option<Vec<u8>> {
+    Some(format!("deletion {} {} {:02x}", v.id, v.version, sha256[0]).into_bytes())
 }
 
 /// Node hashes the store keeps, as `tlog` reads them.
@@ -562,14 +567,14 @@ pub fn transparency_log(store: Arc<dyn Store>) {
     let outcomes = store
         .insert_versions(&cid, a, &[], &batch, &leaf, &status)
         .unwrap();
-    let leaves: Vec<u64> = outcomes
+    let leaves: Vec<Option<u64>> = outcomes
         .iter()
         .map(|o| match o {
             InsertOutcome::Added { leaf, .. } => *leaf,
             other => panic!("{other:?}"),
         })
         .collect();
-    assert_eq!(leaves, (0..37).collect::<Vec<_>>());
+    assert_eq!(leaves, (0..37).map(Some).collect::<Vec<_>>());
     // Duplicates add no leaf.
     store
         .insert_versions(&cid, a, &[], &batch[..3], &leaf, &status)
@@ -630,6 +635,39 @@ pub fn transparency_log(store: Arc<dyn Store>) {
         store.latest_checkpoint().unwrap(),
         Some((39, "note 39".to_owned()))
     );
+    // With the log off, versions are stored without leaves and the log stays as it was.
+    let unlogged = object(
+        "indicator--00000000-0000-4000-8000-100000000000",
+        "2020-01-01T00:00:00.000Z",
+        "",
+    );
+    let outcomes = store
+        .insert_versions(
+            &cid,
+            a,
+            &[],
+            std::slice::from_ref(&unlogged),
+            &no_leaf,
+            &status,
+        )
+        .unwrap();
+    assert!(matches!(
+        outcomes[..],
+        [InsertOutcome::Added { leaf: None, .. }]
+    ));
+    assert_eq!(store.log_head().unwrap(), (after, new_root));
+    let version = unlogged.object.version().unwrap();
+    assert_eq!(
+        store.leaf_of(&cid, &unlogged.object.id, version).unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .delete_versions(&cid, &unlogged.object.id, &[version], &|_, _| None)
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.log_head().unwrap(), (after, new_root));
 }
 
 /// The witness's state per log only moves by compare-and-swap on its size, so that of two

@@ -187,6 +187,9 @@ pub struct Exchange {
     /// argon2 runs once per token rather than once per request.
     verified: Mutex<HashMap<String, (String, [u8; 32])>>,
     audit_buffer: Mutex<Vec<AuditEvent>>,
+    /// Whether writes append to the transparency log (config `transparency_log`, on by
+    /// default).
+    logging: bool,
 }
 
 impl Exchange {
@@ -196,6 +199,29 @@ impl Exchange {
             limits,
             verified: Mutex::new(HashMap::new()),
             audit_buffer: Mutex::new(Vec::new()),
+            logging: true,
+        }
+    }
+
+    /// An exchange whose writes append nothing to the transparency log, for an instance that
+    /// shares nothing it must prove (a sensor hub) or to measure what the log costs. The log
+    /// then covers only what was stored while it was on.
+    pub fn without_transparency_log(mut self) -> Self {
+        self.logging = false;
+        self
+    }
+
+    pub fn keeps_transparency_log(&self) -> bool {
+        self.logging
+    }
+
+    fn log_kept(&self) -> Result<()> {
+        if self.logging {
+            Ok(())
+        } else {
+            Err(Error::NotFound(
+                "this server keeps no transparency log (transparency_log = false)".to_owned(),
+            ))
         }
     }
 
@@ -528,17 +554,19 @@ impl Exchange {
             .unwrap_or_default();
         let default_tlp = view.collection.default_tlp;
         let leaf = |new: &NewVersion, version: Timestamp, date_added: Timestamp| {
-            ObjectLeaf {
-                deletion: false,
-                collection: collection_id,
-                id: &new.object.id,
-                version,
-                date_added,
-                producer: &producer_identity,
-                tlp: new.tlp.unwrap_or(default_tlp),
-                sha256: new.sha256,
-            }
-            .encode()
+            self.logging.then(|| {
+                ObjectLeaf {
+                    deletion: false,
+                    collection: collection_id,
+                    id: &new.object.id,
+                    version,
+                    date_added,
+                    producer: &producer_identity,
+                    tlp: new.tlp.unwrap_or(default_tlp),
+                    sha256: new.sha256,
+                }
+                .encode()
+            })
         };
         let built = std::cell::RefCell::new(None);
         let status_of = |outcomes: &[InsertOutcome]| {
@@ -599,7 +627,7 @@ fn write_status(
                 InsertOutcome::Added { version, leaf, .. } => successes.push(StatusDetail {
                     id,
                     version: version.to_string(),
-                    message: Some(format!("logged at leaf {leaf}")),
+                    message: leaf.map(|leaf| format!("logged at leaf {leaf}")),
                 }),
                 InsertOutcome::AlreadyPresent { version } => successes.push(StatusDetail {
                     id,
@@ -718,17 +746,19 @@ impl Exchange {
                     .find(|o| o.id == v.producer)
                     .map(|o| o.identity_id.as_str())
                     .unwrap_or("");
-                ObjectLeaf {
-                    deletion: true,
-                    collection: collection_id,
-                    id: object_id,
-                    version: v.version,
-                    date_added: deleted_at,
-                    producer,
-                    tlp: v.tlp.unwrap_or(default_tlp),
-                    sha256: *sha256,
-                }
-                .encode()
+                self.logging.then(|| {
+                    ObjectLeaf {
+                        deletion: true,
+                        collection: collection_id,
+                        id: object_id,
+                        version: v.version,
+                        date_added: deleted_at,
+                        producer,
+                        tlp: v.tlp.unwrap_or(default_tlp),
+                        sha256: *sha256,
+                    }
+                    .encode()
+                })
             };
             self.store
                 .delete_versions(collection_id, object_id, &at, &leaf)?
@@ -1055,7 +1085,9 @@ impl Exchange {
             target: target.to_owned(),
             outcome: outcome.to_owned(),
         };
-        self.store.append_log(&[audit_leaf(&event)])?;
+        if self.logging {
+            self.store.append_log(&[audit_leaf(&event)])?;
+        }
         self.record(who, action, target, outcome);
         Ok(())
     }
@@ -1363,12 +1395,16 @@ impl Exchange {
 
     /// The newest signed checkpoint (a C2SP signed note).
     pub fn latest_checkpoint(&self) -> Result<Option<(u64, String)>> {
+        self.log_kept()?;
         Ok(self.store.latest_checkpoint()?)
     }
 
     /// Signs and keeps a checkpoint when the log has grown since the last one; returns the
     /// size it covers.
     pub fn checkpoint(&self, origin: &str, signer: &tlog::note::Signer) -> Result<Option<u64>> {
+        if !self.logging {
+            return Ok(None);
+        }
         let (size, root) = self.store.log_head()?;
         let last = self.store.latest_checkpoint()?.map(|(s, _)| s);
         if last.is_some_and(|s| s >= size) || (size == 0 && last.is_some()) {
@@ -1396,23 +1432,27 @@ impl Exchange {
     }
 
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<tlog::Hash>> {
+        self.log_kept()?;
         self.checked_size(size)?;
         tlog::proof::inclusion_proof(&StoreHashes(&*self.store), index, size).map_err(log_error)
     }
 
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<tlog::Hash>> {
+        self.log_kept()?;
         self.checked_size(new)?;
         tlog::proof::consistency_proof(&StoreHashes(&*self.store), old, new).map_err(log_error)
     }
 
     /// A C2SP tile of the log, if the log is big enough to hold it.
     pub fn log_tile(&self, tile: &tlog::TileId) -> Result<Vec<u8>> {
+        self.log_kept()?;
         tlog::tile::tile_bytes(&StoreHashes(&*self.store), tile)
             .map_err(|e| Error::NotFound(format!("tile {tile} is not in the log: {e}")))
     }
 
     /// A C2SP entry bundle: the leaves of one tile, length-prefixed.
     pub fn log_entry_bundle(&self, bundle: &tlog::tile::EntryBundleId) -> Result<Vec<u8>> {
+        self.log_kept()?;
         let start = bundle.first_entry();
         let end = start + u64::from(bundle.width());
         let leaves = self.store.log_leaves(start, end)?;

@@ -45,15 +45,23 @@ pub struct ObjectLeaf<'a> {
 
 /// Field values never contain a line break: ids, UUIDs and timestamps cannot, and free text
 /// (audit targets) has them replaced, so every leaf reads back unambiguously.
-fn clean(value: &str) -> String {
-    value.replace(['\n', '\r'], " ")
+fn clean(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains(['\n', '\r']) {
+        value.replace(['\n', '\r'], " ").into()
+    } else {
+        value.into()
+    }
 }
 
 impl ObjectLeaf<'_> {
     pub fn encode(&self) -> Vec<u8> {
-        let sha: String = self.sha256.iter().map(|b| format!("{b:02x}")).collect();
-        format!(
-            "{LEAF_FORMAT}\nkind {}\ncollection {}\nid {}\nversion {}\ndate_added {}\nproducer {}\ntlp {}\nsha256 {sha}\n",
+        use std::fmt::Write as _;
+        // Written into one buffer: the writer encodes a leaf per stored version while it
+        // holds the database's write lock.
+        let mut leaf = String::with_capacity(384);
+        let _ = write!(
+            leaf,
+            "{LEAF_FORMAT}\nkind {}\ncollection {}\nid {}\nversion {}\ndate_added {}\nproducer {}\ntlp {}\nsha256 ",
             if self.deletion { "deletion" } else { "object" },
             clean(self.collection),
             clean(self.id),
@@ -61,8 +69,14 @@ impl ObjectLeaf<'_> {
             self.date_added,
             clean(self.producer),
             self.tlp,
-        )
-        .into_bytes()
+        );
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        for byte in self.sha256 {
+            leaf.push(char::from(HEX[usize::from(byte >> 4)]));
+            leaf.push(char::from(HEX[usize::from(byte & 0xf)]));
+        }
+        leaf.push('\n');
+        leaf.into_bytes()
     }
 }
 

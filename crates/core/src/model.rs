@@ -190,7 +190,8 @@ pub enum InsertOutcome {
     Added {
         version: Timestamp,
         date_added: Timestamp,
-        leaf: u64,
+        /// Its transparency-log leaf, when the instance keeps a log.
+        leaf: Option<u64>,
     },
     /// The same bytes were already stored under this id and version.
     AlreadyPresent { version: Timestamp },

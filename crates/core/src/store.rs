@@ -25,8 +25,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// the same transaction, so a status exists exactly when its objects do.
 pub type StatusFn<'a> = dyn Fn(&[InsertOutcome]) -> StoredStatus + 'a;
 
-/// Builds the log leaf of a version being stored, given its version and `date_added`.
-pub type LeafFn<'a> = dyn Fn(&NewVersion, Timestamp, Timestamp) -> Vec<u8> + 'a;
+/// Builds the log leaf of a version being stored, given its version and `date_added`;
+/// `None` when the instance keeps no transparency log.
+pub type LeafFn<'a> = dyn Fn(&NewVersion, Timestamp, Timestamp) -> Option<Vec<u8>> + 'a;
+
+/// Builds the log leaf of a version being deleted, given the SHA-256 of its bytes; `None`
+/// when the instance keeps no transparency log.
+pub type DeletionLeafFn<'a> = dyn Fn(&StoredVersion, &[u8; 32]) -> Option<Vec<u8>> + 'a;
 
 #[derive(Debug, Clone)]
 pub struct NewCollection {
@@ -156,7 +161,7 @@ pub trait Store: Send + Sync + 'static {
         collection: &str,
         id: &str,
         versions: &[Timestamp],
-        leaf: &dyn Fn(&StoredVersion, &[u8; 32]) -> Vec<u8>,
+        leaf: &DeletionLeafFn<'_>,
     ) -> StoreResult<usize>;
 
     /// Appends leaves that record no stored object (administrative actions).
@@ -167,7 +172,7 @@ pub trait Store: Send + Sync + 'static {
     fn log_hashes(&self, nodes: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>>;
     /// The stored leaves among `[start, end)`, with their indexes, in order.
     fn log_leaves(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, Vec<u8>)>>;
-    /// The leaf index of a stored object version.
+    /// The leaf index of a stored object version (none if it was stored while the log was off).
     fn leaf_of(&self, collection: &str, id: &str, version: Timestamp) -> StoreResult<Option<u64>>;
     fn save_checkpoint(&self, size: u64, note: &str) -> StoreResult<()>;
     /// The newest signed checkpoint: its size and note.

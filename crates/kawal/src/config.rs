@@ -30,6 +30,7 @@ struct File {
     max_page: Option<usize>,
     log_origin: Option<String>,
     checkpoint_interval_ms: Option<u64>,
+    transparency_log: Option<bool>,
     witness_name: Option<String>,
     #[serde(default)]
     witnessed_logs: Vec<WitnessedLogEntry>,
@@ -82,6 +83,9 @@ pub struct Config {
     pub witnessed_logs: Vec<tlog::witness::TrustedLog>,
     /// The witnesses this instance's log asks for cosignatures.
     pub log_witnesses: Vec<LogWitness>,
+    /// Whether writes append to the transparency log (on unless the config file says
+    /// `transparency_log = false`).
+    pub transparency_log: bool,
 }
 
 impl Config {
@@ -133,6 +137,7 @@ impl Config {
                 .iter()
                 .map(log_witness)
                 .collect::<Result<_>>()?,
+            transparency_log: file.transparency_log.unwrap_or(true),
         })
     }
 }

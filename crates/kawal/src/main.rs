@@ -217,12 +217,17 @@ fn open_exchange(config: &Config) -> Result<Exchange> {
     let db = config.data.join("kawal.db");
     let store = SqliteStore::open(&db)
         .with_context(|| format!("cannot open the database {}", db.display()))?;
-    Ok(Exchange::new(
+    let exchange = Exchange::new(
         Arc::new(store),
         kawal_core::Limits {
             max_page: config.max_page,
         },
-    ))
+    );
+    Ok(if config.transparency_log {
+        exchange
+    } else {
+        exchange.without_transparency_log()
+    })
 }
 
 /// The command line acts for an organisation: the one named, else the instance's own.
@@ -252,19 +257,30 @@ fn serve(args: ServeArgs) -> Result<()> {
     let instance = exchange
         .instance_org()?
         .context("the instance organisation is missing")?;
-    let log = log_config(&config, &instance)?;
-    println!(
-        "transparency log `{}`, verifier key {}",
-        log.origin,
-        log.signer.verifier().verifier_key()
-    );
-    for w in &log.witnesses {
+    let log = if config.transparency_log {
+        let log = log_config(&config, &instance)?;
         println!(
-            "submitting checkpoints to witness {} at {}",
-            w.verifier.verifier_key(),
-            w.url
+            "transparency log `{}`, verifier key {}",
+            log.origin,
+            log.signer.verifier().verifier_key()
         );
-    }
+        for w in &log.witnesses {
+            println!(
+                "submitting checkpoints to witness {} at {}",
+                w.verifier.verifier_key(),
+                w.url
+            );
+        }
+        Some(log)
+    } else {
+        // Witnesses configured for a log that is off would silently cosign nothing.
+        anyhow::ensure!(
+            config.log_witnesses.is_empty(),
+            "log_witnesses are configured but transparency_log = false: there are no checkpoints to submit"
+        );
+        println!("no transparency log (transparency_log = false): writes are not logged");
+        None
+    };
     let witness = witness_config(&config, &instance)?;
     println!(
         "witness cosignature key {}, witnessing {} logs",
@@ -272,7 +288,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         witness.logs().len()
     );
     let server_config = server::ServerConfig {
-        log: Some(log),
+        log,
         witness: Some(Arc::new(witness)),
         title: config.title.clone(),
         public_url: config.public_url.clone(),

@@ -144,7 +144,7 @@ pub fn document() -> Value {
                                 "date_added": { "type": "string", "format": "date-time" },
                                 "sha256": { "type": "string", "pattern": "^[0-9a-f]{64}$", "description": "SHA-256 of the object's exact bytes, as its log leaf records it" },
                                 "tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] },
-                                "leaf": { "type": ["integer", "null"], "minimum": 0, "description": "index of the version's leaf in the transparency log; check it with /api/log/proof/inclusion against /log/checkpoint" },
+                                "leaf": { "type": ["integer", "null"], "minimum": 0, "description": "index of the version's leaf in the transparency log, checked with /api/log/proof/inclusion against /log/checkpoint; null for a version stored while transparency_log was off" },
                                 "object": { "type": "object", "description": "the STIX object, byte for byte as received" }
                             }
                         } }

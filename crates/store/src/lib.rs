@@ -6,10 +6,13 @@
 //! `synchronous = FULL` makes every acknowledged write survive a crash of the process or of
 //! the machine.
 
+use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use kawal_core::store::{LeafFn, StatusFn};
+use kawal_core::store::{DeletionLeafFn, LeafFn, StatusFn};
 use kawal_core::{
     AuditEvent, AuditQuery, Collection, GroupId, InsertOutcome, NewCollection, NewVersion, OrgId,
     Organisation, Role, Scan, SharingGroup, Store, StoreError, StoreResult, StoredStatus,
@@ -68,7 +71,9 @@ CREATE TABLE IF NOT EXISTS objects (
     tlp INTEGER,
     recipients TEXT,
     sha256 BLOB NOT NULL,
-    raw TEXT NOT NULL
+    raw TEXT NOT NULL,
+    -- NULL for versions stored while the transparency log was off.
+    leaf INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS objects_by_version ON objects (collection_id, id, version);
 CREATE UNIQUE INDEX IF NOT EXISTS objects_by_date_added ON objects (collection_id, date_added);
@@ -87,14 +92,8 @@ CREATE TABLE IF NOT EXISTS audit (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
-CREATE TABLE IF NOT EXISTS log_leaves (
-    idx INTEGER PRIMARY KEY,
-    data BLOB NOT NULL,
-    collection_id TEXT,
-    object_id TEXT,
-    version INTEGER
-);
-CREATE INDEX IF NOT EXISTS log_leaves_by_object ON log_leaves (collection_id, object_id, version);
+-- A leaf's hash lives with its data; `log_nodes` holds the interior nodes.
+CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS log_nodes (
     level INTEGER NOT NULL,
     idx INTEGER NOT NULL,
@@ -111,13 +110,84 @@ CREATE TABLE IF NOT EXISTS witnessed (
 );
 "#;
 
+/// `PRAGMA user_version` of the layout below; [`migrate`] brings older databases to it.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Brings a database written by an earlier version of the store to [`SCHEMA_VERSION`].
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let populated: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'objects'",
+        [],
+        |r| r.get(0),
+    )?;
+    if version > SCHEMA_VERSION {
+        return Err(rusqlite::Error::ToSqlConversionFailure(
+            format!("the database has layout {version}, newer than this Kawal's ({SCHEMA_VERSION}); run a newer Kawal").into(),
+        ));
+    }
+    if version == 0 && populated {
+        // Layout 1 kept each leaf's object in `log_leaves`, behind an index every insert paid
+        // for; the version row now holds the index of its leaf.
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             ALTER TABLE objects ADD COLUMN leaf INTEGER;
+             UPDATE objects SET leaf = (SELECT max(l.idx) FROM log_leaves l
+                 WHERE l.collection_id = objects.collection_id AND l.object_id = objects.id AND l.version = objects.version);
+             DROP INDEX IF EXISTS log_leaves_by_object;
+             ALTER TABLE log_leaves DROP COLUMN collection_id;
+             ALTER TABLE log_leaves DROP COLUMN object_id;
+             ALTER TABLE log_leaves DROP COLUMN version;
+             ALTER TABLE log_leaves ADD COLUMN hash BLOB NOT NULL DEFAULT x'';
+             UPDATE log_leaves SET hash = coalesce((SELECT n.hash FROM log_nodes n WHERE n.level = 0 AND n.idx = log_leaves.idx), x'');
+             DELETE FROM log_nodes WHERE level = 0;
+             PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
+}
+
 const DATE_ADDED_MARK: &str = "date_added_high_water_mark";
 const READERS: usize = 4;
 
 pub struct SqliteStore {
     writer: Mutex<Writer>,
+    /// Threads waiting for the writer. An ingest that sees one leaves its transaction open for
+    /// it (group commit) instead of committing at once.
+    queued: AtomicUsize,
+    groups: Mutex<Groups>,
+    group_finished: Condvar,
     readers: Mutex<Vec<Connection>>,
     reader_freed: Condvar,
+}
+
+/// Group commit: ingests that arrive while another holds the writer share its IMMEDIATE
+/// transaction, each inside a savepoint of its own, and the last of them commits for all, so
+/// concurrent producers share one WAL write and one fsync. Nobody is answered before the
+/// commit that holds their objects has succeeded.
+struct Group {
+    epoch: u64,
+    writes: usize,
+    opened: Instant,
+    /// The log's frontier and the `date_added` mark as the group's writes leave them; saved
+    /// once, when the group commits.
+    frontier: tlog::Frontier,
+    mark: i64,
+}
+
+/// A group takes no more writes than this, and no more after this long, so that its first
+/// writer's answer is not held back indefinitely by a stream of others.
+const GROUP_MAX_WRITES: usize = 8;
+const GROUP_MAX_AGE: Duration = Duration::from_millis(50);
+
+#[derive(Default)]
+struct Groups {
+    next_epoch: u64,
+    /// Every group up to this epoch has committed or failed.
+    finished: u64,
+    /// The most recent failed commits, by epoch.
+    failed: VecDeque<(u64, String)>,
 }
 
 /// The one writing connection of this process. Other processes (the command line while the
@@ -126,14 +196,56 @@ pub struct SqliteStore {
 /// database's write lock from its first statement.
 struct Writer {
     conn: Connection,
+    checkpointer: Checkpointer,
+    group: Option<Group>,
+}
+
+/// Copies committed WAL pages back into the database on its own thread and connection. A
+/// PASSIVE checkpoint never blocks the writer; once it has caught up, the next write starts
+/// the WAL over from its beginning, so the WAL stays about as large as what is written
+/// between two checkpoints.
+struct Checkpointer {
+    wake: std::sync::mpsc::SyncSender<()>,
+}
+
+/// Pause between checkpoints, so that one copies the pages of many commits.
+const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
+
+impl Checkpointer {
+    fn start(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(backend)?;
+        conn.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA wal_autocheckpoint = 0;")
+            .map_err(backend)?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".to_owned())
+            .spawn(move || {
+                // Ends when the store, and with it the sender, is dropped.
+                while woken.recv().is_ok() {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!("WAL checkpoint failed: {e}");
+                    }
+                    std::thread::sleep(CHECKPOINT_PAUSE);
+                }
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the WAL checkpointer: {e}")))?;
+        Ok(Checkpointer { wake })
+    }
+
+    /// Called after each commit; never waits.
+    fn nudge(&self) {
+        let _ = self.wake.try_send(());
+    }
 }
 
 fn immediate(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
 
-/// The greatest `date_added` ever handed out, including for since-deleted objects.
-fn date_added_mark(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
+/// The greatest `date_added` ever handed out, including for since-deleted objects. Every write
+/// saves it, so the table is searched only in a database that has never recorded it.
+fn date_added_mark(tx: &Connection) -> rusqlite::Result<i64> {
     let mark: Option<String> = tx
         .query_row(
             "SELECT value FROM settings WHERE key = ?1",
@@ -141,14 +253,14 @@ fn date_added_mark(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<i64> {
             |r| r.get(0),
         )
         .optional()?;
-    let present: Option<i64> =
-        tx.query_row("SELECT max(date_added) FROM objects", [], |r| r.get(0))?;
-    Ok(mark
-        .and_then(|m| m.parse().ok())
-        .into_iter()
-        .chain(present)
-        .max()
-        .unwrap_or(0))
+    match mark.and_then(|m| m.parse().ok()) {
+        Some(mark) => Ok(mark),
+        None => tx
+            .query_row("SELECT max(date_added) FROM objects", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .map(Option::unwrap_or_default),
+    }
 }
 
 fn load_frontier(conn: &Connection) -> rusqlite::Result<tlog::Frontier> {
@@ -166,45 +278,51 @@ fn load_frontier(conn: &Connection) -> rusqlite::Result<tlog::Frontier> {
     }
 }
 
-/// Appends leaves inside an open transaction, storing every node hash they complete.
-fn append_leaves(
-    tx: &rusqlite::Transaction<'_>,
+/// Appends one leaf inside an open transaction, storing every node hash it completes. The
+/// caller saves the frontier once its transaction's leaves are all appended.
+fn append_leaf(
+    tx: &Connection,
     frontier: &mut tlog::Frontier,
-    leaves: impl IntoIterator<Item = (Vec<u8>, Option<(String, String, i64)>)>,
-) -> rusqlite::Result<Vec<u64>> {
-    let mut node = tx.prepare_cached(
-        "INSERT OR REPLACE INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-    )?;
-    let mut leaf_row = tx.prepare_cached(
-        "INSERT INTO log_leaves (idx, data, collection_id, object_id, version) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    let mut indexes = Vec::new();
-    for (data, object) in leaves {
-        let mut failed = None;
-        let index = frontier
-            .append_with(tlog::leaf_hash(&data), |id, hash| {
-                if failed.is_none() {
-                    failed = node
-                        .execute(params![id.level, id.index as i64, &hash[..]])
-                        .err();
-                }
-            })
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        let (collection, object_id, version) = match object {
-            Some((c, o, v)) => (Some(c), Some(o), Some(v)),
-            None => (None, None, None),
-        };
-        leaf_row.execute(params![index as i64, data, collection, object_id, version])?;
-        indexes.push(index);
+    data: &[u8],
+) -> rusqlite::Result<u64> {
+    let mut node =
+        tx.prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
+    let mut failed = None;
+    let leaf_hash = tlog::leaf_hash(data);
+    let index = frontier
+        .append_with(leaf_hash, |id, hash| {
+            if id.level > 0 && failed.is_none() {
+                failed = node
+                    .execute(params![id.level, id.index as i64, &hash[..]])
+                    .err();
+            }
+        })
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    if let Some(e) = failed {
+        return Err(e);
     }
+    tx.prepare_cached("INSERT INTO log_leaves (idx, hash, data) VALUES (?1, ?2, ?3)")?
+        .execute(params![index as i64, &leaf_hash[..], data])?;
+    Ok(index)
+}
+
+fn save_frontier(tx: &Connection, frontier: &tlog::Frontier) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO log_state (key, value) VALUES ('frontier', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [frontier.to_bytes()],
     )?;
-    Ok(indexes)
+    Ok(())
+}
+
+fn append_leaves<'a>(
+    tx: &rusqlite::Transaction<'_>,
+    leaves: impl IntoIterator<Item = &'a [u8]>,
+) -> rusqlite::Result<()> {
+    let mut frontier = load_frontier(tx)?;
+    for data in leaves {
+        append_leaf(tx, &mut frontier, data)?;
+    }
+    save_frontier(tx, &frontier)
 }
 
 fn witnessed_from_row(row: &Row<'_>) -> rusqlite::Result<WitnessedCheckpoint> {
@@ -245,16 +363,24 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open(path).map_err(backend)?;
+        if let Ok(ps) = std::env::var("KAWAL_PAGE_SIZE") {
+            conn.execute_batch(&format!("PRAGMA page_size = {ps};"))
+                .map_err(backend)?;
+        }
         conn.execute_batch(
             // A 64 MiB page cache and memory-mapped reads keep index lookups off the disk as
-            // collections grow; checkpointing the WAL every 8,000 pages instead of 1,000 takes
-            // most checkpoints (and their fsyncs) out of the ingest path.
+            // collections grow. The writer never checkpoints the WAL itself: copying pages back
+            // into the database (and its fsync) happens on the checkpointer's thread, off the
+            // path of an acknowledgement.
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;
-             PRAGMA wal_autocheckpoint = 8000; PRAGMA temp_store = MEMORY;",
+             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
         )
         .map_err(backend)?;
+        migrate(&conn).map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(backend)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -267,8 +393,16 @@ impl SqliteStore {
                 .map_err(backend)?;
             readers.push(reader);
         }
+        let checkpointer = Checkpointer::start(path)?;
         Ok(SqliteStore {
-            writer: Mutex::new(Writer { conn }),
+            writer: Mutex::new(Writer {
+                conn,
+                checkpointer,
+                group: None,
+            }),
+            queued: AtomicUsize::new(0),
+            groups: Mutex::new(Groups::default()),
+            group_finished: Condvar::new(),
             readers: Mutex::new(readers),
             reader_freed: Condvar::new(),
         })
@@ -293,9 +427,146 @@ impl SqliteStore {
         result.map_err(backend)
     }
 
+    fn lock_writer(&self) -> MutexGuard<'_, Writer> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let writer = lock(&self.writer);
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        writer
+    }
+
     fn write<T>(&self, f: impl FnOnce(&mut Writer) -> rusqlite::Result<T>) -> StoreResult<T> {
-        let mut writer = lock(&self.writer);
-        f(&mut writer).map_err(backend)
+        let mut writer = self.lock_writer();
+        // A write outside the group commits the group first; if that fails, its writers learn
+        // it and this write still runs.
+        let _ = self.commit_group(&mut writer);
+        let result = f(&mut writer).map_err(backend);
+        writer.checkpointer.nudge();
+        result
+    }
+
+    /// Runs `f` inside the open group transaction (opening one if needed), in a savepoint
+    /// that is rolled back if `f` fails, and returns once a commit holding its work succeeded.
+    fn write_grouped<T>(
+        &self,
+        f: impl FnOnce(&Connection, &mut Group) -> rusqlite::Result<T>,
+    ) -> StoreResult<T> {
+        let mut guard = self.lock_writer();
+        let writer = &mut *guard;
+        if writer.group.is_none() {
+            writer.group = Some(self.open_group(&writer.conn).map_err(backend)?);
+        }
+        let Some(group) = writer.group.as_mut() else {
+            return Err(StoreError::Backend("no open transaction".to_owned()));
+        };
+        let before = (group.frontier.clone(), group.mark);
+        let result = writer
+            .conn
+            .execute_batch("SAVEPOINT ingest")
+            .and_then(|()| f(&writer.conn, group));
+        let settled = match result {
+            Ok(_) => writer.conn.execute_batch("RELEASE ingest"),
+            Err(_) => {
+                (group.frontier, group.mark) = before;
+                writer
+                    .conn
+                    .execute_batch("ROLLBACK TO ingest; RELEASE ingest")
+            }
+        };
+        group.writes += 1;
+        let epoch = group.epoch;
+        if let Err(e) = settled {
+            // The transaction is in an unknown state: end it for everyone in it.
+            let _ = writer.conn.execute_batch("ROLLBACK");
+            writer.group = None;
+            self.finish_group(epoch, Some(e.to_string()));
+            return Err(backend(e));
+        }
+        let linger = self.queued.load(Ordering::SeqCst) > 0
+            && group.writes < GROUP_MAX_WRITES
+            && group.opened.elapsed() < GROUP_MAX_AGE;
+        if linger {
+            drop(guard);
+            self.wait_for_group(epoch)?;
+            return result.map_err(backend);
+        }
+        let committed = self.commit_group(writer);
+        drop(guard);
+        committed?;
+        result.map_err(backend)
+    }
+
+    fn open_group(&self, conn: &Connection) -> rusqlite::Result<Group> {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let state = date_added_mark(conn).and_then(|mark| Ok((mark, load_frontier(conn)?)));
+        let (mark, frontier) = match state {
+            Ok(state) => state,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        };
+        let mut groups = lock(&self.groups);
+        groups.next_epoch += 1;
+        Ok(Group {
+            epoch: groups.next_epoch,
+            writes: 0,
+            opened: Instant::now(),
+            frontier,
+            mark,
+        })
+    }
+
+    /// Commits the open group, if any, and tells its writers how it went.
+    fn commit_group(&self, writer: &mut Writer) -> StoreResult<()> {
+        let Some(group) = writer.group.take() else {
+            return Ok(());
+        };
+        let committed = save_frontier(&writer.conn, &group.frontier)
+            .and_then(|()| {
+                writer.conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    params![DATE_ADDED_MARK, group.mark.to_string()],
+                )
+            })
+            .and_then(|_| writer.conn.execute_batch("COMMIT"));
+        if committed.is_err() && !writer.conn.is_autocommit() {
+            let _ = writer.conn.execute_batch("ROLLBACK");
+        }
+        writer.checkpointer.nudge();
+        self.finish_group(
+            group.epoch,
+            committed.as_ref().err().map(ToString::to_string),
+        );
+        committed.map_err(backend)
+    }
+
+    fn finish_group(&self, epoch: u64, failure: Option<String>) {
+        let mut groups = lock(&self.groups);
+        groups.finished = groups.finished.max(epoch);
+        if let Some(failure) = failure {
+            groups.failed.push_back((epoch, failure));
+            // Writers of a failed group are all waiting already; a few suffice.
+            if groups.failed.len() > 64 {
+                groups.failed.pop_front();
+            }
+        }
+        self.group_finished.notify_all();
+    }
+
+    fn wait_for_group(&self, epoch: u64) -> StoreResult<()> {
+        let mut groups = lock(&self.groups);
+        while groups.finished < epoch {
+            groups = self
+                .group_finished
+                .wait(groups)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        match groups.failed.iter().find(|(e, _)| *e == epoch) {
+            Some((_, failure)) => Err(StoreError::Backend(format!(
+                "the transaction holding this write failed to commit: {failure}"
+            ))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -659,52 +930,44 @@ impl Store for SqliteStore {
                 .collect::<Vec<_>>()
                 .join(",")
         });
-        self.write(|w| {
-                                    let tx = immediate(&mut w.conn)?;
+        self.write_grouped(|tx, group| {
             let mut outcomes = Vec::with_capacity(versions.len());
-            let mut last = date_added_mark(&tx)?;
-            let mut leaves = Vec::new();
+            let mut last = group.mark;
+            let frontier = &mut group.frontier;
             {
-                let mut same_version = tx.prepare_cached(
+                let mut stored_hash = tx.prepare_cached(
                     "SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
                 )?;
                 let mut same_bytes = tx.prepare_cached(
                     "SELECT version FROM objects WHERE collection_id = ?1 AND id = ?2 AND sha256 = ?3",
                 )?;
+                // Inserting first and looking only on a conflict saves an index search per new
+                // version, the common case.
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO objects (collection_id, id, version, date_added, type, spec_version, producer, tlp, recipients, sha256, raw)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    "INSERT INTO objects (collection_id, id, version, date_added, type, spec_version, producer, tlp, recipients, sha256, raw, leaf)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                     ON CONFLICT (collection_id, id, version) DO NOTHING",
                 )?;
                 let now = Timestamp::now().as_micros();
                 for new in versions {
                     let object = &new.object;
-                    let known_version = match object.version() {
+                    let known_version: Option<i64> = match object.version() {
                         Some(version) => Some(version.as_micros()),
                         // Unversioned objects (cyber-observables) are identified by content.
                         None => same_bytes
                             .query_row(params![collection, object.id, &new.sha256[..]], |r| r.get(0))
                             .optional()?,
                     };
-                    if let Some(version) = known_version {
-                        let stored: Option<Vec<u8>> = same_version
-                            .query_row(params![collection, object.id, version], |r| r.get(0))
-                            .optional()?;
-                        match stored {
-                            Some(hash) if hash == new.sha256 => {
-                                outcomes.push(InsertOutcome::AlreadyPresent { version: Timestamp::from_micros(version) });
-                                continue;
-                            }
-                            Some(_) => {
-                                outcomes.push(InsertOutcome::Conflict { version: Timestamp::from_micros(version) });
-                                continue;
-                            }
-                            None => {}
-                        }
-                    }
                     let date_added = now.max(last + 1);
-                    last = date_added;
                     let version = known_version.unwrap_or(date_added);
-                    insert.execute(params![
+                    // Encoded before the insert, so the row can name the leaf it will get; the
+                    // rare duplicate wastes the encoding.
+                    let leaf_data = leaf(
+                        new,
+                        Timestamp::from_micros(version),
+                        Timestamp::from_micros(date_added),
+                    );
+                    let inserted = insert.execute(params![
                         collection,
                         object.id,
                         version,
@@ -715,33 +978,37 @@ impl Store for SqliteStore {
                         new.tlp.map(tlp_code),
                         recipients,
                         &new.sha256[..],
-                        object.raw()
-                    ])?;
-                                        let (version, date_added) = (Timestamp::from_micros(version), Timestamp::from_micros(date_added));
-                    leaves.push((
-                        leaf(new, version, date_added),
-                        Some((collection.to_owned(), object.id.clone(), version.as_micros())),
-                    ));
-                    outcomes.push(InsertOutcome::Added { version, date_added, leaf: 0 });
+                        object.raw(),
+                        leaf_data.as_ref().map(|_| frontier.size() as i64)
+                    ])? == 1;
+                    if !inserted {
+                        let stored: Option<Vec<u8>> = stored_hash
+                            .query_row(params![collection, object.id, version], |r| r.get(0))
+                            .optional()?;
+                        let version = Timestamp::from_micros(version);
+                        outcomes.push(if stored.as_deref() == Some(&new.sha256[..]) {
+                            InsertOutcome::AlreadyPresent { version }
+                        } else {
+                            InsertOutcome::Conflict { version }
+                        });
+                        continue;
+                    }
+                    last = date_added;
+                    let (version, date_added) =
+                        (Timestamp::from_micros(version), Timestamp::from_micros(date_added));
+                    let leaf = match leaf_data {
+                        Some(data) => Some(append_leaf(tx, frontier, &data)?),
+                        None => None,
+                    };
+                    outcomes.push(InsertOutcome::Added { version, date_added, leaf });
                 }
             }
-                                    let mut frontier = load_frontier(&tx)?;
-            let mut indexes = append_leaves(&tx, &mut frontier, leaves)?.into_iter();
-            for outcome in &mut outcomes {
-                if let InsertOutcome::Added { leaf, .. } = outcome {
-                    *leaf = indexes.next().unwrap_or_default();
-                }
-            }
-                        tx.execute(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![DATE_ADDED_MARK, last.to_string()],
-            )?;
+            group.mark = last;
             let stored = status(&outcomes);
             tx.execute(
                 "INSERT INTO statuses (id, owner, json) VALUES (?1, ?2, ?3)",
                 params![stored.id, stored.owner, stored.json],
             )?;
-            tx.commit()?;
             Ok(outcomes)
         })
     }
@@ -814,12 +1081,12 @@ impl Store for SqliteStore {
         collection: &str,
         id: &str,
         versions: &[Timestamp],
-        leaf: &dyn Fn(&StoredVersion, &[u8; 32]) -> Vec<u8>,
+        leaf: &DeletionLeafFn<'_>,
     ) -> StoreResult<usize> {
         let stored = self.versions(collection, id, false)?;
         self.write(|w| {
             let tx = immediate(&mut w.conn)?;
-            let mut leaves = Vec::new();
+            let (mut leaves, mut removed) = (Vec::new(), 0);
             {
                 let mut hash_of =
                     tx.prepare_cached("SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3")?;
@@ -831,12 +1098,11 @@ impl Store for SqliteStore {
                     let (Some(sha), Some(v)) = (sha, stored.iter().find(|v| v.version == *version)) else { continue };
                     let sha: [u8; 32] = sha.try_into().unwrap_or([0; 32]);
                     delete.execute(params![collection, id, version.as_micros()])?;
-                    leaves.push((leaf(v, &sha), None));
+                    leaves.extend(leaf(v, &sha));
+                    removed += 1;
                 }
             }
-            let removed = leaves.len();
-            let mut frontier = load_frontier(&tx)?;
-            append_leaves(&tx, &mut frontier, leaves)?;
+            append_leaves(&tx, leaves.iter().map(Vec::as_slice))?;
             tx.commit()?;
             Ok(removed)
         })
@@ -845,8 +1111,7 @@ impl Store for SqliteStore {
     fn append_log(&self, leaves: &[Vec<u8>]) -> StoreResult<()> {
         self.write(|w| {
             let tx = immediate(&mut w.conn)?;
-            let mut frontier = load_frontier(&tx)?;
-            append_leaves(&tx, &mut frontier, leaves.iter().map(|l| (l.clone(), None)))?;
+            append_leaves(&tx, leaves.iter().map(Vec::as_slice))?;
             tx.commit()
         })
     }
@@ -858,14 +1123,19 @@ impl Store for SqliteStore {
 
     fn log_hashes(&self, nodes: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>> {
         self.read(|c| {
-            let mut stmt =
+            let mut leaf = c.prepare_cached("SELECT hash FROM log_leaves WHERE idx = ?1")?;
+            let mut interior =
                 c.prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")?;
             nodes
                 .iter()
                 .map(|n| {
-                    let hash: Option<Vec<u8>> = stmt
-                        .query_row(params![n.level, n.index as i64], |r| r.get(0))
-                        .optional()?;
+                    let hash: Option<Vec<u8>> = if n.level == 0 {
+                        leaf.query_row([n.index as i64], |r| r.get(0)).optional()?
+                    } else {
+                        interior
+                            .query_row(params![n.level, n.index as i64], |r| r.get(0))
+                            .optional()?
+                    };
                     Ok(hash.and_then(|h| h.try_into().ok()))
                 })
                 .collect()
@@ -887,11 +1157,12 @@ impl Store for SqliteStore {
     fn leaf_of(&self, collection: &str, id: &str, version: Timestamp) -> StoreResult<Option<u64>> {
         self.read(|c| {
             c.query_row(
-                "SELECT max(idx) FROM log_leaves WHERE collection_id = ?1 AND object_id = ?2 AND version = ?3",
+                "SELECT leaf FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
                 params![collection, id, version.as_micros()],
                 |r| r.get::<_, Option<i64>>(0),
             )
-            .map(|i| i.map(|i| i as u64))
+            .optional()
+            .map(|i| i.flatten().map(|i| i as u64))
         })
     }
 

@@ -188,11 +188,15 @@ fn store_and_log_agree_after_sigkill() {
     let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
     let objects = count("SELECT count(*) FROM objects");
     assert!(objects > 0, "nothing was stored before the kill");
+    // Each version names its leaf, and that leaf describes it; nothing was deleted, so every
+    // object leaf belongs to exactly one stored version.
     let unlogged = count(
-        "SELECT count(*) FROM objects o WHERE NOT EXISTS (SELECT 1 FROM log_leaves l WHERE l.collection_id = o.collection_id AND l.object_id = o.id AND l.version = o.version)",
+        "SELECT count(*) FROM objects o WHERE NOT EXISTS (SELECT 1 FROM log_leaves l WHERE l.idx = o.leaf
+             AND instr(CAST(l.data AS TEXT), char(10) || 'kind object' || char(10) || 'collection ' || o.collection_id || char(10) || 'id ' || o.id || char(10)) > 0)",
     );
     let orphans = count(
-        "SELECT count(*) FROM log_leaves l WHERE l.object_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM objects o WHERE l.collection_id = o.collection_id AND l.object_id = o.id AND l.version = o.version)",
+        "SELECT count(*) FROM log_leaves l WHERE instr(CAST(l.data AS TEXT), char(10) || 'kind object' || char(10)) > 0
+             AND NOT EXISTS (SELECT 1 FROM objects o WHERE o.leaf = l.idx)",
     );
     assert_eq!((unlogged, orphans), (0, 0));
     // The restarted log extends the last checkpoint it published.
@@ -219,4 +223,61 @@ fn store_and_log_agree_after_sigkill() {
         ]);
         assert!(ok, "{out}");
     }
+}
+
+/// `transparency_log = false`: objects are stored and served, nothing is logged, and the log's
+/// endpoints say why they have nothing.
+#[test]
+fn an_instance_without_a_log_stores_but_logs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = dir.path().join("kawal.toml");
+    std::fs::write(&config, "transparency_log = false\n").unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    let with_config = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--config", config.to_str().unwrap()]);
+        cli(&data, &all)
+    };
+    with_config(&["admin", "org", "add", "MY-CERT"]);
+    with_config(&["admin", "group", "add", "g", "--orgs", "MY-CERT"]);
+    let collection = with_config(&["admin", "collection", "add", "C", "--group", "g"]);
+    let token = with_config(&[
+        "admin", "token", "add", "--org", "MY-CERT", "--role", "analyst",
+    ]);
+    let server = Binary::serve_with(&data, &["--config", config.to_str().unwrap()]);
+    let url = format!(
+        "{}/kawal/collections/{}/objects/",
+        server.base,
+        collection.trim()
+    );
+    let status = post(
+        &url,
+        token.trim(),
+        &format!("{{\"objects\":[{}]}}", indicator(1)),
+        &[],
+    )
+    .json();
+    assert_eq!(status["success_count"], 1, "{status}");
+    assert!(status["successes"][0].get("message").is_none(), "{status}");
+    assert_eq!(get_all(&url, Some(token.trim()), "objects").len(), 1);
+    std::thread::sleep(Duration::from_millis(1200));
+    for path in [
+        "/log/checkpoint",
+        "/log/tile/0/000.p/1",
+        "/api/log/proof/inclusion?index=0&size=1",
+    ] {
+        let reply = call("GET", &format!("{}{path}", server.base), &[], None);
+        assert_eq!(reply.status, 404, "{path}: {}", reply.body);
+        assert!(
+            reply.body.contains("keeps no transparency log"),
+            "{path}: {}",
+            reply.body
+        );
+    }
+    let db = rusqlite::Connection::open(data.join("kawal.db")).unwrap();
+    let leaves: i64 = db
+        .query_row("SELECT count(*) FROM log_leaves", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(leaves, 0);
 }

@@ -339,3 +339,52 @@ fn an_unreachable_witness_delays_nothing() {
         assert!(!note.contains("down.example/witness"), "{note}");
     }
 }
+
+#[test]
+fn witness_configuration_mistakes_stop_the_server_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let witness = Cosigner::from_seed("w.example/witness", &[4; 32]).unwrap();
+    let witness_key = witness.verifier().verifier_key();
+    let log_key = Signer::from_seed("l.example/log", &[5; 32])
+        .unwrap()
+        .verifier()
+        .verifier_key();
+    for (toml, says) in [
+        (
+            format!("[[log_witnesses]]\nkey = \"{witness_key}\"\nurl = \"https://w.example\"\n"),
+            "must be an http:// URL",
+        ),
+        (
+            // A log key where a witness's cosignature key belongs.
+            format!("[[log_witnesses]]\nkey = \"{log_key}\"\nurl = \"http://w.example\"\n"),
+            "is not a witness cosignature key",
+        ),
+        (
+            format!("[[witnessed_logs]]\nkey = \"{witness_key}\"\n"),
+            "is not a log verifier key",
+        ),
+        (
+            format!("[[witnessed_logs]]\nkey = \"{log_key}\"\nsize = 3\n"),
+            "unknown field `size`",
+        ),
+        (
+            format!(
+                "transparency_log = false\n\n[[log_witnesses]]\nkey = \"{witness_key}\"\nurl = \"http://w.example\"\n"
+            ),
+            "transparency_log = false",
+        ),
+    ] {
+        let config = dir.path().join("kawal.toml");
+        std::fs::write(&config, &toml).unwrap();
+        let out = kawal()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path().join("data"))
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{toml}");
+        assert!(stderr.contains(says), "{toml}: {stderr}");
+    }
+}
