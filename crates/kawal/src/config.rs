@@ -168,11 +168,11 @@ fn log_witness(entry: &LogWitnessEntry) -> Result<LogWitness> {
                 entry.key
             )
         })?;
-    // The HTTP client is built without TLS; a witness behind HTTPS is reached through a local
-    // TLS-terminating proxy.
     anyhow::ensure!(
-        entry.url.starts_with("http://") && entry.url.len() > "http://".len(),
-        "log_witnesses: `{}` must be an http:// URL (the submission prefix)",
+        ["http://", "https://"]
+            .iter()
+            .any(|scheme| entry.url.len() > scheme.len() && entry.url.starts_with(scheme)),
+        "log_witnesses: `{}` must be an http:// or https:// URL (the submission prefix)",
         entry.url
     );
     Ok(LogWitness {

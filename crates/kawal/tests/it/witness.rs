@@ -351,8 +351,8 @@ fn witness_configuration_mistakes_stop_the_server_at_start() {
         .verifier_key();
     for (toml, says) in [
         (
-            format!("[[log_witnesses]]\nkey = \"{witness_key}\"\nurl = \"https://w.example\"\n"),
-            "must be an http:// URL",
+            format!("[[log_witnesses]]\nkey = \"{witness_key}\"\nurl = \"ftp://w.example\"\n"),
+            "must be an http:// or https:// URL",
         ),
         (
             // A log key where a witness's cosignature key belongs.
