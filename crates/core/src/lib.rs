@@ -12,8 +12,8 @@ pub mod policy;
 pub mod store;
 
 pub use exchange::{
-    CollectionView, Error, Exchange, Limits, ListQuery, NewCollectionRequest, Page, Status,
-    StatusDetail, VersionSelect,
+    CollectionView, Error, Exchange, FeedIndicator, Limits, ListQuery, NewCollectionRequest, Page,
+    Status, StatusDetail, VersionSelect,
 };
 pub use model::*;
 pub use store::{AuditQuery, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus};
