@@ -15,7 +15,8 @@ fn every_documented_operation_is_routed() {
         for method in operations.as_object().unwrap().keys() {
             let concrete = path
                 .replace("{collection}", "2d086da7-4bdc-4f91-900e-d77486753710")
-                .replace("{token}", "0123456789abcdef");
+                .replace("{token}", "0123456789abcdef")
+                .replace("{format}", "ip");
             let reply = call(
                 &method.to_uppercase(),
                 &format!("{}{concrete}", it.base),
