@@ -116,7 +116,9 @@ fn check_suricata(suricata: &Path, dir: &Path, rules: &str) {
              rule-files:\n  - kawal.rules\n\
              classification-file: {dir}/classification.config\n\
              reference-config-file: {dir}/reference.config\n\
+             threshold-file: {dir}/threshold.config\n\
              outputs: []\n\
+             stats:\n  enabled: no\n\
              logging:\n  outputs:\n    - console:\n        enabled: yes\n",
             dir = dir.display()
         ),
@@ -124,8 +126,10 @@ fn check_suricata(suricata: &Path, dir: &Path, rules: &str) {
     .unwrap();
     std::fs::write(dir.join("classification.config"), "").unwrap();
     std::fs::write(dir.join("reference.config"), "").unwrap();
+    std::fs::write(dir.join("threshold.config"), "").unwrap();
     let output = run(Command::new(suricata)
         .arg("-T")
+        .arg("-v")
         .arg("-c")
         .arg(&config)
         .arg("-l")
@@ -138,10 +142,17 @@ fn check_suricata(suricata: &Path, dir: &Path, rules: &str) {
     );
     let loaded = rules.lines().filter(|l| !l.starts_with('#')).count();
     assert!(
-        text.contains(&format!("{loaded} rules successfully loaded"))
-            || text.contains(&format!("{loaded} signatures processed")),
+        text.contains(&format!(
+            "{loaded} rules successfully loaded, 0 rules failed"
+        )),
         "suricata did not load all {loaded} rules:\n{text}"
     );
+    if let Some(summary) = text
+        .lines()
+        .find(|l| l.contains("rules successfully loaded"))
+    {
+        println!("suricata -T: {summary}");
+    }
 }
 
 #[test]
