@@ -157,6 +157,15 @@ pub struct NewCollectionRequest {
     pub public: bool,
 }
 
+/// An indicator version that may go into a protection feed, with the TLP that governs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedIndicator {
+    pub collection: String,
+    pub tlp: Tlp,
+    /// The object's JSON text.
+    pub raw: String,
+}
+
 /// A collection as one principal sees it.
 #[derive(Debug, Clone)]
 pub struct CollectionView {
@@ -509,6 +518,60 @@ impl Exchange {
             uuid::Uuid::new_v4(),
             objects.join(",")
         ))
+    }
+
+    /// The newest readable version of every indicator the principal's organisation may use
+    /// in its protection feeds, from every collection feeds draw on for it
+    /// ([`policy::may_feed_from`]). Versions are read as that organisation reads them, through
+    /// [`policy::may_read`], then held to the relay rule [`policy::may_relay_to_feed`].
+    pub fn feed_indicators(&self, who: &Principal) -> Result<Vec<FeedIndicator>> {
+        let Some(consumer) = who.org() else {
+            return Err(Error::Unauthenticated(
+                "feeds are fetched with an organisation's token".to_owned(),
+            ));
+        };
+        let mut indicators = Vec::new();
+        for collection in self.store.collections()? {
+            if !policy::may_feed_from(who, &collection) {
+                continue;
+            }
+            let mut query = ListQuery {
+                types: vec!["indicator".to_owned()],
+                ..ListQuery::default()
+            };
+            loop {
+                let page = self.page(Some(consumer), &collection, &query, true)?;
+                for version in page.items {
+                    if !policy::may_relay_to_feed(consumer, &collection, &version) {
+                        continue;
+                    }
+                    let tlp = policy::effective_tlp(&collection, &version);
+                    if let Some(raw) = version.raw {
+                        indicators.push(FeedIndicator {
+                            collection: collection.id.clone(),
+                            tlp,
+                            raw,
+                        });
+                    }
+                }
+                match page.next {
+                    Some(next) => query.next = Some(next),
+                    None => break,
+                }
+            }
+        }
+        Ok(indicators)
+    }
+
+    /// A number that changes whenever what a feed is made of may have changed: the size of
+    /// the transparency log, which grows with every stored version, every deletion and every
+    /// administrative action (organisations, groups, collections, tokens), whichever process
+    /// made it. `None` on an instance that keeps no log: then nothing marks a change.
+    pub fn change_stamp(&self) -> Result<Option<u64>> {
+        if !self.logging {
+            return Ok(None);
+        }
+        Ok(Some(self.store.log_head()?.0))
     }
 
     // ---- writing -----------------------------------------------------------------------

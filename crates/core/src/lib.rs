@@ -13,8 +13,8 @@ pub mod store;
 pub mod witness;
 
 pub use exchange::{
-    CollectionView, Error, Exchange, Limits, ListQuery, NewCollectionRequest, ObjectVersion, Page,
-    Status, StatusDetail, VersionSelect,
+    CollectionView, Error, Exchange, FeedIndicator, Limits, ListQuery, NewCollectionRequest,
+    ObjectVersion, Page, Status, StatusDetail, VersionSelect,
 };
 pub use model::*;
 pub use store::{

@@ -30,6 +30,43 @@ pub fn may_read(reader: Option<OrgId>, collection: &Collection, version: &Stored
     }
 }
 
+/// Whether protection feeds fetched with the principal's credentials draw on the collection.
+/// Feeds are how an organisation's sensors get their protection, so every role of a member
+/// organisation fetches them, `sensor` tokens included (which read no STIX content); anonymous
+/// clients fetch none.
+pub fn may_feed_from(who: &Principal, collection: &Collection) -> bool {
+    who.org()
+        .is_some_and(|org| collection.public || collection.members.contains(&org))
+}
+
+/// The relay rule for protection feeds (blocklists, IDS rules, DNS policy zones). A feed
+/// copies values out of the exchange into the sensors of the organisation whose token fetched
+/// it, `consumer`; it may carry a version only where that organisation is itself entitled to
+/// use it, never on behalf of another:
+///
+/// - CLEAR: anywhere;
+/// - GREEN: to any organisation of the community that may read it (a non-public audience);
+/// - AMBER and AMBER+STRICT: only within the original audience — members of the collection's
+///   sharing group, and the producer;
+/// - RED: only the producer and the recipients named when it was shared.
+///
+/// It never allows more than [`may_read`] does for the consumer.
+pub fn may_relay_to_feed(
+    consumer: OrgId,
+    collection: &Collection,
+    version: &StoredVersion,
+) -> bool {
+    if !may_read(Some(consumer), collection, version) {
+        return false;
+    }
+    let producer = consumer == version.producer;
+    match effective_tlp(collection, version) {
+        Tlp::Clear | Tlp::Green => true,
+        Tlp::Amber | Tlp::AmberStrict => producer || collection.members.contains(&consumer),
+        Tlp::Red => producer || version.recipients.contains(&consumer),
+    }
+}
+
 /// Whether the principal may see the collection at all (list it, query it).
 pub fn may_see_collection(who: &Principal, collection: &Collection) -> bool {
     match who {
@@ -55,4 +92,136 @@ pub fn may_write(who: &Principal, collection: &Collection) -> bool {
             Writers::AllMembers => true,
             Writers::Only(writers) => writers.contains(&org),
         }
+}
+
+#[cfg(test)]
+mod tests {
+    use stix::Timestamp;
+
+    use super::*;
+
+    const PRODUCER: OrgId = 1;
+    const RECIPIENT: OrgId = 2;
+    const MEMBER: OrgId = 3;
+    const OUTSIDER: OrgId = 4;
+
+    fn collection(public: bool) -> Collection {
+        Collection {
+            id: "c".to_owned(),
+            title: "c".to_owned(),
+            description: None,
+            group: 1,
+            members: vec![PRODUCER, RECIPIENT, MEMBER],
+            writers: Writers::AllMembers,
+            default_tlp: Tlp::Amber,
+            public,
+            created: Timestamp::from_micros(0),
+        }
+    }
+
+    fn version(tlp: Option<Tlp>) -> StoredVersion {
+        StoredVersion {
+            id: "indicator--0a0a0a0a-0000-4000-8000-000000000001".to_owned(),
+            type_name: "indicator".to_owned(),
+            spec_version: "2.1".to_owned(),
+            version: Timestamp::from_micros(1),
+            date_added: Timestamp::from_micros(2),
+            producer: PRODUCER,
+            tlp,
+            recipients: vec![RECIPIENT],
+            newest: true,
+            oldest: true,
+            raw: None,
+        }
+    }
+
+    /// Who may find a version of each TLP in a feed fetched with their own token.
+    #[test]
+    fn feeds_carry_each_tlp_only_to_its_entitled_organisations() {
+        let table: [(Tlp, [bool; 4], [bool; 4]); 5] = [
+            // TLP, then producer, recipient, member, outsider: private collection, public one.
+            (
+                Tlp::Clear,
+                [true, true, true, false],
+                [true, true, true, true],
+            ),
+            (
+                Tlp::Green,
+                [true, true, true, false],
+                [true, true, true, false],
+            ),
+            (
+                Tlp::Amber,
+                [true, true, true, false],
+                [true, true, true, false],
+            ),
+            (
+                Tlp::AmberStrict,
+                [true, true, true, false],
+                [true, true, true, false],
+            ),
+            (
+                Tlp::Red,
+                [true, true, false, false],
+                [true, true, false, false],
+            ),
+        ];
+        for (tlp, private, public) in table {
+            for (public_collection, expected) in [(false, private), (true, public)] {
+                let c = collection(public_collection);
+                let v = version(Some(tlp));
+                let got = [PRODUCER, RECIPIENT, MEMBER, OUTSIDER]
+                    .map(|org| may_relay_to_feed(org, &c, &v));
+                assert_eq!(
+                    got, expected,
+                    "{tlp}, public collection: {public_collection}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_unmarked_version_is_relayed_by_the_collection_default() {
+        let mut c = collection(false);
+        c.default_tlp = Tlp::Red;
+        let v = version(None);
+        assert!(may_relay_to_feed(RECIPIENT, &c, &v));
+        assert!(!may_relay_to_feed(MEMBER, &c, &v));
+    }
+
+    #[test]
+    fn relaying_never_exceeds_reading() {
+        for public in [false, true] {
+            let c = collection(public);
+            for tlp in Tlp::ALL.map(Some).into_iter().chain([None]) {
+                let v = version(tlp);
+                for org in [PRODUCER, RECIPIENT, MEMBER, OUTSIDER] {
+                    if may_relay_to_feed(org, &c, &v) {
+                        assert!(may_read(Some(org), &c, &v), "{tlp:?} to {org}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn feeds_need_an_organisation_and_draw_on_its_collections() {
+        let private = collection(false);
+        let public = collection(true);
+        let sensor = Principal::Token {
+            token_id: "t".to_owned(),
+            org: MEMBER,
+            role: Role::Sensor,
+        };
+        let outsider = Principal::Token {
+            token_id: "u".to_owned(),
+            org: OUTSIDER,
+            role: Role::Reader,
+        };
+        assert!(may_feed_from(&sensor, &private));
+        assert!(!may_see_collection(&sensor, &private));
+        assert!(!may_feed_from(&outsider, &private));
+        assert!(may_feed_from(&outsider, &public));
+        assert!(!may_feed_from(&Principal::Anonymous, &public));
+    }
 }

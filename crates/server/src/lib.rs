@@ -1,8 +1,10 @@
-//! HTTP for Kawal: TAXII 2.1 under `/taxii2/` and `/kawal/`, the REST API under `/api/`.
+//! HTTP for Kawal: TAXII 2.1 under `/taxii2/` and `/kawal/`, the REST API under `/api/`
+//! (protection feeds at `/api/feeds/{format}`).
 //! Only this crate knows HTTP; every decision about content is made by `core`.
 
 mod auth;
 mod error;
+mod feeds;
 mod filters;
 mod log;
 mod negotiate;
@@ -68,11 +70,11 @@ impl Default for ServerConfig {
 }
 
 #[derive(Clone)]
-pub struct AppState(Arc<(Exchange, ServerConfig)>);
+pub struct AppState(Arc<(Exchange, ServerConfig, feeds::FeedCache)>);
 
 impl AppState {
     pub fn new(exchange: Exchange, config: ServerConfig) -> Self {
-        AppState(Arc::new((exchange, config)))
+        AppState(Arc::new((exchange, config, feeds::FeedCache::default())))
     }
 
     pub fn exchange(&self) -> &Exchange {
@@ -81,6 +83,10 @@ impl AppState {
 
     pub fn config(&self) -> &ServerConfig {
         &self.0 .1
+    }
+
+    pub(crate) fn feeds(&self) -> &feeds::FeedCache {
+        &self.0 .2
     }
 
     /// Runs a core operation on the blocking pool: storage and argon2 must not stall the
@@ -107,6 +113,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(taxii::routes())
         .merge(rest::routes())
+        .merge(feeds::routes())
         .merge(log::routes())
         .merge(witness::routes())
         .fallback(not_found)

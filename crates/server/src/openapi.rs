@@ -62,12 +62,43 @@ pub fn document() -> Value {
         { "name": "since", "in": "query", "schema": { "type": "string", "format": "date-time" } },
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 10000 } }
     ]);
+    let mut feed = op(
+        "A protection feed for the caller's organisation, from the indicators it may use (any role, sensor included)",
+        None,
+        "200",
+    );
+    feed["description"] = json!(
+        "Generated from the newest readable version of every indicator in the collections the caller's organisation may read, under the relay rule: AMBER and AMBER+STRICT content only within its original audience, RED only for its producer and recipients. Revoked, expired and not yet valid indicators are left out, and so are pattern parts that are not one value to block (AND, FOLLOWEDBY, WITHIN, REPEATS, LIKE, …); X-Kawal-Feed-Skipped counts them by reason. Output is sorted; the feed is cached until the exchange changes, and its ETag answers If-None-Match with 304."
+    );
+    feed["parameters"] = json!([
+        { "name": "format", "in": "path", "required": true, "schema": { "enum": ["ip", "domain", "url", "hash", "suricata", "rpz", "nftables"] },
+          "description": "ip, domain, url, hash: one value per line; suricata: rules; rpz: a DNS response policy zone; nftables: sets for nft -f" },
+        { "name": "comments", "in": "query", "schema": { "type": "boolean", "default": false }, "description": "name the indicators behind each line (not suricata)" },
+        { "name": "algorithm", "in": "query", "schema": { "enum": ["md5", "sha1", "sha256", "sha512"] }, "description": "hash only: bare hashes of one algorithm, as Suricata's file lists read them" },
+        { "name": "action", "in": "query", "schema": { "enum": ["alert", "drop"], "default": "alert" }, "description": "suricata only" },
+        { "name": "policy", "in": "query", "schema": { "enum": ["nxdomain", "nodata"], "default": "nxdomain" }, "description": "rpz only" },
+        { "name": "tlp", "in": "query", "schema": { "enum": ["clear", "green", "amber", "amber+strict", "red"] }, "description": "leave out indicators above this TLP" }
+    ]);
+    feed["responses"]["200"] = json!({
+        "description": "the feed",
+        "headers": {
+            "ETag": { "schema": { "type": "string" } },
+            "X-Kawal-Feed-Entries": { "schema": { "type": "integer" } },
+            "X-Kawal-Feed-Indicators": { "schema": { "type": "integer" } },
+            "X-Kawal-Feed-Skipped": { "schema": { "type": "string" }, "description": "reason=count, …" }
+        },
+        "content": {
+            "text/plain; charset=utf-8": { "schema": { "type": "string" } },
+            "text/dns; charset=utf-8": { "schema": { "type": "string" } }
+        }
+    });
+    feed["responses"]["304"] = json!({ "description": "If-None-Match names the current ETag" });
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Kawal REST API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Administration, exports, object views with their transparency-log leaves, and the audit trail. Shared content is exchanged over TAXII 2.1 at /taxii2/; the log and witness endpoints (/log/, /add-checkpoint, /witness/) follow the C2SP tlog specifications."
+            "description": "Administration, exports, object views with their transparency-log leaves, protection feeds and the audit trail. Shared content is exchanged over TAXII 2.1 at /taxii2/; the log and witness endpoints (/log/, /add-checkpoint, /witness/) follow the C2SP tlog specifications."
         },
         "paths": {
             "/api/openapi.json": { "get": { "summary": "This document", "responses": { "200": { "description": "OpenAPI document" } } } },
@@ -92,6 +123,7 @@ pub fn document() -> Value {
             },
             "/api/tokens/{token}": { "delete": revoke },
             "/api/audit": { "get": audit },
+            "/api/feeds/{format}": { "get": feed },
             "/api/log/proof/inclusion": { "get": {
                 "summary": "Inclusion proof of leaf `index` in the log tree of `size` leaves (RFC 9162 §2.1.3)",
                 "parameters": [

@@ -251,6 +251,18 @@ fn an_instance_without_a_log_stores_but_logs_nothing() {
         server.base,
         collection.trim()
     );
+    // Feeds have no change stamp to cache by, so each fetch sees the latest writes.
+    let feed = |token: &str| {
+        let reply = call(
+            "GET",
+            &format!("{}/api/feeds/domain", server.base),
+            &[("Authorization", &bearer(token))],
+            None,
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.body
+    };
+    assert!(!feed(token.trim()).contains("d1.example"));
     let status = post(
         &url,
         token.trim(),
@@ -259,6 +271,7 @@ fn an_instance_without_a_log_stores_but_logs_nothing() {
     )
     .json();
     assert_eq!(status["success_count"], 1, "{status}");
+    assert!(feed(token.trim()).contains("d1.example"));
     assert!(status["successes"][0].get("message").is_none(), "{status}");
     assert_eq!(get_all(&url, Some(token.trim()), "objects").len(), 1);
     std::thread::sleep(Duration::from_millis(1200));

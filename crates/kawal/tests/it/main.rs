@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod durability;
+mod feeds;
 mod harness;
 mod log;
 mod object_view;

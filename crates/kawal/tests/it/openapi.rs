@@ -19,7 +19,8 @@ fn every_documented_operation_is_routed() {
                 .replace(
                     "{object}",
                     "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
-                );
+                )
+                .replace("{format}", "ip");
             let reply = call(
                 &method.to_uppercase(),
                 &format!("{}{concrete}", it.base),

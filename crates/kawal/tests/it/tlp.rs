@@ -1,5 +1,5 @@
 //! The TLP property: for random communities, objects, markings and recipients, every read path
-//! returns exactly what the sharing rules allow — no more, no less.
+//! (protection feeds included) returns exactly what the sharing rules allow — no more, no less.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -234,6 +234,9 @@ fn check(world: &World) -> Result<(), TestCaseError> {
         tokens.push((Some(i), Some(it.token(&org_name(i), Role::Reader))));
     }
     for (reader, token) in &tokens {
+        if let (Some(reader), Some(token)) = (reader, token) {
+            check_feed(&it, world, *reader, token, &stored)?;
+        }
         let token = token.as_deref();
         let visible_collections = get(&format!("{}/kawal/collections/", it.base), token).json();
         let listed: BTreeSet<String> = visible_collections["collections"]
@@ -419,6 +422,72 @@ fn rest_object(base: &str, collection: &str, id: &str, token: Option<&str>) -> R
         &headers,
         None,
     )
+}
+
+/// The reader's address feed holds, for every indicator it may read in some collection, the
+/// address of its newest readable version (across collections, the newest of those), and
+/// nothing else.
+fn check_feed(
+    it: &Instance,
+    world: &World,
+    reader: usize,
+    token: &str,
+    stored: &BTreeMap<VersionKey, StoredSpec>,
+) -> Result<(), TestCaseError> {
+    let mut newest: BTreeMap<(usize, &str), &String> = BTreeMap::new();
+    for ((c, id, month), (o, rec, _)) in stored {
+        if allowed(world, Some(reader), o, rec) {
+            newest.insert((*c, id), month);
+        }
+    }
+    let mut candidates: BTreeMap<&str, (&String, BTreeSet<String>)> = BTreeMap::new();
+    for ((c, id), month) in &newest {
+        let (_, _, text) = &stored[&(*c, (*id).to_owned(), (*month).clone())];
+        let object: serde_json::Value = serde_json::from_str(text).unwrap();
+        let pattern = object["pattern"].as_str().unwrap();
+        let address = pattern.split('\'').nth(1).unwrap().to_owned();
+        let entry = candidates.entry(id).or_insert((month, BTreeSet::new()));
+        if *month > entry.0 {
+            *entry = (month, BTreeSet::new());
+        }
+        if *month == entry.0 {
+            entry.1.insert(address);
+        }
+    }
+    let reply = call(
+        "GET",
+        &format!("{}/api/feeds/ip?comments=true", it.base),
+        &[("Authorization", &bearer(token))],
+        None,
+    );
+    prop_assert_eq!(reply.status, 200, "{}", reply.body);
+    let mut fed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for line in reply.body.lines() {
+        let (address, ids) = line.split_once(" # ").unwrap();
+        for id in ids.split(' ') {
+            fed.entry(id.to_owned())
+                .or_default()
+                .insert(address.to_owned());
+        }
+    }
+    prop_assert_eq!(
+        fed.keys().map(String::as_str).collect::<Vec<_>>(),
+        candidates.keys().copied().collect::<Vec<_>>(),
+        "indicators in the feed of reader {}",
+        reader
+    );
+    for (id, addresses) in &fed {
+        // Equal versions with different content in two collections: either one governs.
+        prop_assert!(
+            addresses.len() == 1 && candidates[id.as_str()].1.is_superset(addresses),
+            "feed of reader {} has {:?} for {}, expected one of {:?}",
+            reader,
+            addresses,
+            id,
+            candidates[id.as_str()].1
+        );
+    }
+    Ok(())
 }
 
 proptest! {

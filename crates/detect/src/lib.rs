@@ -1,0 +1,3 @@
+//! Detection: what sensors enforce and match, derived from shared indicators.
+
+pub mod feeds;
