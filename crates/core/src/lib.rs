@@ -10,6 +10,7 @@ pub mod log;
 pub mod model;
 pub mod policy;
 pub mod store;
+pub mod watch;
 pub mod witness;
 
 pub use exchange::{
@@ -21,4 +22,5 @@ pub use store::{
     AuditQuery, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus, WitnessSwap,
     WitnessedCheckpoint,
 };
+pub use watch::{Cursors, IndicatorUpdates};
 pub use witness::WitnessError;

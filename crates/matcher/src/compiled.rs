@@ -502,7 +502,12 @@ impl IndicatorSet {
     fn intern_path(&mut self, object_type: String, steps: Vec<PathStep>) -> u32 {
         let key = (object_type.into_boxed_str(), steps);
         if let Some(&id) = self.path_ids.get(&key) {
-            self.path_users[id as usize] += 1;
+            let users = &mut self.path_users[id as usize];
+            // A path whose last user left was taken out of the type's list; bring it back.
+            if *users == 0 {
+                self.paths_by_type.entry(key.0).or_default().push(id);
+            }
+            *users += 1;
             return id;
         }
         let id = self.paths.len() as u32;

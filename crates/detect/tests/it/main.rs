@@ -1,4 +1,5 @@
-//! Integration tests of the detect crate: generated feeds loaded by the tools that consume
-//! them, where those tools are installed.
+//! Integration tests of the detect crate: the matching loop's indicator sets against a real
+//! exchange, and generated feeds loaded by the tools that consume them, where installed.
 
+mod monitor;
 mod tools;

@@ -2,5 +2,6 @@
 
 mod compiled;
 mod fuzzed;
+mod replace;
 mod semantics;
 mod stix2_matcher;

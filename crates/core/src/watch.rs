@@ -1,0 +1,120 @@
+//! What an organisation's sensors match against: the indicator versions it may read, followed
+//! incrementally. Monitoring polls [`Exchange::indicator_updates`] with the cursors of its last
+//! call, so a TAXII write reaches the sensors of every entitled organisation within one poll,
+//! and each poll reads only what was added since.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use stix::Timestamp;
+
+use crate::exchange::{Exchange, Result};
+use crate::model::{Collection, OrgId, StoredVersion};
+use crate::policy;
+use crate::store::Scan;
+
+/// Rows read per store call while following a collection.
+const BATCH: usize = 2_000;
+
+/// Where a reader stands in each collection it follows: the `date_added` of the last version
+/// it has been shown (or skipped as unreadable).
+pub type Cursors = BTreeMap<String, Timestamp>;
+
+#[derive(Debug, Default)]
+pub struct IndicatorUpdates {
+    /// New indicator versions the organisation may read, oldest first within each collection,
+    /// with their content.
+    pub versions: Vec<(String, StoredVersion)>,
+    /// The cursors to pass to the next call.
+    pub cursors: Cursors,
+    /// Collections the organisation followed before and may no longer read.
+    pub lost: Vec<String>,
+}
+
+/// Whether an organisation's sensors may match against a collection's content: it is a member
+/// of the collection's sharing group, or the collection is public (where only CLEAR content is
+/// readable to non-members, as [`policy::may_read`] decides per version).
+fn followed(org: OrgId, collection: &Collection) -> bool {
+    collection.public || collection.members.contains(&org)
+}
+
+impl Exchange {
+    /// Indicator versions added, since `cursors`, to the collections `org` may read, each
+    /// through [`policy::may_read`] as that organisation.
+    pub fn indicator_updates(&self, org: OrgId, cursors: &Cursors) -> Result<IndicatorUpdates> {
+        let mut updates = IndicatorUpdates::default();
+        let scan = Scan {
+            added_after: None,
+            ids: Vec::new(),
+            types: vec!["indicator".to_owned()],
+            spec_versions: Vec::new(),
+            batch: BATCH,
+            with_content: true,
+        };
+        let mut following = BTreeSet::new();
+        for collection in self.store().collections()? {
+            if !followed(org, &collection) {
+                continue;
+            }
+            following.insert(collection.id.clone());
+            let mut cursor = cursors.get(&collection.id).copied();
+            loop {
+                let batch = self.store().scan(&collection.id, cursor, &scan)?;
+                let exhausted = batch.len() < BATCH;
+                for version in batch {
+                    cursor = Some(version.date_added);
+                    if policy::may_read(Some(org), &collection, &version) {
+                        updates.versions.push((collection.id.clone(), version));
+                    }
+                }
+                if exhausted {
+                    break;
+                }
+            }
+            if let Some(cursor) = cursor {
+                updates.cursors.insert(collection.id.clone(), cursor);
+            }
+        }
+        updates.lost = cursors
+            .keys()
+            .filter(|c| !following.contains(*c))
+            .cloned()
+            .collect();
+        Ok(updates)
+    }
+
+    /// The ids of the indicators `org` may read now, newest readable version each, with the
+    /// collection it is in: what monitoring reconciles its set with, to drop indicators that
+    /// were deleted or whose audience no longer includes the organisation.
+    pub fn readable_indicators(&self, org: OrgId) -> Result<BTreeMap<String, Timestamp>> {
+        let mut readable = BTreeMap::new();
+        let scan = Scan {
+            added_after: None,
+            ids: Vec::new(),
+            types: vec!["indicator".to_owned()],
+            spec_versions: Vec::new(),
+            batch: BATCH,
+            with_content: false,
+        };
+        for collection in self.store().collections()? {
+            if !followed(org, &collection) {
+                continue;
+            }
+            let mut cursor = None;
+            loop {
+                let batch = self.store().scan(&collection.id, cursor, &scan)?;
+                let exhausted = batch.len() < BATCH;
+                for version in batch {
+                    cursor = Some(version.date_added);
+                    if policy::may_read(Some(org), &collection, &version) {
+                        let newest = readable.entry(version.id).or_insert(version.version);
+                        *newest = (*newest).max(version.version);
+                    }
+                }
+                if exhausted {
+                    break;
+                }
+            }
+        }
+        Ok(readable)
+    }
+}

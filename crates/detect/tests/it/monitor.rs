@@ -1,0 +1,203 @@
+//! The matching loop's indicator sets against a real exchange on SQLite: what an organisation
+//! may read is what its sensors match, writes and revocations arrive with the next refresh.
+
+use std::sync::Arc;
+
+use detect::Monitor;
+use kawal_core::{Exchange, Limits, NewCollectionRequest, Principal, Role};
+use matcher::Observation;
+use serde_json::json;
+use stix::{Timestamp, Tlp};
+
+struct World {
+    exchange: Arc<Exchange>,
+    collection: String,
+    producer: Principal,
+    member: i64,
+    outsider: i64,
+    _dir: tempfile::TempDir,
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store::SqliteStore::open(&dir.path().join("kawal.db")).unwrap();
+    let exchange = Exchange::new(Arc::new(store), Limits::default());
+    exchange.bootstrap("Instance").unwrap();
+    let admin = Principal::Local {
+        org: exchange.instance_org().unwrap().unwrap().id,
+        role: Role::Admin,
+    };
+    let org = |name: &str| exchange.add_org(&admin, name, None).unwrap().id;
+    let (producer, member, outsider) = (org("Producer"), org("Member"), org("Outsider"));
+    exchange
+        .add_group(&admin, "g", &["Producer".to_owned(), "Member".to_owned()])
+        .unwrap();
+    let collection = exchange
+        .add_collection(
+            &admin,
+            &NewCollectionRequest {
+                title: "Indicators".into(),
+                description: None,
+                group: "g".into(),
+                writers: None,
+                default_tlp: Tlp::Amber,
+                public: false,
+            },
+        )
+        .unwrap()
+        .id;
+    World {
+        exchange: Arc::new(exchange),
+        collection,
+        producer: Principal::Local {
+            org: producer,
+            role: Role::Analyst,
+        },
+        member,
+        outsider,
+        _dir: dir,
+    }
+}
+
+fn indicator(n: u32, modified: &str, pattern: &str, extra: &str) -> String {
+    format!(
+        r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-{n:012}","created":"2021-01-01T00:00:00.000Z","modified":"{modified}","name":"indicator {n}","pattern":"{pattern}","pattern_type":"stix","valid_from":"2021-01-01T00:00:00Z"{extra}}}"#
+    )
+}
+
+fn post(w: &World, objects: &[String]) {
+    let status = w
+        .exchange
+        .add_objects(
+            &w.producer,
+            &w.collection,
+            &format!(r#"{{"objects":[{}]}}"#, objects.join(",")),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(status.failure_count, 0, "{status:?}");
+}
+
+fn event(ip: &str) -> Observation {
+    Observation::of_objects(
+        vec![json!({"type": "ipv4-addr", "id": format!("ipv4-addr--{ip}"), "value": ip})],
+        Timestamp::parse("2024-05-01T00:00:00Z").unwrap(),
+    )
+}
+
+fn alerts(m: &Monitor, org: i64, ip: &str) -> Vec<String> {
+    m.observe(org, "test", &event(ip))
+        .unwrap()
+        .into_iter()
+        .map(|a| a.indicator.id)
+        .collect()
+}
+
+#[test]
+fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
+    let w = world();
+    post(
+        &w,
+        &[indicator(
+            1,
+            "2021-01-01T00:00:00.000Z",
+            "[ipv4-addr:value = '198.51.100.1']",
+            "",
+        )],
+    );
+    let monitor = Monitor::new(w.exchange.clone());
+    let one = "indicator--00000000-0000-4000-8000-000000000001";
+    assert_eq!(alerts(&monitor, w.member, "198.51.100.1"), [one]);
+    assert!(alerts(&monitor, w.member, "198.51.100.2").is_empty());
+    // Not in the collection's audience: nothing to match against.
+    assert!(alerts(&monitor, w.outsider, "198.51.100.1").is_empty());
+
+    // A new indicator arrives with the next refresh, without rebuilding the set.
+    post(
+        &w,
+        &[indicator(
+            2,
+            "2021-01-01T00:00:00.000Z",
+            "[ipv4-addr:value = '198.51.100.2']",
+            "",
+        )],
+    );
+    let applied = monitor.refresh().unwrap();
+    assert_eq!(applied.added, 1, "{applied:?}"); // the member's set; the outsider follows nothing
+    assert_eq!(
+        alerts(&monitor, w.member, "198.51.100.2"),
+        ["indicator--00000000-0000-4000-8000-000000000002"]
+    );
+    assert!(alerts(&monitor, w.outsider, "198.51.100.2").is_empty());
+
+    // RED content reaches only its recipients.
+    let red = indicator(
+        3,
+        "2021-01-01T00:00:00.000Z",
+        "[ipv4-addr:value = '198.51.100.3']",
+        r#","object_marking_refs":["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"]"#,
+    );
+    post(&w, &[red]);
+    monitor.refresh().unwrap();
+    assert!(alerts(&monitor, w.member, "198.51.100.3").is_empty());
+
+    // A revoked version stops matching; an older version read later does not bring it back.
+    post(
+        &w,
+        &[indicator(
+            1,
+            "2022-01-01T00:00:00.000Z",
+            "[ipv4-addr:value = '198.51.100.1']",
+            r#","revoked":true"#,
+        )],
+    );
+    let applied = monitor.refresh().unwrap();
+    assert!(applied.removed >= 1, "{applied:?}");
+    assert!(alerts(&monitor, w.member, "198.51.100.1").is_empty());
+
+    // A replaced pattern matches the new value only.
+    post(
+        &w,
+        &[indicator(
+            2,
+            "2022-01-01T00:00:00.000Z",
+            "[ipv4-addr:value = '198.51.100.22']",
+            "",
+        )],
+    );
+    let applied = monitor.refresh().unwrap();
+    assert_eq!(applied.replaced, 1, "{applied:?}");
+    assert!(alerts(&monitor, w.member, "198.51.100.2").is_empty());
+    assert_eq!(alerts(&monitor, w.member, "198.51.100.22").len(), 1);
+}
+
+#[test]
+fn deleted_indicators_leave_the_set_when_it_is_reconciled() {
+    let w = world();
+    post(
+        &w,
+        &[indicator(
+            7,
+            "2021-01-01T00:00:00.000Z",
+            "[ipv4-addr:value = '203.0.113.7']",
+            "",
+        )],
+    );
+    let monitor = Monitor::new(w.exchange.clone()).reconcile_every(std::time::Duration::ZERO);
+    assert_eq!(alerts(&monitor, w.member, "203.0.113.7").len(), 1);
+    let removed = w
+        .exchange
+        .delete_object(
+            &w.producer,
+            &w.collection,
+            "indicator--00000000-0000-4000-8000-000000000007",
+            &kawal_core::VersionSelect::all(),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(removed, 1);
+    // Polling for new versions cannot see a deletion; reconciling does.
+    let applied = monitor.refresh().unwrap();
+    assert_eq!(applied.removed, 1, "{applied:?}");
+    assert!(alerts(&monitor, w.member, "203.0.113.7").is_empty());
+}
