@@ -21,7 +21,7 @@ macro_rules! store_conformance_tests {
             settings_round_trip, orgs_groups_collections, tokens, insert_outcomes,
             date_added_strictly_increases, scan_filters, newest_and_oldest, delete_versions,
             statuses, audit_trail, paging_under_concurrent_writes, transparency_log,
-            witness_state);
+            witness_state, alerts);
     };
     (@each $factory:expr; $($check:ident),*) => {
         $(
@@ -729,4 +729,86 @@ pub fn witness_state(store: Arc<dyn Store>) {
     assert!(outcomes
         .iter()
         .all(|o| *o == WitnessSwap::Swapped || *o == WitnessSwap::Moved { current: now.size }));
+}
+
+pub fn alerts(store: Arc<dyn Store>) {
+    use crate::model::{Alert, AlertQuery};
+    let (a, b, _) = setup(&*store);
+    let at = |s: &str| Timestamp::parse(s).unwrap();
+    let alert = |n: u32, org, observed: &str, retro| Alert {
+        id: format!("00000000-0000-4000-8000-{n:012}"),
+        org,
+        observed: at(observed),
+        raised: at("2024-06-01T00:00:00Z"),
+        indicator: format!("indicator--00000000-0000-4000-8000-{:012}", n % 2),
+        indicator_name: (n % 2 == 0).then(|| "even".to_owned()),
+        collection: "c".to_owned(),
+        source: "http".to_owned(),
+        retro,
+        objects: vec![serde_json::json!({"type": "ipv4-addr", "value": format!("198.51.100.{n}")})],
+    };
+    let all = [
+        alert(1, a, "2024-05-01T00:00:00Z", false),
+        alert(2, a, "2024-05-02T00:00:00Z", true),
+        alert(3, b, "2024-05-03T00:00:00Z", false),
+        alert(4, a, "2024-05-04T00:00:00Z", false),
+    ];
+    store.append_alerts(&all).unwrap();
+    // The same alert twice is stored once.
+    store.append_alerts(&all[..1]).unwrap();
+    let query = |q: AlertQuery| -> Vec<Alert> {
+        store
+            .alerts(&q)
+            .unwrap()
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect()
+    };
+    let of_a = AlertQuery {
+        org: a,
+        limit: 100,
+        ..AlertQuery::default()
+    };
+    assert_eq!(
+        query(of_a.clone()),
+        [all[0].clone(), all[1].clone(), all[3].clone()]
+    );
+    let first = store
+        .alerts(&AlertQuery {
+            limit: 1,
+            ..of_a.clone()
+        })
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        query(AlertQuery {
+            after: Some(first[0].0),
+            ..of_a.clone()
+        }),
+        [all[1].clone(), all[3].clone()]
+    );
+    assert_eq!(
+        query(AlertQuery {
+            retro: Some(true),
+            ..of_a.clone()
+        }),
+        [all[1].clone()]
+    );
+    assert_eq!(
+        query(AlertQuery {
+            indicator: Some(all[1].indicator.clone()),
+            observed_since: Some(at("2024-05-02T00:00:00Z")),
+            observed_until: Some(at("2024-05-05T00:00:00Z")),
+            ..of_a.clone()
+        }),
+        [all[1].clone(), all[3].clone()]
+    );
+    assert_eq!(
+        query(AlertQuery {
+            org: b,
+            limit: 100,
+            ..AlertQuery::default()
+        }),
+        [all[2].clone()]
+    );
 }

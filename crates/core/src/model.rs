@@ -199,6 +199,43 @@ pub enum InsertOutcome {
     Conflict { version: Timestamp },
 }
 
+/// An indicator matched an event of an organisation's sensors. Alerts belong to that
+/// organisation and are shown to its members only.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    /// A fresh UUID.
+    pub id: String,
+    /// The organisation whose sensor saw the event.
+    pub org: OrgId,
+    /// When the event happened.
+    pub observed: Timestamp,
+    /// When the match was made.
+    pub raised: Timestamp,
+    pub indicator: String,
+    pub indicator_name: Option<String>,
+    /// The collection the indicator was read from.
+    pub collection: String,
+    /// Where the event came from (`http`, `syslog`, a file path…).
+    pub source: String,
+    /// Found by hunting through archived events rather than as the event arrived.
+    pub retro: bool,
+    /// The event's cyber-observables.
+    pub objects: Vec<serde_json::Value>,
+}
+
+/// Which alerts of one organisation to list, oldest first.
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    pub org: OrgId,
+    /// Only alerts stored after this position (as returned with each alert).
+    pub after: Option<i64>,
+    pub indicator: Option<String>,
+    pub observed_since: Option<Timestamp>,
+    pub observed_until: Option<Timestamp>,
+    pub retro: Option<bool>,
+    pub limit: usize,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditEvent {
     pub at: Timestamp,

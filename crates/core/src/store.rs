@@ -194,6 +194,13 @@ pub trait Store: Send + Sync + 'static {
     fn status(&self, id: &str) -> StoreResult<Option<StoredStatus>>;
 
     fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Stores alerts (ids already present are ignored).
+    fn append_alerts(&self, alerts: &[crate::model::Alert]) -> StoreResult<()>;
+    /// Alerts matching the query with their positions, oldest first.
+    fn alerts(
+        &self,
+        query: &crate::model::AlertQuery,
+    ) -> StoreResult<Vec<(i64, crate::model::Alert)>>;
     /// Newest first.
     fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
 }

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use stix::Timestamp;
 
-use crate::exchange::{Exchange, Result};
-use crate::model::{Collection, OrgId, StoredVersion};
+use crate::exchange::{Error, Exchange, Result};
+use crate::model::{Alert, AlertQuery, Collection, OrgId, Principal, Role, StoredVersion};
 use crate::policy;
 use crate::store::Scan;
 
@@ -116,5 +116,49 @@ impl Exchange {
             }
         }
         Ok(readable)
+    }
+}
+
+impl Exchange {
+    /// Which organisation's events a principal may submit: its own, with a `sensor` or
+    /// `analyst` token.
+    pub fn event_owner(&self, who: &Principal) -> Result<OrgId> {
+        match (who.org(), who.role()) {
+            (Some(org), Some(Role::Sensor | Role::Analyst)) => Ok(org),
+            (Some(_), Some(role)) => Err(Error::Forbidden(format!(
+                "role `{role}` may not submit events; use a sensor token"
+            ))),
+            _ => Err(Error::Unauthenticated(
+                "events are submitted with an organisation's sensor token".to_owned(),
+            )),
+        }
+    }
+
+    /// Stores alerts durably; called before the events that raised them are acknowledged.
+    pub fn record_alerts(&self, alerts: &[Alert]) -> Result<()> {
+        if !alerts.is_empty() {
+            self.store().append_alerts(alerts)?;
+        }
+        Ok(())
+    }
+
+    /// Which organisation's alerts a principal may read: its own, with a role that reads
+    /// content.
+    pub fn alert_reader(&self, who: &Principal) -> Result<OrgId> {
+        match (who.org(), who.role()) {
+            (Some(org), Some(role)) if role.reads_content() => Ok(org),
+            (Some(_), Some(role)) => Err(Error::Forbidden(format!(
+                "role `{role}` may not read alerts"
+            ))),
+            _ => Err(Error::Unauthenticated(
+                "alerts are read with an organisation's token".to_owned(),
+            )),
+        }
+    }
+
+    /// The principal's organisation's alerts (the query's `org` is replaced by it).
+    pub fn alerts(&self, who: &Principal, mut query: AlertQuery) -> Result<Vec<(i64, Alert)>> {
+        query.org = self.alert_reader(who)?;
+        Ok(self.store().alerts(&query)?)
     }
 }

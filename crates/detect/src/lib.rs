@@ -3,4 +3,4 @@
 pub mod feeds;
 pub mod monitor;
 
-pub use monitor::{Alert, Monitor, MonitorError};
+pub use monitor::{Monitor, MonitorError};

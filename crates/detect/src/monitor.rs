@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use kawal_core::{Cursors, Exchange, OrgId};
+use kawal_core::{Alert, Cursors, Exchange, OrgId};
 use matcher::{IndicatorSet, Observation};
 use serde_json::Value;
 use stix::Timestamp;
@@ -35,25 +35,6 @@ pub struct IndicatorInfo {
     /// `modified` of the version in the set.
     pub version: Timestamp,
     pub name: Option<String>,
-}
-
-/// An indicator matched an event of an organisation's sensors.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Alert {
-    /// A fresh UUID.
-    pub id: String,
-    pub org: OrgId,
-    /// When the event happened (its `first_observed`).
-    pub observed: Timestamp,
-    /// When the match was made.
-    pub raised: Timestamp,
-    pub indicator: IndicatorInfo,
-    /// Where the event came from (`http`, `syslog`, a file path…).
-    pub source: String,
-    /// Found by hunting through archived events rather than as the event arrived.
-    pub retro: bool,
-    /// The cyber-observables of the event.
-    pub objects: Vec<Value>,
 }
 
 /// Counts of what one organisation's set did.
@@ -195,7 +176,9 @@ impl OrgIndicators {
                     org: self.org,
                     observed: observation.first_observed,
                     raised,
-                    indicator: info,
+                    indicator: info.id,
+                    indicator_name: info.name,
+                    collection: info.collection,
                     source: source.to_owned(),
                     retro: false,
                     objects: objects.to_vec(),

@@ -92,6 +92,20 @@ CREATE TABLE IF NOT EXISTS audit (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at);
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    org_id INTEGER NOT NULL,
+    observed INTEGER NOT NULL,
+    raised INTEGER NOT NULL,
+    indicator TEXT NOT NULL,
+    indicator_name TEXT,
+    collection_id TEXT NOT NULL,
+    source TEXT NOT NULL,
+    retro INTEGER NOT NULL,
+    objects TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_org ON alerts (org_id, seq);
 -- A leaf's hash lives with its data; `log_nodes` holds the interior nodes.
 CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS log_nodes (
@@ -1270,6 +1284,84 @@ impl Store for SqliteStore {
                 }
             }
             tx.commit()
+        })
+    }
+
+    fn append_alerts(&self, alerts: &[kawal_core::Alert]) -> StoreResult<()> {
+        self.write(|w| {
+            let tx = immediate(&mut w.conn)?;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO alerts (id, org_id, observed, raised, indicator, indicator_name, collection_id, source, retro, objects)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for a in alerts {
+                    insert.execute(params![
+                        a.id,
+                        a.org,
+                        a.observed.as_micros(),
+                        a.raised.as_micros(),
+                        a.indicator,
+                        a.indicator_name,
+                        a.collection,
+                        a.source,
+                        a.retro,
+                        serde_json::Value::from(a.objects.clone()).to_string()
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    fn alerts(&self, query: &kawal_core::AlertQuery) -> StoreResult<Vec<(i64, kawal_core::Alert)>> {
+        let mut sql = "SELECT seq, id, org_id, observed, raised, indicator, indicator_name, collection_id, source, retro, objects
+                       FROM alerts WHERE org_id = ?1"
+            .to_owned();
+        let mut args: Vec<SqlValue> = vec![SqlValue::Integer(query.org)];
+        let mut filter = |clause: &str, value: SqlValue| {
+            args.push(value);
+            sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+        };
+        if let Some(after) = query.after {
+            filter("seq >", SqlValue::Integer(after));
+        }
+        if let Some(indicator) = &query.indicator {
+            filter("indicator =", SqlValue::Text(indicator.clone()));
+        }
+        if let Some(since) = query.observed_since {
+            filter("observed >=", SqlValue::Integer(since.as_micros()));
+        }
+        if let Some(until) = query.observed_until {
+            filter("observed <", SqlValue::Integer(until.as_micros()));
+        }
+        if let Some(retro) = query.retro {
+            filter("retro =", SqlValue::Integer(i64::from(retro)));
+        }
+        args.push(SqlValue::Integer(query.limit as i64));
+        sql.push_str(&format!(" ORDER BY seq LIMIT ?{}", args.len()));
+        self.read(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
+                let objects: String = r.get(10)?;
+                Ok((
+                    r.get(0)?,
+                    kawal_core::Alert {
+                        id: r.get(1)?,
+                        org: r.get(2)?,
+                        observed: Timestamp::from_micros(r.get(3)?),
+                        raised: Timestamp::from_micros(r.get(4)?),
+                        indicator: r.get(5)?,
+                        indicator_name: r.get(6)?,
+                        collection: r.get(7)?,
+                        source: r.get(8)?,
+                        retro: r.get(9)?,
+                        // Written by append_alerts from a JSON array.
+                        objects: serde_json::from_str(&objects).unwrap_or_default(),
+                    },
+                ))
+            })?;
+            rows.collect()
         })
     }
 

@@ -89,7 +89,7 @@ fn alerts(m: &Monitor, org: i64, ip: &str) -> Vec<String> {
     m.observe(org, "test", &event(ip))
         .unwrap()
         .into_iter()
-        .map(|a| a.indicator.id)
+        .map(|a| a.indicator)
         .collect()
 }
 
