@@ -1,0 +1,13 @@
+//! Detection: events from sensors (syslog, NDJSON, Zeek and Suricata logs) parsed, normalised to
+//! STIX 2.1 cyber-observables and matched against shared indicators.
+//!
+//! - `event`: payloads (JSON objects, `key=value` lines) and timestamps as sensors write them.
+//! - `syslog`: RFC 5424 and RFC 3164 messages; TCP framing (RFC 6587) and UDP datagrams.
+//! - `normalise`: Zeek, Suricata EVE and operator-configured mappings to cyber-observables.
+
+pub mod event;
+pub mod normalise;
+pub mod syslog;
+
+pub use event::{Payload, PayloadError};
+pub use normalise::{NormaliseError, Normalised};
