@@ -44,6 +44,8 @@ pub enum PayloadError {
         column: usize,
         reason: String,
     },
+    #[error("a JSON payload must be an object, not {0}")]
+    NotAnObject(&'static str),
     #[error(transparent)]
     KeyValue(#[from] KvError),
 }
@@ -64,6 +66,21 @@ impl PayloadError {
     }
 }
 
+/// Parses JSON text that must be one object.
+pub(crate) fn json_object(text: &str) -> Result<Map<String, Value>, PayloadError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(other) => Err(PayloadError::NotAnObject(match other {
+            Value::Array(_) => "an array",
+            Value::String(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(_) => "a boolean",
+            _ => "null",
+        })),
+        Err(e) => Err(PayloadError::from_json(&e)),
+    }
+}
+
 impl Payload {
     /// Reads a JSON object when the text starts with `{`, `key=value` pairs otherwise.
     pub fn parse(text: &str) -> Result<Payload, PayloadError> {
@@ -72,8 +89,7 @@ impl Payload {
             return Err(PayloadError::Empty);
         }
         if trimmed.starts_with('{') {
-            let fields = serde_json::from_str::<Map<String, Value>>(trimmed)
-                .map_err(|e| PayloadError::from_json(&e))?;
+            let fields = json_object(trimmed)?;
             return Ok(Payload {
                 form: PayloadForm::Json,
                 fields,

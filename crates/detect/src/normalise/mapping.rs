@@ -156,7 +156,7 @@ enum Target {
     SrcPackets,
     DstPackets,
     HttpMethod,
-    HttpTarget,
+    HttpRequestValue,
     HttpVersion,
     HttpHeader(String),
     FileName,
@@ -198,7 +198,7 @@ impl Target {
                 ["src_packets"] => Target::SrcPackets,
                 ["dst_packets"] => Target::DstPackets,
                 ["extensions", "http-request-ext", "request_method"] => Target::HttpMethod,
-                ["extensions", "http-request-ext", "request_value"] => Target::HttpTarget,
+                ["extensions", "http-request-ext", "request_value"] => Target::HttpRequestValue,
                 ["extensions", "http-request-ext", "request_version"] => Target::HttpVersion,
                 ["extensions", "http-request-ext", "request_header", name] => {
                     Target::HttpHeader((*name).to_owned())
@@ -569,7 +569,7 @@ fn fill(
         Target::SrcPackets => set(&mut flow.src_packets, value.u64()),
         Target::DstPackets => set(&mut flow.dst_packets, value.u64()),
         Target::HttpMethod => set(&mut http.method, text()),
-        Target::HttpTarget => set(&mut http.target, text()),
+        Target::HttpRequestValue => set(&mut http.target, text()),
         Target::HttpVersion => set(&mut http.version, text().map(|v| v.to_ascii_lowercase())),
         Target::HttpHeader(name) => match text() {
             Some(v) => {

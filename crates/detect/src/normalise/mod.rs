@@ -111,7 +111,9 @@ impl NormaliseError {
     pub fn reason(&self) -> &'static str {
         match self {
             NormaliseError::Payload(PayloadError::Empty) => "empty",
-            NormaliseError::Payload(PayloadError::Json { .. }) => "json",
+            NormaliseError::Payload(PayloadError::Json { .. } | PayloadError::NotAnObject(_)) => {
+                "json"
+            }
             NormaliseError::Payload(PayloadError::KeyValue(_)) => "key_value",
             NormaliseError::MissingField(_) => "missing_field",
             NormaliseError::BadValue { .. } => "bad_value",

@@ -22,7 +22,7 @@ use super::{
     optional_time, require_time, values, FieldRef, JsonRecord, NormaliseError, Normalised, Record,
     Source,
 };
-use crate::event::{clip, time, PayloadError};
+use crate::event::{clip, json_object, time, PayloadError};
 
 /// The EVE event types that have a mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,8 +66,7 @@ pub fn eve_line(line: &str) -> Result<Normalised, NormaliseError> {
     if trimmed.is_empty() {
         return Err(PayloadError::Empty.into());
     }
-    let map: Map<String, Value> =
-        serde_json::from_str(trimmed).map_err(|e| PayloadError::from_json(&e))?;
+    let map = json_object(trimmed)?;
     eve(map)
 }
 

@@ -33,7 +33,7 @@ use super::{
     optional_time, require_time, values, FieldRef, JsonRecord, NormaliseError, Normalised, Record,
     Source,
 };
-use crate::event::{clip, PayloadError};
+use crate::event::{clip, json_object, PayloadError};
 
 /// The Zeek logs that have a mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -350,8 +350,7 @@ pub fn json_line(line: &str, log: Option<ZeekLog>) -> Result<Normalised, Normali
     if trimmed.is_empty() {
         return Err(PayloadError::Empty.into());
     }
-    let map: Map<String, Value> =
-        serde_json::from_str(trimmed).map_err(|e| PayloadError::from_json(&e))?;
+    let map = json_object(trimmed)?;
     let mut record = JsonRecord { map };
     let log = match record.map.get("_path") {
         Some(Value::String(path)) => {
@@ -413,8 +412,13 @@ fn conn<R: Record>(record: &mut R, draft: &mut Draft, at: Timestamp) -> Result<(
     let flow = &mut draft.flow;
     flow.protocols
         .extend(record.take("proto", lowercase_items).unwrap_or_default());
-    flow.protocols
-        .extend(record.take("service", lowercase_items).unwrap_or_default());
+    // Zeek calls TLS `ssl`; the other sources and indicators say `tls`.
+    let services = record.take("service", lowercase_items).unwrap_or_default();
+    flow.protocols.extend(
+        services
+            .into_iter()
+            .map(|s| if s == "ssl" { "tls".to_owned() } else { s }),
+    );
     flow.start = Some(at);
     flow.end = record.take("duration", |f| {
         let seconds: f64 = match f {
@@ -423,7 +427,7 @@ fn conn<R: Record>(record: &mut R, draft: &mut Draft, at: Timestamp) -> Result<(
             _ => return None,
         };
         let micros = (seconds * 1e6).round();
-        (micros.is_finite() && micros >= 0.0 && micros < 1e17)
+        (micros.is_finite() && (0.0..1e17).contains(&micros))
             .then(|| Timestamp::from_micros(at.as_micros().saturating_add(micros as i64)))
     });
     flow.src_bytes = record.u64("orig_bytes");
