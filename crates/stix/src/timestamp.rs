@@ -112,6 +112,25 @@ impl fmt::Display for Timestamp {
         let micros = self.0.rem_euclid(1_000_000);
         let (days, secs_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
         let (year, month, day) = civil_from_days(days);
+        if (0..=9999).contains(&year) {
+            // Digit by digit: sensors stamp every observable, and `write!` with padded
+            // fields costs several times more.
+            let mut text = *b"0000-00-00T00:00:00.000000Z";
+            let mut put = |end: usize, width: usize, mut value: i64| {
+                for i in (end - width..end).rev() {
+                    text[i] = b'0' + (value % 10) as u8;
+                    value /= 10;
+                }
+            };
+            put(4, 4, year);
+            put(7, 2, month);
+            put(10, 2, day);
+            put(13, 2, secs_of_day / 3600);
+            put(16, 2, secs_of_day % 3600 / 60);
+            put(19, 2, secs_of_day % 60);
+            put(26, 6, micros);
+            return f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?);
+        }
         write!(
             f,
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",

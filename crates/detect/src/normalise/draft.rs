@@ -96,27 +96,27 @@ impl HttpRequest {
     }
 }
 
-/// Objects being assembled, each with its id.
+/// Objects being assembled.
 struct Objects {
     list: Vec<Value>,
-    ids: Vec<String>,
 }
 
 impl Objects {
     /// Adds an object unless one with the same id is there; returns the id.
     fn add(&mut self, type_name: &'static str, mut object: Map<String, Value>) -> String {
-        let id = match stix::sco_id::deterministic_uuid(type_name, &object) {
-            Some(uuid) => format!("{type_name}--{uuid}"),
-            // Objects without contributing properties get a random id, as §2.9 asks.
-            None => format!("{type_name}--{}", uuid::Uuid::new_v4()),
-        };
-        if let Some(existing) = self.ids.iter().find(|i| **i == id) {
-            return existing.clone();
+        // Objects without contributing properties get a random id, as §2.9 asks.
+        let uuid =
+            stix::sco_id::deterministic_uuid(type_name, &object).unwrap_or_else(uuid::Uuid::new_v4);
+        let id = stix::sco_id::id_text(type_name, uuid);
+        let present = self
+            .list
+            .iter()
+            .any(|o| o.get("id").and_then(Value::as_str) == Some(id.as_str()));
+        if !present {
+            object.insert("type".to_owned(), Value::String(type_name.to_owned()));
+            object.insert("id".to_owned(), Value::String(id.clone()));
+            self.list.push(Value::Object(object));
         }
-        object.insert("type".to_owned(), Value::String(type_name.to_owned()));
-        object.insert("id".to_owned(), Value::String(id.clone()));
-        self.list.push(Value::Object(object));
-        self.ids.push(id.clone());
         id
     }
 
@@ -172,7 +172,6 @@ impl Draft {
     pub fn into_objects(self) -> Vec<Value> {
         let mut objects = Objects {
             list: Vec::with_capacity(4),
-            ids: Vec::with_capacity(4),
         };
         let flow = self.flow;
         if !flow.is_empty() {

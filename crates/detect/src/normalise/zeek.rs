@@ -182,7 +182,12 @@ impl ZeekTsv {
                 .default_log
                 .ok_or_else(|| NormaliseError::MissingField("#path".to_owned()))?,
         };
-        let values: Vec<&str> = line.split(layout.separator.as_str()).collect();
+        // A one-byte separator (Zeek's tab) is found by `memchr`, many times faster than a
+        // substring search.
+        let values: Vec<&str> = match layout.separator.as_bytes() {
+            [byte] if byte.is_ascii() => line.split(char::from(*byte)).collect(),
+            _ => line.split(layout.separator.as_str()).collect(),
+        };
         if values.len() != layout.fields.len() {
             return Err(NormaliseError::FieldCount {
                 expected: layout.fields.len(),
