@@ -7,6 +7,7 @@
 mod envelope;
 mod id;
 mod object;
+pub mod sco_id;
 mod timestamp;
 pub mod tlp;
 pub mod types;
@@ -16,6 +17,7 @@ pub mod vocab;
 pub use envelope::{parse_envelope, EnvelopeError};
 pub use id::{parse_id, IdError};
 pub use object::{parse_object, Object, Rejection, Violation};
+pub use sco_id::deterministic_id;
 pub use timestamp::{Timestamp, TimestampError};
 pub use tlp::Tlp;
 pub use types::{category, Category};

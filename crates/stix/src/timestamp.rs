@@ -29,6 +29,35 @@ impl Timestamp {
         Timestamp(i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX))
     }
 
+    /// The instant at a UTC calendar date and time of day; `None` for a date or time that
+    /// does not exist. Sources whose logs carry dates in other forms build timestamps here.
+    pub fn from_civil(
+        (year, month, day): (i64, u32, u32),
+        (hour, minute, second): (u32, u32, u32),
+        micros: u32,
+    ) -> Option<Self> {
+        let (month, day) = (i64::from(month), i64::from(day));
+        let valid = (-9999..=9999).contains(&year)
+            && (1..=12).contains(&month)
+            && day >= 1
+            && day <= days_in_month(year, month)
+            && hour <= 23
+            && minute <= 59
+            && second <= 59
+            && micros < 1_000_000;
+        if !valid {
+            return None;
+        }
+        let seconds = days_from_civil(year, month, day) * 86_400
+            + i64::from(hour * 3600 + minute * 60 + second);
+        Some(Timestamp(seconds * 1_000_000 + i64::from(micros)))
+    }
+
+    /// The UTC calendar year the instant falls in.
+    pub fn year(self) -> i64 {
+        civil_from_days(self.0.div_euclid(1_000_000).div_euclid(86_400)).0
+    }
+
     pub fn parse(text: &str) -> Result<Self, TimestampError> {
         let syntax = || TimestampError::Syntax(text.to_owned());
         let b = text.as_bytes();
@@ -83,6 +112,25 @@ impl fmt::Display for Timestamp {
         let micros = self.0.rem_euclid(1_000_000);
         let (days, secs_of_day) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
         let (year, month, day) = civil_from_days(days);
+        if (0..=9999).contains(&year) {
+            // Digit by digit: sensors stamp every observable, and `write!` with padded
+            // fields costs several times more.
+            let mut text = *b"0000-00-00T00:00:00.000000Z";
+            let mut put = |end: usize, width: usize, mut value: i64| {
+                for i in (end - width..end).rev() {
+                    text[i] = b'0' + (value % 10) as u8;
+                    value /= 10;
+                }
+            };
+            put(4, 4, year);
+            put(7, 2, month);
+            put(10, 2, day);
+            put(13, 2, secs_of_day / 3600);
+            put(16, 2, secs_of_day % 3600 / 60);
+            put(19, 2, secs_of_day % 60);
+            put(26, 6, micros);
+            return f.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?);
+        }
         write!(
             f,
             "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
@@ -188,6 +236,21 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn from_civil_checks_the_calendar() {
+        let t = Timestamp::from_civil((2020, 2, 29), (23, 59, 59), 123_456).unwrap();
+        assert_eq!(t.to_string(), "2020-02-29T23:59:59.123456Z");
+        assert_eq!(t.year(), 2020);
+        assert_eq!(Timestamp::from_civil((2019, 2, 29), (0, 0, 0), 0), None);
+        assert_eq!(Timestamp::from_civil((2019, 4, 31), (0, 0, 0), 0), None);
+        assert_eq!(Timestamp::from_civil((2019, 1, 1), (24, 0, 0), 0), None);
+        assert_eq!(
+            Timestamp::from_civil((2019, 1, 1), (0, 0, 0), 1_000_000),
+            None
+        );
+        assert_eq!(Timestamp::from_micros(-1).year(), 1969);
     }
 
     proptest! {

@@ -1,0 +1,313 @@
+//! What a normaliser learnt from one event, already checked, and how it becomes STIX 2.1
+//! cyber-observables. Every normaliser fills a [`Draft`]; only this module writes objects,
+//! so all sources produce the same shapes and the same deterministic ids.
+
+use std::net::IpAddr;
+
+use serde_json::{Map, Value};
+use stix::Timestamp;
+
+#[derive(Debug, Default)]
+pub(crate) struct Draft {
+    pub flow: Flow,
+    /// Addresses seen outside a connection (a file's hosts, say).
+    pub addresses: Vec<IpAddr>,
+    pub domains: Vec<String>,
+    pub resolutions: Vec<Resolution>,
+    pub urls: Vec<String>,
+    pub emails: Vec<String>,
+    pub files: Vec<FileDraft>,
+    pub certificates: Vec<CertificateDraft>,
+}
+
+/// The connection an event belongs to: STIX `network-traffic`.
+#[derive(Debug, Default)]
+pub(crate) struct Flow {
+    pub src: Option<IpAddr>,
+    pub dst: Option<IpAddr>,
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+    /// Transport and application protocols, lowercase, outermost first; the network layer
+    /// is added from the addresses.
+    pub protocols: Vec<String>,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    pub src_bytes: Option<u64>,
+    pub dst_bytes: Option<u64>,
+    pub src_packets: Option<u64>,
+    pub dst_packets: Option<u64>,
+    pub http: Option<HttpRequest>,
+}
+
+/// An HTTP request: STIX `http-request-ext` on the connection.
+#[derive(Debug, Default)]
+pub(crate) struct HttpRequest {
+    pub method: Option<String>,
+    pub target: Option<String>,
+    pub version: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A DNS name and what it resolved to.
+#[derive(Debug)]
+pub(crate) struct Resolution {
+    pub name: String,
+    pub answers: Vec<Answer>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Answer {
+    Address(IpAddr),
+    Name(String),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct FileDraft {
+    pub name: Option<String>,
+    pub size: Option<u64>,
+    pub mime_type: Option<String>,
+    /// STIX hash algorithm names (`MD5`, `SHA-1`, `SHA-256`, …) and lowercase hex values.
+    pub hashes: Vec<(&'static str, String)>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct CertificateDraft {
+    pub hashes: Vec<(&'static str, String)>,
+    pub serial_number: Option<String>,
+    pub subject: Option<String>,
+    pub issuer: Option<String>,
+    pub version: Option<String>,
+    pub signature_algorithm: Option<String>,
+    pub subject_public_key_algorithm: Option<String>,
+    pub not_before: Option<Timestamp>,
+    pub not_after: Option<Timestamp>,
+    pub subject_alternative_name: Option<String>,
+}
+
+impl Flow {
+    fn is_empty(&self) -> bool {
+        self.src.is_none() && self.dst.is_none()
+    }
+}
+
+impl HttpRequest {
+    pub fn header(&mut self, name: &str, value: String) {
+        self.headers.push((name.to_owned(), value));
+    }
+}
+
+/// Objects being assembled.
+struct Objects {
+    list: Vec<Value>,
+}
+
+impl Objects {
+    /// Adds an object unless one with the same id is there; returns the id.
+    fn add(&mut self, type_name: &'static str, mut object: Map<String, Value>) -> String {
+        // Objects without contributing properties get a random id, as §2.9 asks.
+        let uuid =
+            stix::sco_id::deterministic_uuid(type_name, &object).unwrap_or_else(uuid::Uuid::new_v4);
+        let id = stix::sco_id::id_text(type_name, uuid);
+        let present = self
+            .list
+            .iter()
+            .any(|o| o.get("id").and_then(Value::as_str) == Some(id.as_str()));
+        if !present {
+            object.insert("type".to_owned(), Value::String(type_name.to_owned()));
+            object.insert("id".to_owned(), Value::String(id.clone()));
+            self.list.push(Value::Object(object));
+        }
+        id
+    }
+
+    fn address(&mut self, ip: IpAddr) -> String {
+        let type_name = match ip {
+            IpAddr::V4(_) => "ipv4-addr",
+            IpAddr::V6(_) => "ipv6-addr",
+        };
+        let mut object = Map::new();
+        object.insert("value".to_owned(), Value::String(ip.to_string()));
+        self.add(type_name, object)
+    }
+
+    fn valued(&mut self, type_name: &'static str, value: String) -> String {
+        let mut object = Map::new();
+        object.insert("value".to_owned(), Value::String(value));
+        self.add(type_name, object)
+    }
+}
+
+fn put(object: &mut Map<String, Value>, key: &str, value: impl Into<Value>) {
+    object.insert(key.to_owned(), value.into());
+}
+
+fn put_some<T: Into<Value>>(object: &mut Map<String, Value>, key: &str, value: Option<T>) {
+    if let Some(v) = value {
+        put(object, key, v);
+    }
+}
+
+fn hashes(list: Vec<(&'static str, String)>) -> Map<String, Value> {
+    list.into_iter()
+        .map(|(algorithm, value)| (algorithm.to_owned(), Value::String(value)))
+        .collect()
+}
+
+impl Draft {
+    pub fn is_empty(&self) -> bool {
+        self.flow.is_empty()
+            && self.addresses.is_empty()
+            && self.domains.is_empty()
+            && self.resolutions.is_empty()
+            && self.urls.is_empty()
+            && self.emails.is_empty()
+            && self
+                .files
+                .iter()
+                .all(|f| f.name.is_none() && f.hashes.is_empty())
+            && self.certificates.is_empty()
+    }
+
+    /// The cyber-observables, each once, with deterministic ids.
+    pub fn into_objects(self) -> Vec<Value> {
+        let mut objects = Objects {
+            list: Vec::with_capacity(4),
+        };
+        let flow = self.flow;
+        if !flow.is_empty() {
+            let mut traffic = Map::new();
+            let network = match flow.src.or(flow.dst) {
+                Some(IpAddr::V6(_)) => "ipv6",
+                _ => "ipv4",
+            };
+            if let Some(src) = flow.src {
+                let id = objects.address(src);
+                put(&mut traffic, "src_ref", id);
+            }
+            if let Some(dst) = flow.dst {
+                let id = objects.address(dst);
+                put(&mut traffic, "dst_ref", id);
+            }
+            put_some(&mut traffic, "src_port", flow.src_port);
+            put_some(&mut traffic, "dst_port", flow.dst_port);
+            let mut protocols = vec![Value::String(network.to_owned())];
+            for p in flow.protocols {
+                if !protocols.iter().any(|q| q.as_str() == Some(&p)) {
+                    protocols.push(Value::String(p));
+                }
+            }
+            put(&mut traffic, "protocols", protocols);
+            put_some(&mut traffic, "start", flow.start.map(|t| t.to_string()));
+            if let Some(end) = flow.end.filter(|end| flow.start.is_none_or(|s| s <= *end)) {
+                put(&mut traffic, "end", end.to_string());
+                put(&mut traffic, "is_active", false);
+            }
+            put_some(&mut traffic, "src_byte_count", flow.src_bytes);
+            put_some(&mut traffic, "dst_byte_count", flow.dst_bytes);
+            put_some(&mut traffic, "src_packets", flow.src_packets);
+            put_some(&mut traffic, "dst_packets", flow.dst_packets);
+            if let Some(http) = flow.http {
+                // STIX requires both the method and the request target.
+                if let (Some(method), Some(target)) = (http.method, http.target) {
+                    let mut request = Map::new();
+                    put(&mut request, "request_method", method);
+                    put(&mut request, "request_value", target);
+                    put_some(&mut request, "request_version", http.version);
+                    if !http.headers.is_empty() {
+                        let headers: Map<String, Value> = http
+                            .headers
+                            .into_iter()
+                            .map(|(k, v)| (k, Value::String(v)))
+                            .collect();
+                        put(&mut request, "request_header", headers);
+                    }
+                    let mut extensions = Map::new();
+                    put(&mut extensions, "http-request-ext", request);
+                    put(&mut traffic, "extensions", extensions);
+                }
+            }
+            objects.add("network-traffic", traffic);
+        }
+        for ip in self.addresses {
+            objects.address(ip);
+        }
+        for resolution in self.resolutions {
+            let refs: Vec<Value> = resolution
+                .answers
+                .into_iter()
+                .map(|answer| match answer {
+                    Answer::Address(ip) => objects.address(ip),
+                    Answer::Name(name) => objects.valued("domain-name", name),
+                })
+                .fold(Vec::new(), |mut refs, id| {
+                    let id = Value::String(id);
+                    if !refs.contains(&id) {
+                        refs.push(id);
+                    }
+                    refs
+                });
+            let mut name = Map::new();
+            put(&mut name, "value", resolution.name);
+            if !refs.is_empty() {
+                put(&mut name, "resolves_to_refs", refs);
+            }
+            objects.add("domain-name", name);
+        }
+        for domain in self.domains {
+            objects.valued("domain-name", domain);
+        }
+        for url in self.urls {
+            objects.valued("url", url);
+        }
+        for email in self.emails {
+            objects.valued("email-addr", email);
+        }
+        for file in self.files {
+            // STIX asks a file for a name or hashes; a size or type alone identifies nothing.
+            if file.name.is_none() && file.hashes.is_empty() {
+                continue;
+            }
+            let mut object = Map::new();
+            if !file.hashes.is_empty() {
+                put(&mut object, "hashes", hashes(file.hashes));
+            }
+            put_some(&mut object, "name", file.name);
+            put_some(&mut object, "size", file.size);
+            put_some(&mut object, "mime_type", file.mime_type);
+            objects.add("file", object);
+        }
+        for cert in self.certificates {
+            let mut object = Map::new();
+            if !cert.hashes.is_empty() {
+                put(&mut object, "hashes", hashes(cert.hashes));
+            }
+            put_some(&mut object, "serial_number", cert.serial_number);
+            put_some(&mut object, "subject", cert.subject);
+            put_some(&mut object, "issuer", cert.issuer);
+            put_some(&mut object, "version", cert.version);
+            put_some(&mut object, "signature_algorithm", cert.signature_algorithm);
+            put_some(
+                &mut object,
+                "subject_public_key_algorithm",
+                cert.subject_public_key_algorithm,
+            );
+            put_some(
+                &mut object,
+                "validity_not_before",
+                cert.not_before.map(|t| t.to_string()),
+            );
+            put_some(
+                &mut object,
+                "validity_not_after",
+                cert.not_after.map(|t| t.to_string()),
+            );
+            if let Some(san) = cert.subject_alternative_name {
+                let mut v3 = Map::new();
+                put(&mut v3, "subject_alternative_name", san);
+                put(&mut object, "x509_v3_extensions", v3);
+            }
+            objects.add("x509-certificate", object);
+        }
+        objects.list
+    }
+}
