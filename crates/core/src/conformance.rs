@@ -741,7 +741,7 @@ pub fn alerts(store: Arc<dyn Store>) {
         observed: at(observed),
         raised: at("2024-06-01T00:00:00Z"),
         indicator: format!("indicator--00000000-0000-4000-8000-{:012}", n % 2),
-        indicator_name: (n % 2 == 0).then(|| "even".to_owned()),
+        indicator_name: n.is_multiple_of(2).then(|| "even".to_owned()),
         collection: "c".to_owned(),
         source: "http".to_owned(),
         retro,
