@@ -27,6 +27,14 @@ pub enum MonitorError {
     Exchange(#[from] kawal_core::Error),
 }
 
+impl From<MonitorError> for kawal_core::Error {
+    fn from(e: MonitorError) -> Self {
+        match e {
+            MonitorError::Exchange(e) => e,
+        }
+    }
+}
+
 /// What monitoring knows of one indicator it matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndicatorInfo {

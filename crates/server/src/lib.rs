@@ -4,6 +4,7 @@
 
 mod auth;
 mod error;
+mod events;
 mod feeds;
 mod filters;
 mod log;
@@ -70,23 +71,41 @@ impl Default for ServerConfig {
 }
 
 #[derive(Clone)]
-pub struct AppState(Arc<(Exchange, ServerConfig, feeds::FeedCache)>);
+pub struct AppState(Arc<Shared>);
+
+struct Shared {
+    exchange: Arc<Exchange>,
+    config: ServerConfig,
+    feeds: feeds::FeedCache,
+    monitoring: events::Monitoring,
+}
 
 impl AppState {
     pub fn new(exchange: Exchange, config: ServerConfig) -> Self {
-        AppState(Arc::new((exchange, config, feeds::FeedCache::default())))
+        let exchange = Arc::new(exchange);
+        let monitoring = events::Monitoring::new(detect::Monitor::new(exchange.clone()));
+        AppState(Arc::new(Shared {
+            exchange,
+            config,
+            feeds: feeds::FeedCache::default(),
+            monitoring,
+        }))
     }
 
     pub fn exchange(&self) -> &Exchange {
-        &self.0 .0
+        &self.0.exchange
     }
 
     pub fn config(&self) -> &ServerConfig {
-        &self.0 .1
+        &self.0.config
     }
 
     pub(crate) fn feeds(&self) -> &feeds::FeedCache {
-        &self.0 .2
+        &self.0.feeds
+    }
+
+    pub(crate) fn monitoring(&self) -> &events::Monitoring {
+        &self.0.monitoring
     }
 
     /// Runs a core operation on the blocking pool: storage and argon2 must not stall the
@@ -114,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(taxii::routes())
         .merge(rest::routes())
         .merge(feeds::routes())
+        .merge(events::routes())
         .merge(log::routes())
         .merge(witness::routes())
         .fallback(not_found)
@@ -149,6 +169,23 @@ pub async fn serve(
             loop {
                 tick.tick().await;
                 let _ = state.blocking(|ex| ex.flush_audit()).await;
+            }
+        })
+    };
+    // Monitoring's indicator sets follow writes, revocations and deletions.
+    let follower = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(events::REFRESH_EVERY);
+            loop {
+                tick.tick().await;
+                let worker = state.clone();
+                let refreshed =
+                    tokio::task::spawn_blocking(move || worker.monitoring().monitor.refresh())
+                        .await;
+                if let Ok(Err(e)) = refreshed {
+                    tracing::warn!(error = %e, "monitoring could not read new indicators");
+                }
             }
         })
     };
@@ -190,6 +227,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     flusher.abort();
+    follower.abort();
     for task in checkpointer.into_iter().chain(submitter) {
         task.abort();
     }

@@ -93,6 +93,47 @@ pub fn document() -> Value {
         }
     });
     feed["responses"]["304"] = json!({ "description": "If-None-Match names the current ETag" });
+    let mut events = op(
+        "Submit sensor events as NDJSON (a sensor or analyst token; the token's organisation owns them)",
+        None,
+        "202",
+    );
+    events["description"] = json!(
+        "Each non-empty line is one event, normalised to STIX cyber-observables and matched against every indicator the organisation may read. A line that cannot be normalised is refused and counted, never dropped silently; the answer quotes the first refusals with their line numbers. Alerts are stored before the answer is sent."
+    );
+    events["parameters"] = json!([
+        { "name": "format", "in": "query", "schema": { "type": "string", "default": "auto" },
+          "description": "auto (Suricata EVE when a line has event_type, Zeek JSON when it has _path), suricata, or zeek.<conn|dns|http|ssl|files|x509>" }
+    ]);
+    events["requestBody"] = json!({
+        "required": true,
+        "content": { "application/x-ndjson": { "schema": { "type": "string" } } }
+    });
+    events["responses"]["202"] = json!({
+        "description": "counts of received, normalised and refused events, the first refusals, and the ids of the alerts raised"
+    });
+    let mut alerts = op(
+        "The caller's organisation's alerts, oldest first (roles that read content)",
+        None,
+        "200",
+    );
+    alerts["parameters"] = json!([
+        { "name": "after", "in": "query", "schema": { "type": "integer" }, "description": "the `next` of the previous page" },
+        { "name": "indicator", "in": "query", "schema": { "type": "string" } },
+        { "name": "since", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "observed at or after" },
+        { "name": "until", "in": "query", "schema": { "type": "string", "format": "date-time" }, "description": "observed before" },
+        { "name": "retro", "in": "query", "schema": { "type": "boolean" } },
+        { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 1000, "default": 100 } }
+    ]);
+    let mut alert_stream = op(
+        "The caller's organisation's alerts as server-sent events (`event: alert`), as they are raised",
+        None,
+        "200",
+    );
+    alert_stream["responses"]["200"] = json!({
+        "description": "an event stream; `event: lagged` says how many alerts a slow reader missed",
+        "content": { "text/event-stream": { "schema": { "type": "string" } } }
+    });
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -124,6 +165,9 @@ pub fn document() -> Value {
             "/api/tokens/{token}": { "delete": revoke },
             "/api/audit": { "get": audit },
             "/api/feeds/{format}": { "get": feed },
+            "/api/events": { "post": events },
+            "/api/alerts": { "get": alerts },
+            "/api/alerts/stream": { "get": alert_stream },
             "/api/log/proof/inclusion": { "get": {
                 "summary": "Inclusion proof of leaf `index` in the log tree of `size` leaves (RFC 9162 §2.1.3)",
                 "parameters": [

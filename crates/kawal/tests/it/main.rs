@@ -6,6 +6,7 @@ mod durability;
 mod feeds;
 mod harness;
 mod log;
+mod monitoring;
 mod object_view;
 mod openapi;
 mod patterns;
