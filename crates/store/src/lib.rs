@@ -106,7 +106,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     objects TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_by_org ON alerts (org_id, seq);
--- A leaf's hash lives with its data; `log_nodes` holds the interior nodes.
+-- A leaf's hash lives with its data; `log_nodes` holds the interior nodes at heights 8, 16, …
+-- (the hashes of tiles above level 0); the others are computed from those when asked for.
 CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS log_nodes (
     level INTEGER NOT NULL,
@@ -305,7 +306,7 @@ fn append_leaf(
     let leaf_hash = tlog::leaf_hash(data);
     let index = frontier
         .append_with(leaf_hash, |id, hash| {
-            if id.level > 0 && failed.is_none() {
+            if id.level > 0 && id.level % STORED_LEVELS == 0 && failed.is_none() {
                 failed = node
                     .execute(params![id.level, id.index as i64, &hash[..]])
                     .err();
@@ -318,6 +319,54 @@ fn append_leaf(
     tx.prepare_cached("INSERT INTO log_leaves (idx, hash, data) VALUES (?1, ?2, ?3)")?
         .execute(params![index as i64, &leaf_hash[..], data])?;
     Ok(index)
+}
+
+/// Interior nodes are stored only at heights that are multiples of this: one row per 256
+/// leaves instead of one per leaf, and exactly the hashes C2SP tiles above level 0 hold.
+const STORED_LEVELS: u8 = 8;
+
+/// The hash of the complete subtree of height `level` at `index`, from the stored hashes at
+/// the nearest stored height below it (at most 128 of them); `None` if any is missing.
+fn subtree_hash(conn: &Connection, level: u8, index: u64) -> rusqlite::Result<Option<tlog::Hash>> {
+    let base = level - level % STORED_LEVELS;
+    let span = level - base;
+    let (Some(first), Some(count)) = (
+        index.checked_shl(u32::from(span)),
+        1u64.checked_shl(u32::from(span)),
+    ) else {
+        return Ok(None);
+    };
+    let mut stmt = if base == 0 {
+        conn.prepare_cached(
+            "SELECT idx, hash FROM log_leaves WHERE idx >= ?2 AND idx < ?3 AND ?1 = 0 ORDER BY idx",
+        )?
+    } else {
+        conn.prepare_cached(
+            "SELECT idx, hash FROM log_nodes WHERE level = ?1 AND idx >= ?2 AND idx < ?3 ORDER BY idx",
+        )?
+    };
+    let end = first.saturating_add(count);
+    let rows = stmt.query_map(params![base, first as i64, end as i64], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, Vec<u8>>(1)?))
+    })?;
+    let mut hashes: Vec<tlog::Hash> = Vec::with_capacity(count as usize);
+    for (expected, row) in (first..end).zip(rows) {
+        let (at, bytes) = row?;
+        match <tlog::Hash>::try_from(bytes.as_slice()) {
+            Ok(hash) if at == expected => hashes.push(hash),
+            _ => return Ok(None),
+        }
+    }
+    if hashes.len() as u64 != count {
+        return Ok(None);
+    }
+    while hashes.len() > 1 {
+        hashes = hashes
+            .chunks(2)
+            .map(|pair| tlog::node_hash(&pair[0], &pair[1]))
+            .collect();
+    }
+    Ok(hashes.pop())
 }
 
 fn save_frontier(tx: &Connection, frontier: &tlog::Frontier) -> rusqlite::Result<()> {
@@ -1137,21 +1186,9 @@ impl Store for SqliteStore {
 
     fn log_hashes(&self, nodes: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>> {
         self.read(|c| {
-            let mut leaf = c.prepare_cached("SELECT hash FROM log_leaves WHERE idx = ?1")?;
-            let mut interior =
-                c.prepare_cached("SELECT hash FROM log_nodes WHERE level = ?1 AND idx = ?2")?;
             nodes
                 .iter()
-                .map(|n| {
-                    let hash: Option<Vec<u8>> = if n.level == 0 {
-                        leaf.query_row([n.index as i64], |r| r.get(0)).optional()?
-                    } else {
-                        interior
-                            .query_row(params![n.level, n.index as i64], |r| r.get(0))
-                            .optional()?
-                    };
-                    Ok(hash.and_then(|h| h.try_into().ok()))
-                })
+                .map(|n| subtree_hash(c, n.level, n.index))
                 .collect()
         })
     }

@@ -194,6 +194,18 @@ fn concurrent_ingests_share_commits_without_losing_order_or_leaves() {
         }
     }
     assert_eq!(frontier.root(), root);
+    // Proofs over more than one tile read stored and computed interior nodes alike.
+    let nodes = Nodes(&*store);
+    for index in [0, 1, 255, 256, 257, 700, size - 1] {
+        let proof = tlog::proof::inclusion_proof(&nodes, index, size).unwrap();
+        let leaf = tlog::leaf_hash(&leaves[index as usize].1);
+        tlog::proof::verify_inclusion(&leaf, index, size, &proof, &root).unwrap();
+    }
+    for old in [1, 256, 300, 512] {
+        let old_root = tlog::Frontier::from_reader(&nodes, old).unwrap().root();
+        let proof = tlog::proof::consistency_proof(&nodes, old, size).unwrap();
+        tlog::proof::verify_consistency(old, size, &old_root, &root, &proof).unwrap();
+    }
     let dates: Vec<_> = added.values().map(|(_, d)| *d).collect();
     assert!(
         dates.windows(2).all(|w| w[0] < w[1]),
@@ -202,4 +214,21 @@ fn concurrent_ingests_share_commits_without_losing_order_or_leaves() {
     drop(store);
     let reopened = SqliteStore::open(&path).unwrap();
     assert_eq!(reopened.log_head().unwrap(), (size, root));
+}
+
+/// The store's node hashes, as `tlog` reads them.
+struct Nodes<'a>(&'a SqliteStore);
+
+impl tlog::HashReader for Nodes<'_> {
+    type Error = std::io::Error;
+    fn hash_at(&self, level: u8, index: u64) -> Result<tlog::Hash, std::io::Error> {
+        self.0
+            .log_hashes(&[tlog::NodeId::new(level, index)])
+            .map_err(std::io::Error::other)?
+            .pop()
+            .flatten()
+            .ok_or_else(|| {
+                std::io::Error::other(format!("no node at level {level}, index {index}"))
+            })
+    }
 }
