@@ -195,7 +195,7 @@ fn concurrent_ingests_share_commits_without_losing_order_or_leaves() {
     }
     assert_eq!(frontier.root(), root);
     // Proofs over more than one tile read stored and computed interior nodes alike.
-    let nodes = Nodes(&*store);
+    let nodes = Nodes(&store);
     for index in [0, 1, 255, 256, 257, 700, size - 1] {
         let proof = tlog::proof::inclusion_proof(&nodes, index, size).unwrap();
         let leaf = tlog::leaf_hash(&leaves[index as usize].1);
