@@ -7,9 +7,10 @@
 //! - **rename and a new file** (logrotate's default, Zeek's archiving): the path names another
 //!   file. The old one is read to its end first, including a last line without its newline,
 //!   then the new one from its start.
-//! - **copytruncate**: the same file is shorter than what was read. It is read again from
-//!   its start (whatever was written between the copy and the truncation is lost to every
-//!   reader, not only this one).
+//! - **copytruncate**: the same file is shorter than what was read, or no longer starts with
+//!   the bytes read from it (the writer has already written past the old length). It is read
+//!   again from its start (whatever was written between the copy and the truncation is lost
+//!   to every reader, not only this one).
 //!
 //! The position saved is the end of the last line whose events are matched and whose alerts
 //! are stored, with the file's identity (device and inode) and a hash of its first bytes, so
@@ -171,17 +172,32 @@ pub(crate) enum Change {
 }
 
 /// Decides what happened at the path: `reading` is the identity of the open file, `read` how
-/// many bytes of it were read, `at_path` the identity and length of what the path names now.
+/// many bytes of it were read, `at_path` the identity and length of what the path names now;
+/// `rewritten` says whether the file no longer starts with the bytes read from it, which is
+/// how a truncation is seen when the writer has already written past the old length.
 pub(crate) fn change(
     reading: Option<Identity>,
     read: u64,
     at_path: Option<(Option<Identity>, u64)>,
+    rewritten: impl FnOnce() -> bool,
 ) -> Change {
     match at_path {
         None => Change::Missing,
         Some((Some(now), _)) if reading.is_some_and(|r| r != now) => Change::Replaced,
         Some((_, len)) if len < read => Change::Truncated,
+        Some(_) if rewritten() => Change::Truncated,
         Some(_) => Change::Same,
+    }
+}
+
+/// Whether the file at `path` starts otherwise than the bytes of `mark` read so far.
+fn rewritten(path: &Path, mark: &FileMark) -> bool {
+    let head = lock(&mark.head);
+    let mut now = vec![0; head.len()];
+    match File::open(path).and_then(|mut f| f.read_exact(&mut now)) {
+        Ok(()) => now != *head,
+        // Shorter than what was read: the length tells.
+        Err(_) => false,
     }
 }
 
@@ -275,19 +291,25 @@ impl Tail {
                 }
                 continue;
             };
-            match self.read_available(current) {
-                Ok((Flow::Stop, _)) => return,
-                Ok((Flow::Continue, true)) => continue,
-                Ok((Flow::Continue, false)) => {}
-                Err(e) => {
-                    tracing::warn!(path = %self.path.display(), error = %e, "cannot read the tailed file");
-                }
-            }
             let at_path = std::fs::metadata(&self.path)
                 .ok()
                 .map(|m| (identity(&m), m.len()));
-            match change(current.mark.identity, current.read, at_path) {
-                Change::Same | Change::Missing => std::thread::sleep(POLL),
+            // Looked at before each read: a file truncated and written again must not be
+            // read from the old offset.
+            let path = &self.path;
+            let mark = &current.mark;
+            match change(mark.identity, current.read, at_path, || {
+                rewritten(path, mark)
+            }) {
+                Change::Same | Change::Missing => match self.read_available(current) {
+                    Ok((Flow::Stop, _)) => return,
+                    Ok((Flow::Continue, true)) => {}
+                    Ok((Flow::Continue, false)) => std::thread::sleep(POLL),
+                    Err(e) => {
+                        tracing::warn!(path = %self.path.display(), error = %e, "cannot read the tailed file");
+                        std::thread::sleep(POLL);
+                    }
+                },
                 Change::Truncated => {
                     tracing::info!(path = %self.path.display(), "the tailed file was truncated; reading it from its start");
                     match Open::at(&self.path, 0) {
@@ -448,6 +470,7 @@ mod tests {
     #[test]
     fn rotation_is_told_from_growth() {
         let file = Some((1, 10));
+        let change = |reading, read, at_path| change(reading, read, at_path, || false);
         assert_eq!(change(file, 100, Some((Some((1, 10)), 100))), Change::Same);
         assert_eq!(change(file, 100, Some((Some((1, 10)), 250))), Change::Same);
         assert_eq!(change(file, 100, None), Change::Missing);
@@ -467,6 +490,12 @@ mod tests {
         );
         // Without identities, shrinking is all that can be seen.
         assert_eq!(change(None, 100, Some((None, 20))), Change::Truncated);
+        // Truncated and written past the old length before it was looked at: the start
+        // of the file changed.
+        assert_eq!(
+            super::change(file, 100, Some((Some((1, 10)), 300)), || true),
+            Change::Truncated
+        );
     }
 
     fn saved(offset: u64) -> Saved {
@@ -564,14 +593,12 @@ mod tests {
         append("ip=10.0.0.5\n");
         next(&mut seen);
         next(&mut seen);
-        // Copytruncate.
-        std::thread::sleep(POLL * 2);
+        // Copytruncate, and the writer at once writes as much as before.
         std::fs::OpenOptions::new()
             .write(true)
             .truncate(true)
             .open(&path)
             .expect("truncated");
-        std::thread::sleep(POLL * 2);
         append("ip=10.0.0.6\n");
         next(&mut seen);
         stop.store(true, Ordering::Relaxed);
