@@ -156,6 +156,20 @@ impl Exchange {
         }
     }
 
+    /// Whose refused sensor events a principal may read: its own organisation's, with an
+    /// `admin` or `analyst` token, since they hold the events' text.
+    pub fn refusal_reader(&self, who: &Principal) -> Result<OrgId> {
+        match (who.org(), who.role()) {
+            (Some(org), Some(Role::Admin | Role::Analyst)) => Ok(org),
+            (Some(_), Some(role)) => Err(Error::Forbidden(format!(
+                "role `{role}` may not read refused events; use an admin or analyst token"
+            ))),
+            _ => Err(Error::Unauthenticated(
+                "refused events are read with an organisation's token".to_owned(),
+            )),
+        }
+    }
+
     /// The principal's organisation's alerts (the query's `org` is replaced by it).
     pub fn alerts(&self, who: &Principal, mut query: AlertQuery) -> Result<Vec<(i64, Alert)>> {
         query.org = self.alert_reader(who)?;

@@ -1,11 +1,16 @@
 //! Configuration: command-line flag, then environment variable, then config file, then default.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use detect::normalise::mapping::TimestampConfig;
+use detect::normalise::{Mapping, MappingConfig};
 use serde::Deserialize;
+use server::sources::{EventFormat, SyslogAddress};
 
 #[derive(Args, Clone)]
 pub struct DataArgs {
@@ -36,6 +41,68 @@ struct File {
     witnessed_logs: Vec<WitnessedLogEntry>,
     #[serde(default)]
     log_witnesses: Vec<LogWitnessEntry>,
+    #[serde(default)]
+    mappings: Vec<MappingEntry>,
+    #[serde(default)]
+    syslog: Vec<SyslogEntry>,
+    #[serde(default)]
+    tail: Vec<TailEntry>,
+    event_queue: Option<usize>,
+}
+
+/// `[[mappings]]`: an operator's mapping, written here or in a file of its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MappingEntry {
+    /// A mapping TOML file, relative to this config file.
+    file: Option<PathBuf>,
+    name: Option<String>,
+    timestamp: Option<TimestampConfig>,
+    fields: Option<BTreeMap<String, String>>,
+}
+
+/// `[[syslog]]`: a syslog listener.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyslogEntry {
+    /// `udp://IP:PORT` or `tcp://IP:PORT`.
+    listen: String,
+    /// The organisation that owns the events.
+    org: String,
+    /// How the MSG part is read.
+    format: String,
+}
+
+/// `[[tail]]`: a file followed as it grows.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TailEntry {
+    path: PathBuf,
+    org: String,
+    format: String,
+}
+
+/// A syslog listener, as configured; the organisation is found when the server starts.
+pub struct SyslogConfig {
+    pub listen: SyslogAddress,
+    pub org: String,
+    pub format: EventFormat,
+}
+
+pub struct TailConfig {
+    pub path: PathBuf,
+    pub org: String,
+    pub format: EventFormat,
+}
+
+/// Where events come from besides `POST /api/events`, and how they are read.
+#[derive(Default)]
+pub struct SourcesConfig {
+    pub mappings: BTreeMap<String, Arc<Mapping>>,
+    pub syslog: Vec<SyslogConfig>,
+    pub tail: Vec<TailConfig>,
+    /// Events waiting between each source and matching, at most.
+    pub queue: usize,
 }
 
 /// `[[witnessed_logs]]`: a log this instance witnesses.
@@ -86,6 +153,7 @@ pub struct Config {
     /// Whether writes append to the transparency log (on unless the config file says
     /// `transparency_log = false`).
     pub transparency_log: bool,
+    pub sources: SourcesConfig,
 }
 
 impl Config {
@@ -94,6 +162,12 @@ impl Config {
             Some(path) => read_file(path)?,
             None => File::default(),
         };
+        let config_dir = args
+            .config
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
+        let sources = sources(&file, config_dir)?;
         let listen = listen
             .map(str::to_owned)
             .or(file.listen)
@@ -138,6 +212,7 @@ impl Config {
                 .map(log_witness)
                 .collect::<Result<_>>()?,
             transparency_log: file.transparency_log.unwrap_or(true),
+            sources,
         })
     }
 }
@@ -181,8 +256,232 @@ fn log_witness(entry: &LogWitnessEntry) -> Result<LogWitness> {
     })
 }
 
+/// Checks the mappings and sources, each error naming its entry (`syslog[1]: …`).
+fn sources(file: &File, config_dir: &Path) -> Result<SourcesConfig> {
+    let mut mappings = BTreeMap::new();
+    for (i, entry) in file.mappings.iter().enumerate() {
+        let mapping = mapping(entry, config_dir).with_context(|| format!("mappings[{i}]"))?;
+        let name = mapping.name().to_owned();
+        anyhow::ensure!(
+            !mappings.contains_key(&name),
+            "mappings[{i}]: a mapping named `{name}` is already configured"
+        );
+        mappings.insert(name, Arc::new(mapping));
+    }
+    let format = |text: &str| EventFormat::parse(text, &mappings).map_err(anyhow::Error::msg);
+    let mut syslog: Vec<SyslogConfig> = Vec::new();
+    for (i, entry) in file.syslog.iter().enumerate() {
+        let listen: SyslogAddress = entry
+            .listen
+            .parse()
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("syslog[{i}]: listen"))?;
+        anyhow::ensure!(
+            listen.addr.port() == 0 || !syslog.iter().any(|s| s.listen == listen),
+            "syslog[{i}]: {listen} is already configured"
+        );
+        syslog.push(SyslogConfig {
+            listen,
+            org: organisation(&entry.org).with_context(|| format!("syslog[{i}]"))?,
+            format: format(&entry.format).with_context(|| format!("syslog[{i}]: format"))?,
+        });
+    }
+    let mut tail: Vec<TailConfig> = Vec::new();
+    for (i, entry) in file.tail.iter().enumerate() {
+        anyhow::ensure!(
+            !entry.path.as_os_str().is_empty(),
+            "tail[{i}]: path is empty"
+        );
+        anyhow::ensure!(
+            !tail.iter().any(|t| t.path == entry.path),
+            "tail[{i}]: {} is already tailed",
+            entry.path.display()
+        );
+        tail.push(TailConfig {
+            path: entry.path.clone(),
+            org: organisation(&entry.org).with_context(|| format!("tail[{i}]"))?,
+            format: format(&entry.format).with_context(|| format!("tail[{i}]: format"))?,
+        });
+    }
+    let queue = file.event_queue.unwrap_or(server::sources::DEFAULT_QUEUE);
+    anyhow::ensure!(queue >= 1, "event_queue must be at least 1");
+    Ok(SourcesConfig {
+        mappings,
+        syslog,
+        tail,
+        queue,
+    })
+}
+
+fn organisation(name: &str) -> Result<String> {
+    anyhow::ensure!(
+        !name.trim().is_empty(),
+        "org: name the organisation that owns the events"
+    );
+    Ok(name.to_owned())
+}
+
+fn mapping(entry: &MappingEntry, config_dir: &Path) -> Result<Mapping> {
+    match entry {
+        MappingEntry {
+            file: Some(path),
+            name: None,
+            timestamp: None,
+            fields: None,
+        } => {
+            let path = config_dir.join(path);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read the mapping file {}", path.display()))?;
+            Mapping::from_toml(&text).with_context(|| path.display().to_string())
+        }
+        MappingEntry {
+            file: None,
+            name: Some(name),
+            timestamp,
+            fields: Some(fields),
+        } => Ok(Mapping::new(MappingConfig {
+            name: name.clone(),
+            timestamp: timestamp.clone(),
+            fields: fields.clone(),
+        })?),
+        MappingEntry { file: Some(_), .. } => anyhow::bail!(
+            "give either `file` or the mapping itself (`name`, `fields`, `timestamp`), not both"
+        ),
+        MappingEntry { name: None, .. } => {
+            anyhow::bail!("a mapping needs a `name` and `fields`, or a `file`")
+        }
+        MappingEntry { fields: None, .. } => anyhow::bail!("a mapping needs `fields`"),
+    }
+}
+
 fn read_file(path: &Path) -> Result<File> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<SourcesConfig> {
+        let file: File = toml::from_str(text).context("config file")?;
+        sources(
+            &file,
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../detect/testdata")),
+        )
+    }
+
+    fn error(text: &str) -> String {
+        match load(text) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    #[test]
+    fn sources_and_mappings_load() {
+        let config = load(
+            r#"
+            event_queue = 16
+            [[mappings]]
+            file = "mapping/firewall.toml"
+            [[mappings]]
+            name = "inline"
+            fields = { ip = "ipv4-addr:value" }
+            [mappings.timestamp]
+            field = "ts"
+            format = "epoch_millis"
+            [[syslog]]
+            listen = "udp://127.0.0.1:5514"
+            org = "MY-CERT"
+            format = "mapping:edge-firewall"
+            [[syslog]]
+            listen = "tcp://[::1]:6514"
+            org = "MY-CERT"
+            format = "zeek.dns"
+            [[tail]]
+            path = "/var/log/suricata/eve.json"
+            org = "MY-CERT"
+            format = "suricata"
+            "#,
+        )
+        .expect("a valid configuration");
+        assert_eq!(
+            config.mappings.keys().collect::<Vec<_>>(),
+            ["edge-firewall", "inline"]
+        );
+        assert_eq!(config.syslog[0].listen.to_string(), "udp://127.0.0.1:5514");
+        assert_eq!(config.syslog[1].listen.to_string(), "tcp://[::1]:6514");
+        assert_eq!(config.syslog[1].format.to_string(), "zeek.dns");
+        assert_eq!(config.tail[0].format.to_string(), "suricata");
+        assert_eq!(config.queue, 16);
+    }
+
+    #[test]
+    fn mistakes_are_named_precisely() {
+        let syslog = |listen: &str, format: &str| {
+            format!("[[syslog]]\nlisten = \"{listen}\"\norg = \"A\"\nformat = \"{format}\"\n")
+        };
+        assert_eq!(
+            error(&syslog("udp:/127.0.0.1:514", "suricata")),
+            "syslog[0]: listen: `udp:/127.0.0.1:514` must start with udp:// or tcp:// (for example udp://0.0.0.0:514)"
+        );
+        assert_eq!(
+            error(&syslog("tcp://localhost:514", "suricata")),
+            "syslog[0]: listen: `localhost:514` in `tcp://localhost:514` is not of the form IP:PORT"
+        );
+        assert_eq!(
+            error(&syslog("udp://127.0.0.1:514", "mapping:fw")),
+            "syslog[0]: format: no mapping `fw` is configured (the config file has no [[mappings]])"
+        );
+        assert_eq!(
+            error(&format!(
+                "{}{}",
+                syslog("udp://127.0.0.1:514", "suricata"),
+                syslog("udp://127.0.0.1:514", "suricata")
+            )),
+            "syslog[1]: udp://127.0.0.1:514 is already configured"
+        );
+        assert!(error(&syslog("udp://127.0.0.1:514", "cef"))
+            .starts_with("syslog[0]: format: `cef` is not a format"));
+        assert_eq!(
+            error("[[tail]]\npath = \"/x.log\"\norg = \" \"\nformat = \"zeek\"\n"),
+            "tail[0]: org: name the organisation that owns the events"
+        );
+        assert!(error(
+            "[[tail]]\npath = \"/x.log\"\norg = \"A\"\nformat = \"zeek\"\nfollow = true\n"
+        )
+        .contains("unknown field `follow`"));
+        assert_eq!(
+            error("[[mappings]]\nfile = \"mapping/edr.toml\"\nname = \"x\"\n"),
+            "mappings[0]: give either `file` or the mapping itself (`name`, `fields`, `timestamp`), not both"
+        );
+        assert_eq!(
+            error("[[mappings]]\nname = \"x\"\n"),
+            "mappings[0]: a mapping needs `fields`"
+        );
+        assert_eq!(
+            error("[[mappings]]\nname = \"x\"\nfields = { ip = \"ipv4-addr:nope\" }\n"),
+            "mappings[0]: mapping `x`: field `ip`: `ipv4-addr:nope` is not a target a mapping can fill; targets are ".to_owned()
+                + &error_targets()
+        );
+        assert!(error("[[mappings]]\nfile = \"mapping/none.toml\"\n")
+            .starts_with("mappings[0]: cannot read the mapping file"));
+        assert_eq!(
+            error("[[mappings]]\nfile = \"mapping/edr.toml\"\n[[mappings]]\nfile = \"mapping/edr.toml\"\n"),
+            "mappings[1]: a mapping named `edr` is already configured"
+        );
+        assert_eq!(error("event_queue = 0\n"), "event_queue must be at least 1");
+    }
+
+    /// The list of targets the mapping error quotes, as the detect crate words it.
+    fn error_targets() -> String {
+        let e = Mapping::from_toml("name = \"x\"\n[fields]\nip = \"ipv4-addr:nope\"\n")
+            .expect_err("refused")
+            .to_string();
+        e.split_once("targets are ")
+            .map(|(_, t)| t.to_owned())
+            .unwrap_or_default()
+    }
 }

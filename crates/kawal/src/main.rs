@@ -293,7 +293,9 @@ fn serve(args: ServeArgs) -> Result<()> {
         title: config.title.clone(),
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,
+        mappings: config.sources.mappings.clone(),
     };
+    let sources = event_sources(&exchange, &config)?;
     let state = server::AppState::new(exchange, server_config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -303,10 +305,57 @@ fn serve(args: ServeArgs) -> Result<()> {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
+        let sources = server::sources::start(&state, sources).await?;
+        for name in &sources.names {
+            println!("receiving events from {name}");
+        }
         println!("kawal listening on http://{addr} (TAXII discovery at http://{addr}/taxii2/), data in {}", config.data.display());
         std::io::stdout().flush()?;
-        server::serve(listener, state, shutdown_signal()).await?;
+        let served = server::serve(listener, state, shutdown_signal()).await;
+        sources.stop().await;
+        served?;
         Ok(())
+    })
+}
+
+/// The configured syslog listeners and tailed files, with the organisations named as their
+/// owners, which must exist.
+fn event_sources(exchange: &Exchange, config: &Config) -> Result<server::sources::Sources> {
+    let owner = |name: &str, what: String| -> Result<kawal_core::OrgId> {
+        Ok(exchange
+            .store()
+            .org_by_name(name)?
+            .with_context(|| {
+                format!("{what}: organisation `{name}` does not exist; add it with `kawal admin org add`")
+            })?
+            .id)
+    };
+    let sources = &config.sources;
+    Ok(server::sources::Sources {
+        syslog: sources
+            .syslog
+            .iter()
+            .map(|s| {
+                Ok(server::sources::SyslogSource {
+                    listen: s.listen,
+                    org: owner(&s.org, format!("syslog {}", s.listen))?,
+                    format: s.format.clone(),
+                })
+            })
+            .collect::<Result<_>>()?,
+        tail: sources
+            .tail
+            .iter()
+            .map(|t| {
+                Ok(server::sources::TailSource {
+                    path: t.path.clone(),
+                    org: owner(&t.org, format!("tail {}", t.path.display()))?,
+                    format: t.format.clone(),
+                })
+            })
+            .collect::<Result<_>>()?,
+        state_dir: config.data.join("tail"),
+        queue: sources.queue,
     })
 }
 

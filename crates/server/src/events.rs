@@ -3,10 +3,9 @@
 //! stored before the submission is acknowledged, listed at `/api/alerts`, streamed as
 //! server-sent events at `/api/alerts/stream`, and counted at `/metrics`.
 
-use std::collections::BTreeMap;
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -17,7 +16,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use detect::normalise::{suricata, zeek, NormaliseError, Normalised, ZeekLog};
 use kawal_core::{Alert, AlertQuery};
 use serde_json::json;
 use stix::Timestamp;
@@ -25,6 +23,8 @@ use tokio::sync::broadcast;
 
 use crate::auth::principal;
 use crate::error::ApiError;
+use crate::sources::format::EventFormat;
+use crate::sources::pipeline::{observe_batch, Refusal, RefusedSamples, Registry};
 use crate::AppState;
 
 /// Refused events whose reasons a submission's answer quotes, at most.
@@ -33,86 +33,44 @@ const QUOTED_REFUSALS: usize = 10;
 const STREAM_BUFFER: usize = 4096;
 /// How often the monitor's indicator sets catch up with writes, revocations and deletions.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
+/// The source name of events submitted over HTTP.
+const HTTP_SOURCE: &str = "http";
 
 pub struct Monitoring {
     pub monitor: detect::Monitor,
     alerts: broadcast::Sender<Arc<Alert>>,
-    counters: Counters,
-}
-
-#[derive(Default)]
-struct Counters {
-    received: AtomicU64,
-    normalised: AtomicU64,
-    matched: AtomicU64,
-    alerts: AtomicU64,
-    refused: Mutex<BTreeMap<&'static str, u64>>,
+    /// Counters of every source, HTTP first.
+    pub(crate) sources: Registry,
+    /// The last refused events of each organisation.
+    pub(crate) refused: RefusedSamples,
 }
 
 impl Monitoring {
     pub fn new(monitor: detect::Monitor) -> Self {
+        let sources = Registry::default();
+        sources.source(HTTP_SOURCE);
         Monitoring {
             monitor,
             alerts: broadcast::channel(STREAM_BUFFER).0,
-            counters: Counters::default(),
+            sources,
+            refused: RefusedSamples::default(),
         }
     }
 
-    fn refused(&self, reason: &'static str) {
-        *self
-            .counters
-            .refused
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(reason)
-            .or_default() += 1;
+    /// Sends a stored alert to the streams that follow its organisation.
+    pub(crate) fn broadcast(&self, alert: Alert) {
+        // No subscriber is not an error.
+        let _ = self.alerts.send(Arc::new(alert));
     }
 }
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/events", post(submit))
+        .route("/api/events/refused", get(refused))
         .route("/api/alerts", get(list))
         .route("/api/alerts/stream", get(stream))
         .route("/metrics", get(metrics))
-}
-
-/// How the lines of a submission are read.
-#[derive(Clone, Copy)]
-enum Format {
-    /// Suricata EVE when the line has `event_type`, Zeek JSON when it has `_path`.
-    Auto,
-    Suricata,
-    Zeek(ZeekLog),
-}
-
-fn parse_format(text: &str) -> Result<Format, String> {
-    match text {
-        "auto" => Ok(Format::Auto),
-        "suricata" => Ok(Format::Suricata),
-        other => other
-            .strip_prefix("zeek.")
-            .and_then(ZeekLog::from_path)
-            .map(Format::Zeek)
-            .ok_or_else(|| {
-                format!("`{other}` is not a format: use auto, suricata or zeek.<conn|dns|http|ssl|files|x509>")
-            }),
-    }
-}
-
-fn normalise(format: Format, line: &str) -> Result<Normalised, NormaliseError> {
-    match format {
-        Format::Suricata => suricata::eve_line(line),
-        Format::Zeek(log) => zeek::json_line(line, Some(log)),
-        Format::Auto if line.contains("\"event_type\"") => suricata::eve_line(line),
-        Format::Auto if line.contains("\"_path\"") => zeek::json_line(line, None),
-        // Not a JSON object at all: the JSON reader says where it breaks.
-        Format::Auto if !line.trim_start().starts_with('{') => suricata::eve_line(line),
-        Format::Auto => Err(NormaliseError::Unsupported(
-            "this line: it is neither Suricata EVE (`event_type`) nor Zeek JSON (`_path`); name the format with ?format="
-                .to_owned(),
-        )),
-    }
 }
 
 async fn submit(
@@ -122,11 +80,11 @@ async fn submit(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let who = principal(&state, &headers).await.map_err(ApiError::rest)?;
-    let mut format = Format::Auto;
+    let mut format = EventFormat::Auto;
     for (name, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
         match &*name {
             "format" => {
-                format = parse_format(&value)
+                format = EventFormat::parse(&value, &state.config().mappings)
                     .map_err(|e| ApiError::bad_request(format!("format: {e}")).rest())?
             }
             _ => {
@@ -141,54 +99,42 @@ async fn submit(
         .map_err(ApiError::rest)?;
     let worker = state.clone();
     let answer = tokio::task::spawn_blocking(move || {
-        let monitoring = worker.monitoring();
+        let counters = worker.monitoring().sources.source(HTTP_SOURCE);
         let text = String::from_utf8_lossy(&body);
-        let (mut received, mut normalised) = (0u64, 0u64);
-        let mut refusals = Vec::new();
-        let mut alerts = Vec::new();
-        let mut matched = 0u64;
-        for (number, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            received += 1;
-            match normalise(format, line) {
-                Ok(event) => {
-                    normalised += 1;
-                    let raised = monitoring
-                        .monitor
-                        .observe(org, "http", &event.into_observation())?;
-                    matched += u64::from(!raised.is_empty());
-                    alerts.extend(raised);
-                }
-                Err(e) => {
-                    monitoring.refused(e.reason());
-                    if refusals.len() < QUOTED_REFUSALS {
-                        refusals.push(json!({"line": number + 1, "reason": e.reason(), "message": e.to_string()}));
-                    }
-                }
-            }
-        }
-        // Stored before the answer: an acknowledged submission's alerts survive a crash.
-        worker.exchange().record_alerts(&alerts)?;
-        let c = &monitoring.counters;
-        c.received.fetch_add(received, Ordering::Relaxed);
-        c.normalised.fetch_add(normalised, Ordering::Relaxed);
-        c.matched.fetch_add(matched, Ordering::Relaxed);
-        c.alerts.fetch_add(alerts.len() as u64, Ordering::Relaxed);
-        let ids: Vec<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
-        let answer = json!({
-            "received": received,
-            "normalised": normalised,
-            "refused": received - normalised,
+        let received = Timestamp::now();
+        let mut line_numbers = Vec::new();
+        let events: Vec<_> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| !line.trim().is_empty())
+            .map(|(number, line)| {
+                line_numbers.push(number + 1);
+                format
+                    .normalise(line, received)
+                    .map_err(|e| Refusal::normalise(&e, line))
+            })
+            .collect();
+        let observed = observe_batch(
+            &worker,
+            org,
+            HTTP_SOURCE,
+            &counters,
+            events,
+            QUOTED_REFUSALS,
+            || {},
+        )?;
+        let refusals: Vec<_> = observed
+            .refusals
+            .iter()
+            .map(|(index, r)| json!({"line": line_numbers[*index], "reason": r.reason, "message": r.message}))
+            .collect();
+        Ok::<_, kawal_core::Error>(json!({
+            "received": observed.received,
+            "normalised": observed.normalised,
+            "refused": observed.received - observed.normalised,
             "refusals": refusals,
-            "alerts": ids,
-        });
-        for alert in alerts {
-            // No subscriber is not an error.
-            let _ = monitoring.alerts.send(Arc::new(alert));
-        }
-        Ok::<_, kawal_core::Error>(answer)
+            "alerts": observed.alerts,
+        }))
     })
     .await
     .map_err(|e| {
@@ -197,6 +143,24 @@ async fn submit(
     })?
     .map_err(|e| ApiError::from(e).rest())?;
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
+}
+
+/// The caller's organisation's refused events: per reason, how many since the server
+/// started and the last few.
+async fn refused(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let who = principal(&state, &headers).await.map_err(ApiError::rest)?;
+    let org = state
+        .blocking(move |ex| ex.refusal_reader(&who))
+        .await
+        .map_err(ApiError::rest)?;
+    let reasons: Vec<_> = state
+        .monitoring()
+        .refused
+        .of(org)
+        .into_iter()
+        .map(|(reason, count, samples)| json!({"reason": reason, "count": count, "samples": samples}))
+        .collect();
+    Ok(Json(json!({ "refused": reasons })).into_response())
 }
 
 fn alert_json(seq: Option<i64>, alert: &Alert) -> serde_json::Value {
@@ -297,46 +261,88 @@ async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         .into_response())
 }
 
+/// Escapes a Prometheus label value.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 async fn metrics(State(state): State<AppState>) -> Response {
-    let monitoring = state.monitoring();
-    let c = &monitoring.counters;
+    let sources = state.monitoring().sources.all();
     let mut text = String::new();
-    let mut counter = |name: &str, help: &str, value: u64| {
-        text.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
-        ));
+    let mut family = |name: &str, kind: &str, help: &str, rows: Vec<(String, u64)>| {
+        text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+        for (labels, value) in rows {
+            text.push_str(&format!("{name}{{{labels}}} {value}\n"));
+        }
     };
-    counter(
+    let per_source = |read: &dyn Fn(&crate::sources::pipeline::SourceCounters) -> u64| {
+        sources
+            .iter()
+            .map(|(name, c)| (format!("source=\"{}\"", label(name)), read(c)))
+            .collect::<Vec<_>>()
+    };
+    let by_reason =
+        |read: &dyn Fn(&crate::sources::pipeline::SourceCounters) -> Vec<(&'static str, u64)>| {
+            sources
+                .iter()
+                .flat_map(|(name, c)| {
+                    read(c).into_iter().map(move |(reason, n)| {
+                        (format!("source=\"{}\",reason=\"{reason}\"", label(name)), n)
+                    })
+                })
+                .collect::<Vec<_>>()
+        };
+    family(
         "kawal_events_received_total",
-        "Events submitted by sensors.",
-        c.received.load(Ordering::Relaxed),
+        "counter",
+        "Events received from sensors, by source.",
+        per_source(&|c| c.received.load(Ordering::Relaxed)),
     );
-    counter(
+    family(
         "kawal_events_normalised_total",
+        "counter",
         "Events normalised to cyber-observables and matched.",
-        c.normalised.load(Ordering::Relaxed),
+        per_source(&|c| c.normalised.load(Ordering::Relaxed)),
     );
-    counter(
+    family(
         "kawal_events_matched_total",
+        "counter",
         "Events that matched at least one indicator.",
-        c.matched.load(Ordering::Relaxed),
+        per_source(&|c| c.matched.load(Ordering::Relaxed)),
     );
-    counter(
+    family(
         "kawal_alerts_total",
+        "counter",
         "Alerts raised.",
-        c.alerts.load(Ordering::Relaxed),
+        per_source(&|c| c.alerts.load(Ordering::Relaxed)),
     );
-    text.push_str("# HELP kawal_events_refused_total Events refused, by reason.\n# TYPE kawal_events_refused_total counter\n");
-    for (reason, n) in c
-        .refused
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .iter()
-    {
-        text.push_str(&format!(
-            "kawal_events_refused_total{{reason=\"{reason}\"}} {n}\n"
-        ));
-    }
+    family(
+        "kawal_events_refused_total",
+        "counter",
+        "Events refused, by reason; the last of each are at /api/events/refused.",
+        by_reason(&|c| {
+            let refused = c.refused.lock().unwrap_or_else(PoisonError::into_inner);
+            refused.iter().map(|(r, n)| (*r, *n)).collect()
+        }),
+    );
+    family(
+        "kawal_events_dropped_total",
+        "counter",
+        "Events received but never matched: a full queue for a source that cannot push back (UDP), or a storage failure.",
+        by_reason(&|c| {
+            let dropped = c.dropped.lock().unwrap_or_else(PoisonError::into_inner);
+            dropped.iter().map(|(r, n)| (*r, *n)).collect()
+        }),
+    );
+    family(
+        "kawal_events_queued",
+        "gauge",
+        "Events waiting between a source and matching.",
+        per_source(&|c| c.queued.load(Ordering::Relaxed)),
+    );
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,5 +1,6 @@
 //! HTTP for Kawal: TAXII 2.1 under `/taxii2/` and `/kawal/`, the REST API under `/api/`
-//! (protection feeds at `/api/feeds/{format}`).
+//! (protection feeds at `/api/feeds/{format}`); sensor events from HTTP, syslog and tailed
+//! files (`sources`).
 //! Only this crate knows HTTP; every decision about content is made by `core`.
 
 mod auth;
@@ -11,9 +12,11 @@ mod log;
 mod negotiate;
 mod openapi;
 mod rest;
+pub mod sources;
 mod taxii;
 mod witness;
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +59,8 @@ pub struct ServerConfig {
     /// The URL clients reach this server at; derived from the Host header when unset.
     pub public_url: Option<String>,
     pub max_body_bytes: usize,
+    /// Operators' mappings from the config file, by name (`?format=mapping:<name>`).
+    pub mappings: BTreeMap<String, Arc<detect::normalise::Mapping>>,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +71,7 @@ impl Default for ServerConfig {
             title: "Kawal".to_owned(),
             public_url: None,
             max_body_bytes: 32 * 1024 * 1024,
+            mappings: BTreeMap::new(),
         }
     }
 }

@@ -103,7 +103,7 @@ pub fn document() -> Value {
     );
     events["parameters"] = json!([
         { "name": "format", "in": "query", "schema": { "type": "string", "default": "auto" },
-          "description": "auto (Suricata EVE when a line has event_type, Zeek JSON when it has _path), suricata, or zeek.<conn|dns|http|ssl|files|x509>" }
+          "description": "auto (Suricata EVE when a line has event_type, Zeek JSON when it has _path), suricata, zeek (JSON lines with _path), zeek.<conn|dns|http|ssl|files|x509>, or mapping:<name> for a mapping in the config file's [[mappings]]" }
     ]);
     events["requestBody"] = json!({
         "required": true,
@@ -111,6 +111,17 @@ pub fn document() -> Value {
     });
     events["responses"]["202"] = json!({
         "description": "counts of received, normalised and refused events, the first refusals, and the ids of the alerts raised"
+    });
+    let mut refused = op(
+        "The caller's organisation's refused events, from every source (admin or analyst)",
+        None,
+        "200",
+    );
+    refused["description"] = json!(
+        "Per reason (json, syslog, framing, missing_field, bad_value, …): how many of the organisation's events were refused since the server started, and the last 10, each with its time, source (http, syslog:udp://…, syslog:tcp://…, a tailed file's path), the reason in words and the event's first 512 bytes."
+    );
+    refused["responses"]["200"] = json!({
+        "description": "{refused: [{reason, count, samples: [{at, source, message, event}]}]}"
     });
     let mut alerts = op(
         "The caller's organisation's alerts, oldest first (roles that read content)",
@@ -166,6 +177,7 @@ pub fn document() -> Value {
             "/api/audit": { "get": audit },
             "/api/feeds/{format}": { "get": feed },
             "/api/events": { "post": events },
+            "/api/events/refused": { "get": refused },
             "/api/alerts": { "get": alerts },
             "/api/alerts/stream": { "get": alert_stream },
             "/api/log/proof/inclusion": { "get": {

@@ -174,6 +174,8 @@ pub fn get_all(url: &str, token: Option<&str>, key: &str) -> Vec<serde_json::Val
 pub struct Binary {
     pub child: Child,
     pub base: String,
+    /// What the server printed before it listened.
+    pub startup: Vec<String>,
 }
 
 pub fn kawal() -> Command {
@@ -208,6 +210,7 @@ impl Binary {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut startup = Vec::new();
         let base = loop {
             let line = lines
                 .next()
@@ -216,10 +219,15 @@ impl Binary {
             if let Some(rest) = line.strip_prefix("kawal listening on ") {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
+            startup.push(line);
         };
         // Keep draining standard output so the server never blocks on a full pipe.
         std::thread::spawn(move || lines.for_each(drop));
-        Binary { child, base }
+        Binary {
+            child,
+            base,
+            startup,
+        }
     }
 }
 

@@ -195,7 +195,7 @@ fn sensor_events_raise_alerts_for_what_their_organisation_may_read() {
     assert!(
         metrics
             .body
-            .contains("kawal_events_refused_total{reason=\"json\"} 1"),
+            .contains("kawal_events_refused_total{source=\"http\",reason=\"json\"} 1"),
         "{}",
         metrics.body
     );
