@@ -287,12 +287,35 @@ fn serve(args: ServeArgs) -> Result<()> {
         witness.cosigner().verifier().verifier_key(),
         witness.logs().len()
     );
+    let webhooks = config
+        .webhooks
+        .iter()
+        .map(|hook| {
+            let org = exchange
+                .store()
+                .org_by_name(&hook.org)?
+                .with_context(|| {
+                    format!(
+                        "webhooks: organisation `{}` (whose alerts go to {}) does not exist",
+                        hook.org, hook.url
+                    )
+                })?;
+            println!("delivering the alerts of `{}` to {}", org.name, hook.url);
+            Ok(server::Webhook {
+                url: hook.url.clone(),
+                org: org.id,
+                secret: hook.secret.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let server_config = server::ServerConfig {
         log,
         witness: Some(Arc::new(witness)),
         title: config.title.clone(),
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,
+        sighting_window: config.sighting_window,
+        webhooks,
     };
     let state = server::AppState::new(exchange, server_config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
