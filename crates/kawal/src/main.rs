@@ -291,15 +291,12 @@ fn serve(args: ServeArgs) -> Result<()> {
         .webhooks
         .iter()
         .map(|hook| {
-            let org = exchange
-                .store()
-                .org_by_name(&hook.org)?
-                .with_context(|| {
-                    format!(
-                        "webhooks: organisation `{}` (whose alerts go to {}) does not exist",
-                        hook.org, hook.url
-                    )
-                })?;
+            let org = exchange.store().org_by_name(&hook.org)?.with_context(|| {
+                format!(
+                    "webhooks: organisation `{}` (whose alerts go to {}) does not exist",
+                    hook.org, hook.url
+                )
+            })?;
             println!("delivering the alerts of `{}` to {}", org.name, hook.url);
             Ok(server::Webhook {
                 url: hook.url.clone(),

@@ -64,10 +64,9 @@ pub(crate) async fn share_back(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut aggregator = Aggregator::new(window, MAX_OBSERVABLES);
-    let mut tick = tokio::time::interval((window / 4).clamp(
-        Duration::from_millis(50),
-        Duration::from_secs(1),
-    ));
+    let mut tick = tokio::time::interval(
+        (window / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)),
+    );
     loop {
         tokio::select! {
             received = alerts.recv() => match received {

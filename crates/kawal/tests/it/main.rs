@@ -10,6 +10,7 @@ mod monitoring;
 mod object_view;
 mod openapi;
 mod patterns;
+mod sightings;
 mod taxii;
 mod tlp;
 mod witness;
