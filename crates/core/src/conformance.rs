@@ -817,7 +817,10 @@ pub fn sighting_sharing(store: Arc<dyn Store>) {
     let (a, b, collection) = setup(&*store);
     assert!(store.sightings_withheld(a).unwrap().is_empty());
     store.set_sighting_sharing(&collection, a, false).unwrap();
-    assert_eq!(store.sightings_withheld(a).unwrap(), [collection.clone()]);
+    assert_eq!(
+        store.sightings_withheld(a).unwrap(),
+        std::slice::from_ref(&collection)
+    );
     // One organisation's choice is its own.
     assert!(store.sightings_withheld(b).unwrap().is_empty());
     store.set_sighting_sharing(&collection, a, true).unwrap();

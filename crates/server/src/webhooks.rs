@@ -88,16 +88,21 @@ async fn deliver(agent: &ureq::Agent, hook: &Webhook, alert: &Alert) {
             .set("X-Kawal-Delivery", &alert.id);
         let sent = {
             let body = body.clone();
-            tokio::task::spawn_blocking(move || request.send_bytes(&body)).await
+            // Only the outcome leaves the blocking pool, not ureq's large error.
+            tokio::task::spawn_blocking(move || match request.send_bytes(&body) {
+                Ok(response) if (200..300).contains(&response.status()) => Ok(()),
+                Ok(response) => Err(format!("answered {}", response.status())),
+                Err(ureq::Error::Status(code, _)) => Err(format!("answered {code}")),
+                Err(e) => Err(e.to_string()),
+            })
+            .await
         };
         let failure = match sent {
-            Ok(Ok(response)) if (200..300).contains(&response.status()) => {
+            Ok(Ok(())) => {
                 tracing::debug!(url = %hook.url, alert = %alert.id, attempt, "alert delivered");
                 return;
             }
-            Ok(Ok(response)) => format!("answered {}", response.status()),
-            Ok(Err(ureq::Error::Status(code, _))) => format!("answered {code}"),
-            Ok(Err(e)) => e.to_string(),
+            Ok(Err(failure)) => failure,
             Err(e) => format!("the attempt was aborted: {e}"),
         };
         if attempt == ATTEMPTS {
