@@ -268,7 +268,7 @@ pub(crate) fn sighting_only_refusal(
         };
         if !allowed {
             return Some(format!(
-                "{}: your organisation is not a writer of this collection; it may add only sightings of the indicators it may read, their observed-data and the cyber-observables these name",
+                "{}: your organisation may not write to this collection; as a member it may add only sightings of the indicators it may read, their observed-data and the cyber-observables these name",
                 o.id
             ));
         }
@@ -362,13 +362,13 @@ mod tests {
         refused(
             &[sighting(INDICATOR, ME, ""), ip()],
             Tlp::Amber,
-            "not a writer",
+            "may not write",
         );
         let malware = r#"{"type":"malware","spec_version":"2.1","id":"malware--6b617761-6c2d-4000-8000-000000000040","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","is_family":true,"name":"x"}"#;
         refused(
             &[sighting(INDICATOR, ME, ""), malware.to_owned()],
             Tlp::Amber,
-            "not a writer",
+            "may not write",
         );
         // Marked, or defaulted, below the indicator's TLP.
         let green = format!(r#","object_marking_refs":["{}"]"#, Tlp::Green.marking_ref());
