@@ -21,7 +21,7 @@ macro_rules! store_conformance_tests {
             settings_round_trip, orgs_groups_collections, tokens, insert_outcomes,
             date_added_strictly_increases, scan_filters, newest_and_oldest, delete_versions,
             statuses, audit_trail, paging_under_concurrent_writes, transparency_log,
-            witness_state, alerts);
+            witness_state, alerts, sighting_sharing);
     };
     (@each $factory:expr; $($check:ident),*) => {
         $(
@@ -811,4 +811,22 @@ pub fn alerts(store: Arc<dyn Store>) {
         }),
         [all[2].clone()]
     );
+}
+
+pub fn sighting_sharing(store: Arc<dyn Store>) {
+    let (a, b, collection) = setup(&*store);
+    assert!(store.sightings_withheld(a).unwrap().is_empty());
+    store.set_sighting_sharing(&collection, a, false).unwrap();
+    assert_eq!(
+        store.sightings_withheld(a).unwrap(),
+        std::slice::from_ref(&collection)
+    );
+    // One organisation's choice is its own.
+    assert!(store.sightings_withheld(b).unwrap().is_empty());
+    store.set_sighting_sharing(&collection, a, true).unwrap();
+    assert!(store.sightings_withheld(a).unwrap().is_empty());
+    // Setting the same choice twice keeps one row.
+    store.set_sighting_sharing(&collection, b, false).unwrap();
+    store.set_sighting_sharing(&collection, b, false).unwrap();
+    assert_eq!(store.sightings_withheld(b).unwrap(), [collection]);
 }

@@ -577,7 +577,8 @@ impl Exchange {
     // ---- writing -----------------------------------------------------------------------
 
     /// Validates and stores the objects of a TAXII envelope or STIX bundle. Invalid objects are
-    /// reported as failures; their valid neighbours are stored.
+    /// reported as failures; their valid neighbours are stored. A member that is not a writer
+    /// of the collection may add only sightings (`crate::sightings`), all or nothing.
     pub fn add_objects(
         &self,
         who: &Principal,
@@ -585,20 +586,11 @@ impl Exchange {
         body: &str,
         recipients: &[String],
     ) -> Result<Status> {
-        let view = self.collection(who, collection_id)?;
-        if !view.can_write {
-            self.record(who, "write", collection_id, "denied");
-            return Err(Error::Forbidden(match who.role() {
-                Some(role) if !role.writes_content() => {
-                    format!("role `{role}` may not add objects")
-                }
-                _ => format!("your organisation may not write to collection `{collection_id}`"),
-            }));
-        }
+        let (collection, sightings_only) = self.collection_to_write(who, collection_id)?;
         let producer = who
             .org()
             .ok_or_else(|| Error::Forbidden("anonymous clients may not add objects".to_owned()))?;
-        let recipients = self.resolve_recipients(&view.collection, recipients)?;
+        let recipients = self.resolve_recipients(&collection, recipients)?;
         let raws = stix::parse_envelope(body).map_err(|e| Error::BadRequest(e.to_string()))?;
         let request_timestamp = Timestamp::now();
 
@@ -615,7 +607,15 @@ impl Exchange {
             .org(producer)?
             .map(|o| o.identity_id)
             .unwrap_or_default();
-        let default_tlp = view.collection.default_tlp;
+        if sightings_only {
+            if let Some(reason) =
+                self.sighting_only_refusal(who, &collection, &producer_identity, &accepted)?
+            {
+                self.record(who, "write", collection_id, "denied: not only sightings");
+                return Err(Error::Forbidden(reason));
+            }
+        }
+        let default_tlp = collection.default_tlp;
         let leaf = |new: &NewVersion, version: Timestamp, date_added: Timestamp| {
             self.logging.then(|| {
                 ObjectLeaf {
@@ -671,6 +671,32 @@ impl Exchange {
             ),
         );
         Ok(status)
+    }
+}
+
+impl Exchange {
+    /// The collection a principal writes to, and whether the write is held to sightings
+    /// ([`policy::may_add_sighting`]) because the principal is a member but not a writer.
+    fn collection_to_write(
+        &self,
+        who: &Principal,
+        collection_id: &str,
+    ) -> Result<(Collection, bool)> {
+        if let Some(collection) = self.store.collection(collection_id)? {
+            if policy::may_write(who, &collection) {
+                return Ok((collection, false));
+            }
+            if policy::may_add_sightings_to(who, &collection) {
+                return Ok((collection, true));
+            }
+        }
+        // Unknown and invisible collections answer as reads do.
+        self.collection(who, collection_id)?;
+        self.record(who, "write", collection_id, "denied");
+        Err(Error::Forbidden(match who.role() {
+            Some(role) if !role.writes_content() => format!("role `{role}` may not add objects"),
+            _ => format!("your organisation may not write to collection `{collection_id}`"),
+        }))
     }
 }
 
@@ -1133,7 +1159,7 @@ impl Exchange {
 
     /// Records an administrative action in the audit trail and, durably, in the transparency
     /// log, so that changes to who may read what are as verifiable as the content.
-    fn record_admin(
+    pub(crate) fn record_admin(
         &self,
         who: &Principal,
         action: &str,

@@ -9,6 +9,7 @@ pub mod exchange;
 pub mod log;
 pub mod model;
 pub mod policy;
+pub mod sightings;
 pub mod store;
 pub mod watch;
 pub mod witness;
@@ -18,6 +19,7 @@ pub use exchange::{
     ObjectVersion, Page, Status, StatusDetail, VersionSelect,
 };
 pub use model::*;
+pub use sightings::SightingTarget;
 pub use store::{
     AuditQuery, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus, WitnessSwap,
     WitnessedCheckpoint,

@@ -128,13 +128,21 @@ pub enum Principal {
         org: OrgId,
         role: Role,
     },
+    /// The server's monitoring, sharing an organisation's sightings back into the collections
+    /// of the indicators its sensors saw. It has a sensor's rights: it reads no content and
+    /// writes only what [`crate::policy::may_add_sighting`] allows.
+    Monitoring {
+        org: OrgId,
+    },
 }
 
 impl Principal {
     pub fn org(&self) -> Option<OrgId> {
         match self {
             Principal::Anonymous => None,
-            Principal::Token { org, .. } | Principal::Local { org, .. } => Some(*org),
+            Principal::Token { org, .. }
+            | Principal::Local { org, .. }
+            | Principal::Monitoring { org } => Some(*org),
         }
     }
 
@@ -142,6 +150,7 @@ impl Principal {
         match self {
             Principal::Anonymous => None,
             Principal::Token { role, .. } | Principal::Local { role, .. } => Some(*role),
+            Principal::Monitoring { .. } => Some(Role::Sensor),
         }
     }
 
@@ -151,6 +160,7 @@ impl Principal {
             Principal::Anonymous => "anonymous".to_owned(),
             Principal::Token { token_id, .. } => format!("token:{token_id}"),
             Principal::Local { .. } => "local".to_owned(),
+            Principal::Monitoring { .. } => "monitoring".to_owned(),
         }
     }
 }

@@ -94,6 +94,32 @@ pub fn may_write(who: &Principal, collection: &Collection) -> bool {
         }
 }
 
+/// Whether the principal may add sightings to the collection without being one of its
+/// writers: it acts for a member of the collection's sharing group, either as the server's
+/// monitoring or with a role that writes content. Which sightings it may add is
+/// [`may_add_sighting`]'s question.
+pub fn may_add_sightings_to(who: &Principal, collection: &Collection) -> bool {
+    let Some(org) = who.org() else {
+        return false;
+    };
+    let acting =
+        matches!(who, Principal::Monitoring { .. }) || who.role().is_some_and(Role::writes_content);
+    acting && collection.members.contains(&org)
+}
+
+/// The one exception to [`may_write`]: a member of a collection's group that is not among its
+/// writers may still tell the producer where an indicator was seen. It may add a `sighting` of
+/// `sighted` (a stored version of an indicator in this collection) when it may add sightings
+/// to the collection at all ([`may_add_sightings_to`]) and its organisation may read that
+/// version ([`may_read`]). Ingest holds such a write to the sighting, the `observed-data` it
+/// names and the cyber-observables those reference, made under the organisation's own
+/// identity and marked no less restrictively than the indicator; nothing else.
+pub fn may_add_sighting(who: &Principal, collection: &Collection, sighted: &StoredVersion) -> bool {
+    may_add_sightings_to(who, collection)
+        && sighted.type_name == "indicator"
+        && may_read(who.org(), collection, sighted)
+}
+
 #[cfg(test)]
 mod tests {
     use stix::Timestamp;
@@ -223,5 +249,85 @@ mod tests {
         assert!(!may_feed_from(&outsider, &private));
         assert!(may_feed_from(&outsider, &public));
         assert!(!may_feed_from(&Principal::Anonymous, &public));
+    }
+
+    fn principal(org: OrgId, role: Role) -> Principal {
+        Principal::Token {
+            token_id: format!("t{org}{role}"),
+            org,
+            role,
+        }
+    }
+
+    /// Who may add a sighting of an indicator to a collection they may not write to.
+    #[test]
+    fn sightings_are_added_by_members_that_may_read_the_indicator() {
+        let mut c = collection(false);
+        c.writers = Writers::Only(vec![PRODUCER]);
+        let amber = version(Some(Tlp::Amber));
+        let red = version(Some(Tlp::Red));
+        // Members that may read it, through the server's monitoring or an analyst or admin.
+        for who in [
+            Principal::Monitoring { org: MEMBER },
+            principal(MEMBER, Role::Analyst),
+            principal(MEMBER, Role::Admin),
+        ] {
+            assert!(!may_write(&who, &c), "{who:?} is not a writer");
+            assert!(may_add_sighting(&who, &c, &amber), "{who:?}");
+        }
+        // Roles that write nothing, outsiders and anonymous clients may not.
+        for who in [
+            principal(MEMBER, Role::Reader),
+            principal(MEMBER, Role::Sensor),
+            principal(OUTSIDER, Role::Analyst),
+            Principal::Monitoring { org: OUTSIDER },
+            Principal::Anonymous,
+        ] {
+            assert!(!may_add_sighting(&who, &c, &amber), "{who:?}");
+        }
+        // A RED indicator is sighted only by those it was shared with.
+        assert!(may_add_sighting(
+            &Principal::Monitoring { org: RECIPIENT },
+            &c,
+            &red
+        ));
+        assert!(!may_add_sighting(
+            &Principal::Monitoring { org: MEMBER },
+            &c,
+            &red
+        ));
+        // Only indicators are sighted this way.
+        let mut malware = version(None);
+        malware.type_name = "malware".to_owned();
+        assert!(!may_add_sighting(
+            &Principal::Monitoring { org: MEMBER },
+            &c,
+            &malware
+        ));
+    }
+
+    #[test]
+    fn a_public_collection_takes_sightings_only_from_members() {
+        let c = collection(true);
+        let clear = version(Some(Tlp::Clear));
+        assert!(may_read(Some(OUTSIDER), &c, &clear));
+        assert!(!may_add_sighting(
+            &Principal::Monitoring { org: OUTSIDER },
+            &c,
+            &clear
+        ));
+        assert!(may_add_sighting(
+            &Principal::Monitoring { org: MEMBER },
+            &c,
+            &clear
+        ));
+    }
+
+    #[test]
+    fn monitoring_reads_no_content_and_writes_nothing_else() {
+        let c = collection(false);
+        let monitoring = Principal::Monitoring { org: MEMBER };
+        assert!(!may_see_collection(&monitoring, &c));
+        assert!(!may_write(&monitoring, &c));
     }
 }

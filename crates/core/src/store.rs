@@ -194,6 +194,10 @@ pub trait Store: Send + Sync + 'static {
     fn status(&self, id: &str) -> StoreResult<Option<StoredStatus>>;
 
     fn append_audit(&self, events: &[AuditEvent]) -> StoreResult<()>;
+    /// Records whether `org`'s monitoring shares its sightings into the collection.
+    fn set_sighting_sharing(&self, collection: &str, org: OrgId, share: bool) -> StoreResult<()>;
+    /// The collections `org` withholds its sightings from (sharing is on unless set off).
+    fn sightings_withheld(&self, org: OrgId) -> StoreResult<Vec<String>>;
     /// Stores alerts (ids already present are ignored).
     fn append_alerts(&self, alerts: &[crate::model::Alert]) -> StoreResult<()>;
     /// Alerts matching the query with their positions, oldest first.

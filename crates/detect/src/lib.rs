@@ -6,12 +6,15 @@
 //! - `syslog`: RFC 5424 and RFC 3164 messages; TCP framing (RFC 6587) and UDP datagrams.
 //! - `normalise`: Zeek, Suricata EVE and operator-configured mappings to cyber-observables.
 //! - `monitor`: each organisation's compiled set of the indicators it may read, kept current.
+//! - `sightings`: alerts gathered per organisation, indicator and collection over a window into
+//!   one STIX `sighting` with its `observed-data`.
 //! - `feeds`: blocklists, Suricata rules, RPZ zones and nftables sets from indicators.
 
 pub mod event;
 pub mod feeds;
 pub mod monitor;
 pub mod normalise;
+pub mod sightings;
 pub mod syslog;
 
 pub use event::{Payload, PayloadError};

@@ -48,6 +48,20 @@ struct File {
     #[serde(default)]
     tail: Vec<TailEntry>,
     event_queue: Option<usize>,
+    sighting_window_s: Option<u64>,
+    #[serde(default)]
+    webhooks: Vec<WebhookEntry>,
+}
+
+/// `[[webhooks]]`: where one organisation's alerts are POSTed, signed.
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEntry {
+    pub url: String,
+    /// The organisation, by name, whose alerts it receives.
+    pub org: String,
+    /// The HMAC-SHA256 key of `X-Kawal-Signature`.
+    pub secret: String,
 }
 
 /// `[[mappings]]`: an operator's mapping, written here or in a file of its own.
@@ -154,6 +168,9 @@ pub struct Config {
     /// `transparency_log = false`).
     pub transparency_log: bool,
     pub sources: SourcesConfig,
+    /// How long alerts of one indicator are gathered into one sighting.
+    pub sighting_window: std::time::Duration,
+    pub webhooks: Vec<WebhookEntry>,
 }
 
 impl Config {
@@ -182,6 +199,25 @@ impl Config {
             "max_body_bytes must be at least 1024"
         );
         anyhow::ensure!(max_page >= 1, "max_page must be at least 1");
+        let sighting_window_s = file.sighting_window_s.unwrap_or(60);
+        anyhow::ensure!(
+            sighting_window_s >= 1,
+            "sighting_window_s must be at least 1"
+        );
+        for hook in &file.webhooks {
+            anyhow::ensure!(
+                ["http://", "https://"]
+                    .iter()
+                    .any(|scheme| hook.url.len() > scheme.len() && hook.url.starts_with(scheme)),
+                "webhooks: `{}` must be an http:// or https:// URL",
+                hook.url
+            );
+            anyhow::ensure!(
+                !hook.secret.is_empty(),
+                "webhooks: the hook to `{}` needs a secret to sign its deliveries with",
+                hook.url
+            );
+        }
         Ok(Config {
             data: args
                 .data
@@ -213,6 +249,8 @@ impl Config {
                 .collect::<Result<_>>()?,
             transparency_log: file.transparency_log.unwrap_or(true),
             sources,
+            sighting_window: std::time::Duration::from_secs(sighting_window_s),
+            webhooks: file.webhooks,
         })
     }
 }

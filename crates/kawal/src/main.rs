@@ -287,6 +287,24 @@ fn serve(args: ServeArgs) -> Result<()> {
         witness.cosigner().verifier().verifier_key(),
         witness.logs().len()
     );
+    let webhooks = config
+        .webhooks
+        .iter()
+        .map(|hook| {
+            let org = exchange.store().org_by_name(&hook.org)?.with_context(|| {
+                format!(
+                    "webhooks: organisation `{}` (whose alerts go to {}) does not exist",
+                    hook.org, hook.url
+                )
+            })?;
+            println!("delivering the alerts of `{}` to {}", org.name, hook.url);
+            Ok(server::Webhook {
+                url: hook.url.clone(),
+                org: org.id,
+                secret: hook.secret.clone(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     let server_config = server::ServerConfig {
         log,
         witness: Some(Arc::new(witness)),
@@ -294,6 +312,8 @@ fn serve(args: ServeArgs) -> Result<()> {
         public_url: config.public_url.clone(),
         max_body_bytes: config.max_body_bytes,
         mappings: config.sources.mappings.clone(),
+        sighting_window: config.sighting_window,
+        webhooks,
     };
     let sources = event_sources(&exchange, &config)?;
     let state = server::AppState::new(exchange, server_config);

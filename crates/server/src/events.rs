@@ -62,6 +62,11 @@ impl Monitoring {
         // No subscriber is not an error.
         let _ = self.alerts.send(Arc::new(alert));
     }
+
+    /// Every alert raised from now on, whichever source's events raised it.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<Alert>> {
+        self.alerts.subscribe()
+    }
 }
 
 pub fn routes() -> Router<AppState> {
@@ -232,7 +237,7 @@ async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         .blocking(move |ex| ex.alert_reader(&who))
         .await
         .map_err(ApiError::rest)?;
-    let receiver = state.monitoring().alerts.subscribe();
+    let receiver = state.monitoring().subscribe();
     let events = futures_util::stream::unfold(receiver, move |mut receiver| async move {
         loop {
             match receiver.recv().await {

@@ -1,6 +1,6 @@
 //! HTTP for Kawal: TAXII 2.1 under `/taxii2/` and `/kawal/`, the REST API under `/api/`
 //! (protection feeds at `/api/feeds/{format}`); sensor events from HTTP, syslog and tailed
-//! files (`sources`).
+//! files (`sources`); sightings shared back and alert webhooks.
 //! Only this crate knows HTTP; every decision about content is made by `core`.
 
 mod auth;
@@ -12,8 +12,10 @@ mod log;
 mod negotiate;
 mod openapi;
 mod rest;
+mod sightings;
 pub mod sources;
 mod taxii;
+mod webhooks;
 mod witness;
 
 use std::collections::BTreeMap;
@@ -29,6 +31,7 @@ use kawal_core::Exchange;
 pub use error::ApiError;
 pub use negotiate::{STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
 pub use taxii::{API_ROOT, RECIPIENTS_HEADER};
+pub use webhooks::{signature as webhook_signature, Webhook};
 pub use witness::{origin_hex, WITNESS_KEY_PATH};
 
 /// The transparency log's identity: the origin line of its checkpoints and the key that signs
@@ -61,6 +64,10 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Operators' mappings from the config file, by name (`?format=mapping:<name>`).
     pub mappings: BTreeMap<String, Arc<detect::normalise::Mapping>>,
+    /// How long alerts of one indicator are gathered into one sighting.
+    pub sighting_window: Duration,
+    /// Receivers of alerts.
+    pub webhooks: Vec<Webhook>,
 }
 
 impl Default for ServerConfig {
@@ -72,6 +79,8 @@ impl Default for ServerConfig {
             public_url: None,
             max_body_bytes: 32 * 1024 * 1024,
             mappings: BTreeMap::new(),
+            sighting_window: detect::sightings::DEFAULT_WINDOW,
+            webhooks: Vec::new(),
         }
     }
 }
@@ -140,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::routes())
         .merge(feeds::routes())
         .merge(events::routes())
+        .merge(sightings::routes())
         .merge(log::routes())
         .merge(witness::routes())
         .fallback(not_found)
@@ -195,6 +205,25 @@ pub async fn serve(
             }
         })
     };
+    // Subscribed before serving, so no alert escapes them.
+    let (stop_sightings, stopped) = tokio::sync::watch::channel(false);
+    let sharer = tokio::spawn(sightings::share_back(
+        state.clone(),
+        state.monitoring().subscribe(),
+        state.config().sighting_window,
+        stopped,
+    ));
+    let hooks: Vec<_> = state
+        .config()
+        .webhooks
+        .iter()
+        .map(|hook| {
+            tokio::spawn(webhooks::deliver_all(
+                hook.clone(),
+                state.monitoring().subscribe(),
+            ))
+        })
+        .collect();
     let signed = Arc::new(tokio::sync::Notify::new());
     let checkpointer = state.config().log.clone().map(|log| {
         let (state, signed) = (state.clone(), signed.clone());
@@ -234,8 +263,13 @@ pub async fn serve(
         .await;
     flusher.abort();
     follower.abort();
-    for task in checkpointer.into_iter().chain(submitter) {
+    for task in checkpointer.into_iter().chain(submitter).chain(hooks) {
         task.abort();
+    }
+    // Open windows are shared rather than lost.
+    let _ = stop_sightings.send(true);
+    if let Err(e) = sharer.await {
+        tracing::warn!(error = %e, "sightings could not be shared at shutdown");
     }
     if let Err(e) = state.blocking(|ex| ex.flush_audit()).await {
         tracing::warn!(error = %e.description, "audit events could not be written at shutdown");

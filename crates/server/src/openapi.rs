@@ -128,6 +128,9 @@ pub fn document() -> Value {
         None,
         "200",
     );
+    alerts["description"] = json!(
+        "Alerts are also POSTed, as this JSON, to the organisation's configured webhooks ([[webhooks]] url, org, secret), with X-Kawal-Delivery: <alert id> and X-Kawal-Signature: sha256=<hex HMAC-SHA256 of the body under the secret>, retried with exponential backoff on failure. The alerts of each indicator over sighting_window_s also become one STIX sighting shared into the indicator's collection (see PUT /api/collections/{collection}/sightings)."
+    );
     alerts["parameters"] = json!([
         { "name": "after", "in": "query", "schema": { "type": "integer" }, "description": "the `next` of the previous page" },
         { "name": "indicator", "in": "query", "schema": { "type": "string" } },
@@ -145,6 +148,15 @@ pub fn document() -> Value {
         "description": "an event stream; `event: lagged` says how many alerts a slow reader missed",
         "content": { "text/event-stream": { "schema": { "type": "string" } } }
     });
+    let mut sightings = op(
+        "Whether the caller's organisation shares its sightings into the collection (its admins and analysts)",
+        Some("SightingSharing"),
+        "200",
+    );
+    sightings["parameters"] = path_param("collection");
+    sightings["description"] = json!(
+        "When an indicator read from a collection matches the events of an organisation's sensors, the alerts of each window (config sighting_window_s) become one STIX sighting and observed-data, added to that collection under the organisation's identity, marked with the collection's default TLP (or the indicator's, if stricter), so that the indicator's producer reads over TAXII where it hit. On by default; `{\"share\": false}` stops it for this collection. GET /api/collections shows the caller's choice as `shares_sightings`."
+    );
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -164,10 +176,11 @@ pub fn document() -> Value {
                 "post": op("Add a sharing group (instance admins)", Some("NewGroup"), "201")
             },
             "/api/collections": {
-                "get": op("Collections visible to the caller", None, "200"),
+                "get": op("Collections visible to the caller, with can_read, can_write and shares_sightings (whether the caller's organisation shares its sightings into it)", None, "200"),
                 "post": op("Add a collection (instance admins)", Some("NewCollection"), "201")
             },
             "/api/collections/{collection}/export": { "get": export },
+            "/api/collections/{collection}/sightings": { "put": sightings },
             "/api/collections/{collection}/objects/{object}": { "get": object },
             "/api/tokens": {
                 "get": op("List tokens the caller administers", None, "200"),
@@ -256,6 +269,10 @@ pub fn document() -> Value {
                         "default_tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] },
                         "public": { "type": "boolean" }
                     }
+                },
+                "SightingSharing": {
+                    "type": "object", "additionalProperties": false, "required": ["share"],
+                    "properties": { "share": { "type": "boolean" } }
                 },
                 "NewToken": {
                     "type": "object", "additionalProperties": false, "required": ["org", "role"],

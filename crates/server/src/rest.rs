@@ -140,10 +140,14 @@ async fn add_group(
 
 async fn collections(State(state): State<AppState>, headers: HeaderMap) -> RestResult {
     let who = who(&state, &headers).await?;
-    let views = run(&state, move |ex| ex.visible_collections(&who)).await?;
+    let (views, withheld) = run(&state, move |ex| {
+        Ok((ex.visible_collections(&who)?, ex.sightings_withheld(&who)?))
+    })
+    .await?;
     ok(json!(views
         .iter()
         .map(|v| json!({
+            "shares_sightings": !withheld.contains(&v.collection.id),
             "id": v.collection.id,
             "title": v.collection.title,
             "description": v.collection.description,

@@ -106,6 +106,13 @@ CREATE TABLE IF NOT EXISTS alerts (
     objects TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS alerts_by_org ON alerts (org_id, seq);
+-- An organisation's choice, per collection, of sharing its sightings; no row means shared.
+CREATE TABLE IF NOT EXISTS sighting_sharing (
+    collection_id TEXT NOT NULL REFERENCES collections(id),
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    share INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, org_id)
+);
 -- A leaf's hash lives with its data; `log_nodes` holds the interior nodes at heights 8, 16, …
 -- (the hashes of tiles above level 0); the others are computed from those when asked for.
 CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB NOT NULL);
@@ -1321,6 +1328,28 @@ impl Store for SqliteStore {
                 }
             }
             tx.commit()
+        })
+    }
+
+    fn set_sighting_sharing(&self, collection: &str, org: OrgId, share: bool) -> StoreResult<()> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "INSERT INTO sighting_sharing (collection_id, org_id, share) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (collection_id, org_id) DO UPDATE SET share = excluded.share",
+                    params![collection, org, share],
+                )
+                .map(drop)
+        })
+    }
+
+    fn sightings_withheld(&self, org: OrgId) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT collection_id FROM sighting_sharing WHERE org_id = ?1 AND share = 0 ORDER BY collection_id",
+            )?;
+            let rows = stmt.query_map([org], |r| r.get(0))?;
+            rows.collect()
         })
     }
 

@@ -10,6 +10,7 @@ mod monitoring;
 mod object_view;
 mod openapi;
 mod patterns;
+mod sightings;
 mod sources;
 mod taxii;
 mod tlp;
