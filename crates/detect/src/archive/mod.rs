@@ -26,7 +26,7 @@ mod format;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -245,6 +245,13 @@ fn parse_seq(name: &str) -> Option<u64> {
         .flatten()
 }
 
+/// Writes at an offset: reads move the file's cursor, so every write says where it goes.
+fn write_at(file: &File, offset: u64, bytes: &[u8]) -> io::Result<()> {
+    let mut file = file;
+    file.seek(SeekFrom::Start(offset))?;
+    file.write_all(bytes)
+}
+
 fn sync_dir(path: &Path) -> Result<(), ArchiveError> {
     File::open(path)
         .and_then(|d| d.sync_all())
@@ -372,8 +379,7 @@ impl Archive {
             &Bloom::unknown(),
             &owners,
         );
-        let mut writer = &file;
-        writer.write_all(&footer).map_err(io_error(path))?;
+        write_at(&file, recovered.valid_len, &footer).map_err(io_error(path))?;
         file.sync_all().map_err(io_error(path))?;
         let (summary, sections_crc) = format::read_summary(&file)
             .map_err(read_error(path))?
@@ -557,7 +563,7 @@ impl Archive {
             filter: Bloom::build(&pending.keys),
         };
         let encoded = format::encode_block(&pending.raw, &meta);
-        if let Err(e) = active.file.write_all(&encoded.frame) {
+        if let Err(e) = write_at(&active.file, active.end, &encoded.frame) {
             // Cut the partial frame so that the next attempt appends after whole blocks.
             let _ = active.file.set_len(active.end);
             let _ = active.file.sync_data();
@@ -600,10 +606,8 @@ impl Archive {
             &Bloom::build(&active.keys),
             &owners,
         );
-        let sealed = active
-            .file
-            .write_all(&footer)
-            .and_then(|()| active.file.sync_data());
+        let sealed =
+            write_at(&active.file, active.end, &footer).and_then(|()| active.file.sync_data());
         if let Err(e) = sealed {
             let _ = active.file.set_len(active.end);
             return Err(io_error(&active.path)(e));

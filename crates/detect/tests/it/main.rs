@@ -1,1 +1,6 @@
+//! The archive and hunting, through the public API.
 
+mod archive;
+mod common;
+mod corrupt;
+mod hunt;
