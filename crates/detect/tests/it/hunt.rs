@@ -210,13 +210,13 @@ fn the_differential_check_sees_hits_of_every_kind_of_pattern() -> anyhow::Result
     .map(str::to_owned)
     .to_vec();
     let hits = differential(&patterns, 42, 400, (10, 120), &[false, true])?;
-    for i in 0..patterns.len() {
+    for (i, pattern) in patterns.iter().enumerate() {
         let id = indicator_id(i);
         let n = hits
             .iter()
             .filter(|(indicator, _)| *indicator == id)
             .count();
-        assert!(n > 0, "no hit for {}", patterns[i]);
+        assert!(n > 0, "no hit for {pattern}");
     }
     Ok(())
 }
