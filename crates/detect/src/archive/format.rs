@@ -7,7 +7,8 @@
 //! meta     = events:u32 raw_len:u32 min_at:i64 max_at:i64
 //!            owners:u16 owner:i64* probes:u8 words:u32 word:u64*                (the value filter)
 //! payload  = LZ4 block of records
-//! record   = at:i64 owner:i64 source_len:u16 objects_len:u32 source objects   (objects: a JSON array)
+//! record   = at:i64 owner:i64 source_len:u16 count:u16 objects_len:u32 source object*
+//! object   = type_len:u16 json_len:u32 type json         (type: the object's `type`, or empty)
 //! footer   = entry* probes:u8 word:u64* summary trailer
 //! entry    = offset:u64 meta_len:u32 payload_len:u32 events:u32 min_at:i64 max_at:i64   (36 bytes)
 //! summary  = events:u64 min_at:i64 max_at:i64 entries_offset:u64 entries_len:u32
@@ -25,6 +26,7 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 
 use kawal_core::model::OrgId;
+use serde_json::Value;
 
 use super::filter::Bloom;
 
@@ -706,14 +708,38 @@ pub fn recover<R: ReadAt + ?Sized>(source: &R) -> Result<Recovered, ReadError> {
     })
 }
 
-/// Appends one record to a block being built.
-pub fn encode_record(out: &mut Vec<u8>, at: i64, owner: OrgId, source: &str, objects: &[u8]) {
+/// Appends one record to a block being built. Each object is stored with its type beside it,
+/// so that a hunt can decode only the objects of the types its patterns name.
+pub fn encode_record(out: &mut Vec<u8>, at: i64, owner: OrgId, source: &str, objects: &[Value]) {
     out.extend_from_slice(&at.to_le_bytes());
     out.extend_from_slice(&owner.to_le_bytes());
     out.extend_from_slice(&(source.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(objects.len() as u32).to_le_bytes());
+    out.extend_from_slice(&(objects.len() as u16).to_le_bytes());
+    let section_len_at = out.len();
+    out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(source.as_bytes());
-    out.extend_from_slice(objects);
+    let section_start = out.len();
+    for object in objects {
+        let object_type = object
+            .get("type")
+            .and_then(Value::as_str)
+            .filter(|t| t.len() <= usize::from(u16::MAX))
+            .unwrap_or("");
+        out.extend_from_slice(&(object_type.len() as u16).to_le_bytes());
+        let json_len_at = out.len();
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(object_type.as_bytes());
+        let json_start = out.len();
+        // Serialising a `Value` into memory cannot fail: its keys are strings.
+        if serde_json::to_writer(&mut *out, object).is_err() {
+            out.truncate(json_start);
+            out.extend_from_slice(b"null");
+        }
+        let json_len = (out.len() - json_start) as u32;
+        out[json_len_at..json_len_at + 4].copy_from_slice(&json_len.to_le_bytes());
+    }
+    let section_len = (out.len() - section_start) as u32;
+    out[section_len_at..section_len_at + 4].copy_from_slice(&section_len.to_le_bytes());
 }
 
 /// One record of a decompressed block, borrowed from it.
@@ -724,7 +750,36 @@ pub struct Record<'a> {
     pub at: i64,
     pub owner: OrgId,
     pub source: &'a str,
-    pub objects: &'a [u8],
+    count: u16,
+    /// The objects: for each, its type's length and its JSON's length, its type, its JSON.
+    section: &'a [u8],
+}
+
+/// One object of a record: its `type` (empty if it had none) and its JSON text.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredObject<'a> {
+    pub object_type: &'a [u8],
+    pub json: &'a [u8],
+}
+
+impl<'a> Record<'a> {
+    pub fn object_count(&self) -> usize {
+        usize::from(self.count)
+    }
+
+    /// The record's objects; their framing was checked when the record was read.
+    pub fn objects(&self) -> impl Iterator<Item = StoredObject<'a>> + 'a {
+        let mut c = Cursor::new(self.section, 0);
+        (0..self.count).map_while(move |_| read_object(&mut c).ok())
+    }
+}
+
+fn read_object<'a>(c: &mut Cursor<'a>) -> Result<StoredObject<'a>, ReadError> {
+    let type_len = usize::from(c.u16("object type length")?);
+    let json_len = c.u32("object length")? as usize;
+    let object_type = c.take(type_len, "object type")?;
+    let json = c.take(json_len, "object")?;
+    Ok(StoredObject { object_type, json })
 }
 
 /// The records of a decompressed block, in order.
@@ -752,16 +807,23 @@ impl<'a> Iterator for Records<'a> {
             let at = c.i64("event time")?;
             let owner = c.i64("event owner")?;
             let source_len = usize::from(c.u16("source length")?);
-            let objects_len = c.u32("objects length")? as usize;
+            let count = c.u16("object count")?;
+            let section_len = c.u32("objects length")? as usize;
             let source = std::str::from_utf8(c.take(source_len, "event source")?)
                 .map_err(|_| corrupt(0, "event source is not UTF-8"))?;
-            let objects = c.take(objects_len, "event objects")?;
+            let section = c.take(section_len, "event objects")?;
+            let mut objects = Cursor::new(section, 0);
+            for _ in 0..count {
+                read_object(&mut objects)?;
+            }
+            objects.finish("event objects")?;
             Ok(Record {
                 start,
                 at,
                 owner,
                 source,
-                objects,
+                count,
+                section,
             })
         })();
         match result {

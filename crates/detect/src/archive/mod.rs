@@ -37,7 +37,7 @@ use serde_json::Value;
 use stix::Timestamp;
 
 pub use filter::{value_hash, Bloom};
-pub use format::{BlockIndex, BlockMeta, ReadError, Record};
+pub use format::{BlockIndex, BlockMeta, ReadError, Record, StoredObject};
 
 use format::{ReadAt, SegmentHeader, Summary};
 
@@ -124,8 +124,10 @@ pub enum ArchiveError {
     Read { path: PathBuf, source: ReadError },
     #[error("event source is {0} bytes long; at most 65535 are kept")]
     SourceTooLong(usize),
-    #[error("event objects take {0} bytes as JSON; at most {MAX_EVENT_BYTES} are kept")]
+    #[error("event takes {0} bytes; at most {MAX_EVENT_BYTES} are kept")]
     EventTooLarge(usize),
+    #[error("event has {0} objects; at most 65535 are kept")]
+    TooManyObjects(usize),
     #[error("invalid archive configuration: {0}")]
     Config(String),
 }
@@ -424,19 +426,12 @@ impl Archive {
     /// Appends events; they are durable after the next successful [`Archive::flush`].
     pub fn append_batch(&self, events: &[ArchivedEvent]) -> Result<(), ArchiveError> {
         let mut state = self.lock();
-        let mut objects = Vec::with_capacity(1024);
         for event in events {
             if event.source.len() > usize::from(u16::MAX) {
                 return Err(ArchiveError::SourceTooLong(event.source.len()));
             }
-            objects.clear();
-            // Serialising a `Value` into memory cannot fail: its keys are strings.
-            if serde_json::to_writer(&mut objects, &event.objects).is_err() {
-                objects.clear();
-                objects.extend_from_slice(b"[]");
-            }
-            if objects.len() > MAX_EVENT_BYTES {
-                return Err(ArchiveError::EventTooLarge(objects.len()));
+            if event.objects.len() > usize::from(u16::MAX) {
+                return Err(ArchiveError::TooManyObjects(event.objects.len()));
             }
             let at = event.at.as_micros();
             if let Some((_, end)) = state.window {
@@ -451,6 +446,24 @@ impl Archive {
                 state.window = Some((start, start.saturating_add(width)));
             }
             let pending = &mut state.pending;
+            let keys_before = pending.keys.len();
+            for object in &event.objects {
+                collect_keys(event.owner, object, &mut pending.keys);
+            }
+            let record_start = pending.raw.len();
+            format::encode_record(
+                &mut pending.raw,
+                at,
+                event.owner,
+                &event.source,
+                &event.objects,
+            );
+            let record_len = pending.raw.len() - record_start;
+            if record_len > MAX_EVENT_BYTES {
+                pending.raw.truncate(record_start);
+                pending.keys.truncate(keys_before);
+                return Err(ArchiveError::EventTooLarge(record_len));
+            }
             if pending.events == 0 {
                 pending.min_at = at;
                 pending.max_at = at;
@@ -459,10 +472,6 @@ impl Archive {
             pending.max_at = pending.max_at.max(at);
             pending.events += 1;
             pending.owners.insert(event.owner);
-            for object in &event.objects {
-                collect_keys(event.owner, object, &mut pending.keys);
-            }
-            format::encode_record(&mut pending.raw, at, event.owner, &event.source, &objects);
             // A block lists its owners with a 16-bit count.
             if pending.raw.len() >= self.config.block_bytes
                 || pending.owners.len() >= usize::from(u16::MAX)
@@ -762,6 +771,20 @@ impl Drop for Archive {
     }
 }
 
+/// Decodes the objects of a record whose type `wanted` accepts.
+pub fn decode_objects(
+    record: &Record<'_>,
+    mut wanted: impl FnMut(&[u8]) -> bool,
+) -> Result<Vec<Value>, serde_json::Error> {
+    let mut objects = Vec::with_capacity(record.object_count());
+    for object in record.objects() {
+        if wanted(object.object_type) {
+            objects.push(serde_json::from_slice(object.json)?);
+        }
+    }
+    Ok(objects)
+}
+
 /// Which events a read or a hunt covers: one organisation's, in `[since, until)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scope {
@@ -913,8 +936,8 @@ impl Snapshot {
                     if !scope.contains(record.owner, record.at) {
                         continue;
                     }
-                    let objects: Vec<Value> =
-                        serde_json::from_slice(record.objects).map_err(|e| ArchiveError::Read {
+                    let objects =
+                        decode_objects(&record, |_| true).map_err(|e| ArchiveError::Read {
                             path: reader.path().to_owned(),
                             source: ReadError::Corrupt {
                                 offset: block.offset,

@@ -25,12 +25,13 @@ use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use aho_corasick::AhoCorasick;
-use matcher::{IndicatorSet, Observation};
+use matcher::{CmpExpr, IndicatorSet, ObsExpr, Observation};
 use memchr::memmem;
+use pattern::PathStep;
 use serde_json::Value;
 use stix::Timestamp;
 
-use crate::archive::{value_hash, Bloom, Record, Scope, Snapshot};
+use crate::archive::{decode_objects, value_hash, Bloom, Record, Scope, Snapshot};
 
 pub use needles::{requirements, Clause, Needle};
 
@@ -164,6 +165,37 @@ struct Definition {
     clauses: Option<Vec<Vec<u32>>>,
     /// The most selective of the clauses.
     designated: usize,
+    /// The object types the pattern's comparisons name.
+    types: Vec<String>,
+    /// Whether some comparison follows a `_ref` or `_refs` property to another object.
+    follows_refs: bool,
+}
+
+fn shape(expr: &ObsExpr, types: &mut Vec<String>, follows_refs: &mut bool) {
+    fn comparison(expr: &CmpExpr, types: &mut Vec<String>, follows_refs: &mut bool) {
+        match expr {
+            CmpExpr::Test(test) => {
+                if !types.contains(&test.object_type) {
+                    types.push(test.object_type.clone());
+                }
+                *follows_refs |= test.steps.iter().any(
+                    |s| matches!(s, PathStep::Key(k) if k.ends_with("_ref") || k.ends_with("_refs")),
+                );
+            }
+            CmpExpr::And(parts) | CmpExpr::Or(parts) => parts
+                .iter()
+                .for_each(|p| comparison(p, types, follows_refs)),
+        }
+    }
+    match expr {
+        ObsExpr::Leaf(cmp) => comparison(cmp, types, follows_refs),
+        ObsExpr::And(parts) | ObsExpr::Or(parts) | ObsExpr::FollowedBy(parts) => {
+            parts.iter().for_each(|p| shape(p, types, follows_refs))
+        }
+        ObsExpr::Within(inner, _)
+        | ObsExpr::Repeats(inner, _)
+        | ObsExpr::StartStop(inner, _, _) => shape(inner, types, follows_refs),
+    }
 }
 
 /// The patterns of a hunt, ready to run over snapshots of the archive.
@@ -247,6 +279,8 @@ impl Hunter {
             }
             None => (None, 0),
         };
+        let (mut types, mut follows_refs) = (Vec::new(), false);
+        shape(prepared.expr(), &mut types, &mut follows_refs);
         self.definitions.push(Definition {
             indicator,
             pattern: pattern.to_owned(),
@@ -254,6 +288,8 @@ impl Hunter {
             valid_until,
             clauses,
             designated,
+            types,
+            follows_refs,
         });
         Ok(index)
     }
@@ -338,6 +374,9 @@ struct Run<'h> {
     /// Filter keys one of which a block must hold for a single-event pattern to match in it;
     /// `None` when filters cannot decide.
     filter_keys: Option<Vec<u64>>,
+    /// The object types worth decoding, when no pattern follows references: a comparison
+    /// looks only at objects of its own type then.
+    decode_types: Option<Vec<Box<[u8]>>>,
     summary: HuntSummary,
     raw: Vec<u8>,
 }
@@ -389,6 +428,18 @@ impl<'h> Run<'h> {
                 })
                 .collect()
         };
+        let decode_types = if hunter.definitions.iter().any(|d| d.follows_refs) {
+            None
+        } else {
+            let mut types: Vec<Box<[u8]>> = hunter
+                .definitions
+                .iter()
+                .flat_map(|d| d.types.iter().map(|t| t.as_bytes().into()))
+                .collect();
+            types.sort();
+            types.dedup();
+            Some(types)
+        };
         let searcher = if any_single {
             Some(Searcher::new(&hunter.needles)?)
         } else {
@@ -404,6 +455,7 @@ impl<'h> Run<'h> {
             by_needle,
             always,
             filter_keys,
+            decode_types,
             summary: HuntSummary::default(),
             raw: Vec::new(),
         })
@@ -626,7 +678,12 @@ impl<'h> Run<'h> {
         single: bool,
         sink: &mut dyn HuntSink,
     ) -> ControlFlow<()> {
-        let objects: Vec<Value> = match serde_json::from_slice(record.objects) {
+        let decoded = match &self.decode_types {
+            Some(types) => decode_objects(record, |t| types.iter().any(|w| **w == *t)),
+            None => decode_objects(record, |_| true),
+        };
+        let objects = match decoded {
+            Ok(objects) if objects.is_empty() => return ControlFlow::Continue(()),
             Ok(objects) => objects,
             Err(e) => {
                 self.damage(
@@ -672,7 +729,11 @@ impl<'h> Run<'h> {
                     .and_then(|d| d.indicator.clone()),
                 at,
                 source: record.source.to_owned(),
-                objects: observation.objects().to_vec(),
+                objects: match self.decode_types {
+                    // Only some objects were decoded; a hit reports them all.
+                    Some(_) => decode_objects(record, |_| true).unwrap_or_default(),
+                    None => observation.objects().to_vec(),
+                },
                 events,
             };
             if sink.hit(found).is_break() {

@@ -12,6 +12,8 @@
 //!   value, and NFC turns a few other characters into exactly these three (U+212A KELVIN
 //!   SIGN into `K`, U+037E into `;`, U+1FEF into `` ` ``); no other ASCII character can come
 //!   out of NFC from something else, so the run is then in the stored bytes too;
+//! - `ISSUBSET` an IPv4 block of at least /8 needs its whole leading octets at the start of a
+//!   value: `"203.0.113.` (IPv4 text has one spelling; IPv6 text has several and gives none);
 //! - `AND` needs the clauses of all its parts, `OR` one needle of each part's most selective
 //!   clause.
 //!
@@ -20,7 +22,7 @@
 //! type's needle. A needle missing from an event proves the pattern cannot match it; a needle
 //! present proves nothing, and the event is evaluated in full.
 
-use matcher::{CmpExpr, ObsExpr, Op, Prepared};
+use matcher::{CmpExpr, Net, ObsExpr, Op, Prepared};
 use pattern::{Literal, PathStep};
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,6 +33,8 @@ pub enum Needle {
     Type(String),
     /// A run of characters inside a string value.
     Contains(String),
+    /// The start of a string value.
+    Prefix(String),
 }
 
 fn json_string(text: &str) -> String {
@@ -44,6 +48,14 @@ impl Needle {
         match self {
             Needle::Value(v) => json_string(v).into_bytes(),
             Needle::Type(t) => format!("\"type\":{}", json_string(t)).into_bytes(),
+            Needle::Prefix(start) => {
+                let quoted = json_string(start);
+                quoted
+                    .get(..quoted.len().saturating_sub(1))
+                    .unwrap_or_default()
+                    .as_bytes()
+                    .to_vec()
+            }
             Needle::Contains(run) => {
                 let quoted = json_string(run);
                 quoted
@@ -61,7 +73,7 @@ impl Needle {
     pub fn filter_value(&self) -> Option<&str> {
         match self {
             Needle::Value(v) | Needle::Type(v) => Some(v),
-            Needle::Contains(_) => None,
+            Needle::Contains(_) | Needle::Prefix(_) => None,
         }
     }
 
@@ -69,7 +81,7 @@ impl Needle {
     fn rank(&self) -> u8 {
         match self {
             Needle::Value(_) => 0,
-            Needle::Contains(_) => 1,
+            Needle::Contains(_) | Needle::Prefix(_) => 1,
             Needle::Type(_) => 2,
         }
     }
@@ -109,6 +121,23 @@ fn like_run(like: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The text every IPv4 address or block inside `net` starts with: its whole leading octets.
+/// IPv4 text has one spelling (the address parser refuses leading zeros), so an address in
+/// 203.0.113.0/24 is written `203.0.113.…`; IPv6 text has several, and gives no needle.
+fn ipv4_prefix(net: &Net) -> Option<String> {
+    if net.v6 || net.prefix < 8 {
+        return None;
+    }
+    let octets = (net.addr as u32).to_be_bytes();
+    let whole = usize::from(net.prefix / 8);
+    let mut text: String = octets[..whole].iter().map(|o| format!("{o}.")).collect();
+    if whole == 4 {
+        // A full address: the value is exactly it, or it with a prefix length.
+        text.pop();
+    }
+    Some(text)
+}
+
 fn comparison(expr: &CmpExpr) -> Vec<Clause> {
     match expr {
         CmpExpr::Test(test) => {
@@ -126,6 +155,7 @@ fn comparison(expr: &CmpExpr) -> Vec<Clause> {
                     })
                     .collect(),
                 Op::Like { like, .. } => like_run(like).map(|run| vec![Needle::Contains(run)]),
+                Op::IsSubset(net) => ipv4_prefix(net).map(|start| vec![Needle::Prefix(start)]),
                 _ => None,
             };
             if let Some(mut values) = values {
@@ -213,7 +243,8 @@ mod tests {
             "[ipv4-addr:value NOT = '1.2.3.4']",
             "[network-traffic:dst_port = 443]",
             "[file:name MATCHES '^evil']",
-            "[ipv4-addr:value ISSUBSET '10.0.0.0/8']",
+            "[ipv4-addr:value ISSUBSET '10.0.0.0/7']",
+            "[ipv6-addr:value ISSUBSET '2001:db8::/32']",
             "[artifact:payload_bin = 'TVo=']",
             "[url:value LIKE '%Kelvin%']",
             "[url:value LIKE '%é%']",
@@ -224,6 +255,33 @@ mod tests {
             of("[url:value LIKE 'http://%/gate.php']").unwrap()[1],
             vec![Needle::Contains("/gate.php".to_owned())]
         );
+    }
+
+    #[test]
+    fn ipv4_blocks_need_their_leading_octets() {
+        let prefix = |p: &str| of(p).unwrap()[1][0].bytes();
+        assert_eq!(
+            prefix("[ipv4-addr:value ISSUBSET '203.0.113.0/24']"),
+            b"\"203.0.113."
+        );
+        assert_eq!(
+            prefix("[ipv4-addr:value ISSUBSET '203.0.112.0/20']"),
+            b"\"203.0."
+        );
+        assert_eq!(prefix("[ipv4-addr:value ISSUBSET '10.0.0.0/8']"), b"\"10.");
+        assert_eq!(
+            prefix("[ipv4-addr:value ISSUBSET '192.0.2.1']"),
+            b"\"192.0.2.1"
+        );
+        // The needle relies on IPv4 text having one spelling.
+        for other_spelling in [
+            "203.0.113.05",
+            "203.00.113.5",
+            "0203.0.113.5",
+            " 203.0.113.5",
+        ] {
+            assert_eq!(Net::parse(other_spelling), None, "{other_spelling}");
+        }
     }
 
     #[test]

@@ -76,6 +76,9 @@ fn leaf() -> impl Strategy<Value = String> {
         Just("url:value LIKE '%gate.php%'".to_owned()),
         Just("domain-name:value MATCHES '^a\\\\.'".to_owned()),
         Just("ipv4-addr:value ISSUBSET '198.51.100.0/24'".to_owned()),
+        Just("network-traffic:dst_ref.value ISSUBSET '203.0.0.0/12'".to_owned()),
+        Just("ipv4-addr:value ISSUBSET '10.1.2.3'".to_owned()),
+        Just("ipv6-addr:value ISSUBSET '2001:db8::/64'".to_owned()),
         port.clone()
             .prop_map(|p| format!("network-traffic:dst_port = {p}")),
         port.prop_map(|p| format!("network-traffic:dst_port > {p}")),
@@ -273,6 +276,11 @@ fn a_hunt_sees_only_its_organisation_and_its_time_range() -> anyhow::Result<()> 
         assert!(!expected.is_empty());
         let found: Vec<&str> = hits.iter().map(|h| h.source.as_str()).collect();
         assert_eq!(found, expected);
+        // Hits carry every object of their event, not only those the pattern looked at.
+        for hit in &hits {
+            let event = stream.iter().find(|e| e.source == hit.source);
+            assert_eq!(Some(&hit.objects), event.map(|e| &e.objects));
+        }
         assert!(hits.iter().all(|h| h.indicator.is_none() && h.pattern == 0));
     }
     Ok(())
