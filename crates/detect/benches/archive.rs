@@ -116,7 +116,7 @@ fn event(n: usize, rng: &mut Rng, at: i64) -> ArchivedEvent {
     };
     let (src_obj, dst_obj) = (ip_object(&src), ip_object(&dst));
     let uid = format!("C{}", hex(rng, 17));
-    let planted_domain = n % 100_003 == 0;
+    let planted_domain = n.is_multiple_of(100_003);
     let kind = if planted_domain { 4 } else { rng.below(10) };
     let (protocol, dst_port) = match kind {
         0..=3 => ("tcp", [443, 80, 22, 8443, 3389][rng.below(5) as usize]),

@@ -353,15 +353,18 @@ pub fn encode_block(raw: &[u8], meta: &BlockMeta) -> EncodedBlock {
 /// A block read from a file: its meta checked, its payload still compressed.
 pub struct Frame {
     pub meta: BlockMeta,
-    pub payload: Vec<u8>,
+    /// Meta and payload as read.
+    body: Vec<u8>,
+    meta_len: usize,
     pub payload_offset: u64,
 }
 
 impl Frame {
     pub fn decompress(&self, out: &mut Vec<u8>) -> Result<(), ReadError> {
-        out.clear();
+        // Every byte is overwritten by a successful decompression: only growth needs filling.
         out.resize(self.meta.raw_len as usize, 0);
-        match lz4_flex::block::decompress_into(&self.payload, out) {
+        let payload = self.body.get(self.meta_len..).unwrap_or_default();
+        match lz4_flex::block::decompress_into(payload, out) {
             Ok(n) if n == out.len() => Ok(()),
             Ok(n) => Err(corrupt(
                 self.payload_offset,
@@ -424,8 +427,7 @@ pub fn read_frame<R: ReadAt + ?Sized>(
     if crc32fast::hash(&body) != crc {
         return Err(corrupt(offset, "block checksum does not match"));
     }
-    let (meta_bytes, payload) = body.split_at(meta_len as usize);
-    let meta = BlockMeta::decode(meta_bytes, body_offset)?;
+    let meta = BlockMeta::decode(&body[..meta_len as usize], body_offset)?;
     let index = BlockIndex {
         offset,
         meta_len,
@@ -438,7 +440,8 @@ pub fn read_frame<R: ReadAt + ?Sized>(
         index,
         Frame {
             meta,
-            payload: payload.to_vec(),
+            body,
+            meta_len: meta_len as usize,
             payload_offset: body_offset + u64::from(meta_len),
         },
     ))
