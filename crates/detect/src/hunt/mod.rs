@@ -21,6 +21,7 @@
 mod needles;
 
 use std::collections::HashMap;
+use std::io;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
@@ -31,7 +32,7 @@ use pattern::PathStep;
 use serde_json::Value;
 use stix::Timestamp;
 
-use crate::archive::{decode_objects, value_hash, Bloom, Record, Scope, Snapshot};
+use crate::archive::{decode_objects, value_hash, ArchiveError, Bloom, Record, Scope, Snapshot};
 
 pub use needles::{requirements, Clause, Needle};
 
@@ -145,6 +146,8 @@ pub struct Damage {
 pub struct HuntSummary {
     pub progress: Progress,
     pub segments_skipped: usize,
+    /// Segments deleted by retention after the snapshot was taken.
+    pub segments_removed: usize,
     pub blocks_read: u64,
     pub blocks_skipped: u64,
     /// Events of the organisation in the time range, in the blocks read.
@@ -526,8 +529,11 @@ impl<'h> Run<'h> {
     ) -> ControlFlow<()> {
         let reader = match segment.open() {
             Ok(reader) => reader,
+            Err(ArchiveError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                self.summary.segments_removed += 1;
+                return ControlFlow::Continue(());
+            }
             Err(e) => {
-                // Also how a segment deleted by retention since the snapshot shows up.
                 self.damage(segment.path.clone(), e);
                 return ControlFlow::Continue(());
             }

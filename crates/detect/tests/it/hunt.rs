@@ -448,3 +448,44 @@ fn bad_patterns_are_refused_with_their_reason() {
     );
     assert!(hunter.is_empty());
 }
+
+#[test]
+fn hunts_run_while_events_are_appended_and_segments_expire() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = detect::ArchiveConfig {
+        retention: detect::Retention {
+            max_age: None,
+            max_bytes: Some(64 << 10),
+        },
+        ..small_config()
+    };
+    let archive = std::sync::Arc::new(Archive::open(dir.path(), config)?);
+    let writer = {
+        let archive = archive.clone();
+        std::thread::spawn(move || -> anyhow::Result<()> {
+            let stream = events(3000, T0, 1_000_000, &[1], 77);
+            for chunk in stream.chunks(100) {
+                archive.append_batch(chunk)?;
+                archive.flush()?;
+                archive.enforce_retention(Timestamp::from_micros(T0))?;
+            }
+            Ok(())
+        })
+    };
+    let mut hunter = Hunter::new();
+    hunter.add_pattern("[network-traffic:dst_port = 443]")?;
+    let mut hunts = 0;
+    while !writer.is_finished() || hunts == 0 {
+        let summary = hunter.run(&archive.snapshot(), &everything(1), &mut |_: HuntHit| {
+            ControlFlow::Continue(())
+        })?;
+        // Segments deleted under the hunt are counted, not reported as damage.
+        assert!(summary.damaged.is_empty(), "{:?}", summary.damaged);
+        hunts += 1;
+    }
+    writer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the writer panicked"))??;
+    assert!(archive.stats().bytes <= (64 << 10) + (16 << 10));
+    Ok(())
+}
