@@ -327,8 +327,8 @@ enum Searcher {
 }
 
 impl Searcher {
-    fn new(needles: &[Needle]) -> Result<Searcher, HuntError> {
-        let bytes: Vec<Vec<u8>> = needles.iter().map(Needle::bytes).collect();
+    fn new(needles: &[&Needle]) -> Result<Searcher, HuntError> {
+        let bytes: Vec<Vec<u8>> = needles.iter().map(|n| n.bytes()).collect();
         if bytes.len() <= MAX_SINGLE_NEEDLES {
             Ok(Searcher::Single(
                 bytes
@@ -369,7 +369,12 @@ struct Run<'h> {
     single: IndicatorSet,
     temporal: Option<IndicatorSet>,
     any_single: bool,
+    /// Looks for the needles of the patterns' most selective clauses across a whole block;
+    /// its matches are indexes into `designated`.
     searcher: Option<Searcher>,
+    designated: Vec<u32>,
+    /// Every needle, sought inside one record once a designated needle was found there.
+    finders: Vec<memmem::Finder<'static>>,
     /// Single-event patterns by the needles of their most selective clause: a pattern can
     /// pass only through one of these.
     by_needle: Vec<Vec<usize>>,
@@ -444,10 +449,19 @@ impl<'h> Run<'h> {
             Some(types)
         };
         let searcher = if any_single {
-            Some(Searcher::new(&hunter.needles)?)
+            let needles: Vec<&Needle> = designated
+                .iter()
+                .map(|&n| &hunter.needles[n as usize])
+                .collect();
+            Some(Searcher::new(&needles)?)
         } else {
             None
         };
+        let finders = hunter
+            .needles
+            .iter()
+            .map(|n| memmem::Finder::new(&n.bytes()).into_owned())
+            .collect();
         Ok(Run {
             hunter,
             scope: *scope,
@@ -455,6 +469,8 @@ impl<'h> Run<'h> {
             temporal,
             any_single,
             searcher,
+            designated,
+            finders,
             by_needle,
             always,
             filter_keys,
@@ -631,7 +647,9 @@ impl<'h> Run<'h> {
         ControlFlow::Continue(())
     }
 
-    /// Which records some single-event pattern may match, by the needles they contain.
+    /// Which records some single-event pattern may match, by the needles they contain: the
+    /// designated needles are sought across the block, the others only inside the records
+    /// where a designated one was found.
     fn candidates(&self, raw: &[u8], records: &[Record<'_>]) -> Vec<bool> {
         let mut candidates = vec![self.always && self.any_single; records.len()];
         if self.always {
@@ -641,27 +659,44 @@ impl<'h> Run<'h> {
             return candidates;
         };
         let mut found: Vec<(usize, u32)> = Vec::new();
-        searcher.find(raw, |needle, position| {
+        searcher.find(raw, |index, position| {
             // The record holding the position: the last one starting at or before it.
             let record = records.partition_point(|r| r.start <= position);
-            if let Some(record) = record.checked_sub(1) {
+            if let (Some(record), Some(&needle)) =
+                (record.checked_sub(1), self.designated.get(index as usize))
+            {
                 found.push((record, needle));
             }
         });
         found.sort_unstable();
         found.dedup();
         let mut rest = found.as_slice();
+        let mut checked: Vec<(u32, bool)> = Vec::new();
         while let Some(&(record, _)) = rest.first() {
             let len = rest.iter().take_while(|(r, _)| *r == record).count();
             let (these, after) = rest.split_at(len);
             rest = after;
-            if !self
-                .scope
-                .contains(records[record].owner, records[record].at)
-            {
+            let this = &records[record];
+            if !self.scope.contains(this.owner, this.at) {
                 continue;
             }
-            let present = |needle: u32| these.binary_search(&(record, needle)).is_ok();
+            let end = records.get(record + 1).map_or(raw.len(), |next| next.start);
+            let bytes = raw.get(this.start..end).unwrap_or_default();
+            checked.clear();
+            let mut present = |needle: u32| {
+                if these.binary_search(&(record, needle)).is_ok() {
+                    return true;
+                }
+                if let Some(&(_, known)) = checked.iter().find(|(n, _)| *n == needle) {
+                    return known;
+                }
+                let known = self
+                    .finders
+                    .get(needle as usize)
+                    .is_some_and(|f| f.find(bytes).is_some());
+                checked.push((needle, known));
+                known
+            };
             candidates[record] = these.iter().any(|&(_, needle)| {
                 self.by_needle[needle as usize].iter().any(|&pattern| {
                     self.hunter.definitions[pattern]
