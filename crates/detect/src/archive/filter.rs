@@ -84,8 +84,9 @@ impl Bloom {
         let (first, step) = (key & 0xffff_ffff, (key >> 32) | 1);
         (0..u64::from(self.probes)).map(move |i| {
             let spread = first.wrapping_add(i.wrapping_mul(step)) & 0xffff_ffff;
-            // Multiply-shift maps a 32-bit value onto [0, bits) without a division.
-            ((spread * bits) >> 32) as usize
+            // Multiply-shift maps a 32-bit value onto [0, bits) without a division; in 128
+            // bits, since a damaged file may claim a filter of any size.
+            ((u128::from(spread) * u128::from(bits)) >> 32) as usize
         })
     }
 

@@ -423,7 +423,9 @@ impl Archive {
         self.append_batch(std::slice::from_ref(event))
     }
 
-    /// Appends events; they are durable after the next successful [`Archive::flush`].
+    /// Appends events; they are durable after the next successful [`Archive::flush`]. An
+    /// event refused (too large, too many objects, a write that failed) stops the batch: the
+    /// events before it are appended, it and those after it are not.
     pub fn append_batch(&self, events: &[ArchivedEvent]) -> Result<(), ArchiveError> {
         let mut state = self.lock();
         for event in events {
@@ -794,6 +796,17 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// The organisation's events of the last `window` before `now`: what a retro-hunt for a
+    /// new indicator covers.
+    pub fn recent(owner: OrgId, now: Timestamp, window: Duration) -> Scope {
+        let micros = i64::try_from(window.as_micros()).unwrap_or(i64::MAX);
+        Scope {
+            owner,
+            since: Timestamp::from_micros(now.as_micros().saturating_sub(micros)),
+            until: Timestamp::from_micros(now.as_micros().saturating_add(1)),
+        }
+    }
+
     pub fn overlaps(&self, min_at: i64, max_at: i64) -> bool {
         min_at < self.until.as_micros() && max_at >= self.since.as_micros()
     }

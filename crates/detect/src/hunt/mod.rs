@@ -17,6 +17,45 @@
 //! between observations) keep state from event to event, so every event in scope is matched
 //! against them, in archive order; they disable steps 2 and 3 for the hunt. A hunt reads a
 //! [`Snapshot`]: events appended after it was taken are not seen.
+//!
+//! A retro-hunt for an indicator that just arrived:
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::ops::ControlFlow;
+//! use std::time::Duration;
+//! use detect::{Archive, ArchiveConfig, ArchivedEvent, HuntHit, Hunter, Scope};
+//! use stix::Timestamp;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let archive = Archive::open(dir.path().join("archive"), ArchiveConfig::default())?;
+//! let now = Timestamp::now();
+//! archive.append(&ArchivedEvent {
+//!     at: now,
+//!     owner: 7,
+//!     source: "zeek:dns".to_owned(),
+//!     objects: vec![serde_json::json!({"type": "domain-name", "value": "c2.example"})],
+//! })?;
+//! archive.flush()?;
+//!
+//! let mut hunter = Hunter::new();
+//! hunter.add_indicator(
+//!     "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
+//!     "[domain-name:value = 'c2.example']",
+//!     None,
+//!     None,
+//! )?;
+//! let scope = Scope::recent(7, now, Duration::from_secs(7 * 86_400));
+//! let mut alerts = Vec::new();
+//! let summary = hunter.run(&archive.snapshot(), &scope, &mut |hit: HuntHit| {
+//!     alerts.push(hit);
+//!     ControlFlow::Continue(())
+//! })?;
+//! assert_eq!(alerts.len(), 1);
+//! assert_eq!(summary.progress.fraction(), 1.0);
+//! # Ok(())
+//! # }
+//! ```
 
 mod needles;
 
