@@ -296,7 +296,7 @@ impl Archive {
             }
         }
         found.sort();
-        let next_seq = found.last().map_or(1, |(seq, _)| seq + 1);
+        let next_seq = found.last().map_or(1, |(seq, _)| seq.saturating_add(1));
         let mut sealed = Vec::new();
         for (seq, path) in found {
             match Self::open_segment(&path, seq, &mut report) {
@@ -530,7 +530,7 @@ impl Archive {
             .create_new(true)
             .open(&path)
             .map_err(io_error(&path))?;
-        state.next_seq += 1;
+        state.next_seq = state.next_seq.saturating_add(1);
         let header = SegmentHeader { seq, window_start };
         if let Err(e) = file.write_all(&header.encode()) {
             drop(file);
