@@ -22,7 +22,7 @@
 //!   and see only its events.
 
 mod filter;
-mod format;
+pub(crate) mod format;
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions};

@@ -58,6 +58,7 @@
 //! ```
 
 mod needles;
+mod project;
 
 use std::collections::HashMap;
 use std::io;
@@ -74,6 +75,7 @@ use stix::Timestamp;
 use crate::archive::{decode_objects, value_hash, ArchiveError, Bloom, Record, Scope, Snapshot};
 
 pub use needles::{requirements, Clause, Needle};
+use project::Projection;
 
 /// More filter keys than this and a filter would let nearly every block through anyway.
 const MAX_FILTER_KEYS: usize = 64;
@@ -207,36 +209,45 @@ struct Definition {
     clauses: Option<Vec<Vec<u32>>>,
     /// The most selective of the clauses.
     designated: usize,
-    /// The object types the pattern's comparisons name.
-    types: Vec<String>,
+    /// The object types and first properties the pattern's comparisons read.
+    reads: Vec<(String, Option<String>)>,
     /// Whether some comparison follows a `_ref` or `_refs` property to another object.
     follows_refs: bool,
 }
 
-fn shape(expr: &ObsExpr, types: &mut Vec<String>, follows_refs: &mut bool) {
-    fn comparison(expr: &CmpExpr, types: &mut Vec<String>, follows_refs: &mut bool) {
+/// What a pattern reads of an event: per comparison, the object type and the first property
+/// of its path (`None` when the path starts otherwise); and whether some path follows a
+/// reference to another object.
+fn shape(expr: &ObsExpr, reads: &mut Vec<(String, Option<String>)>, follows_refs: &mut bool) {
+    fn comparison(
+        expr: &CmpExpr,
+        reads: &mut Vec<(String, Option<String>)>,
+        follows_refs: &mut bool,
+    ) {
         match expr {
             CmpExpr::Test(test) => {
-                if !types.contains(&test.object_type) {
-                    types.push(test.object_type.clone());
-                }
+                let first = match test.steps.first() {
+                    Some(PathStep::Key(k)) => Some(k.clone()),
+                    _ => None,
+                };
+                reads.push((test.object_type.clone(), first));
                 *follows_refs |= test.steps.iter().any(
                     |s| matches!(s, PathStep::Key(k) if k.ends_with("_ref") || k.ends_with("_refs")),
                 );
             }
             CmpExpr::And(parts) | CmpExpr::Or(parts) => parts
                 .iter()
-                .for_each(|p| comparison(p, types, follows_refs)),
+                .for_each(|p| comparison(p, reads, follows_refs)),
         }
     }
     match expr {
-        ObsExpr::Leaf(cmp) => comparison(cmp, types, follows_refs),
+        ObsExpr::Leaf(cmp) => comparison(cmp, reads, follows_refs),
         ObsExpr::And(parts) | ObsExpr::Or(parts) | ObsExpr::FollowedBy(parts) => {
-            parts.iter().for_each(|p| shape(p, types, follows_refs))
+            parts.iter().for_each(|p| shape(p, reads, follows_refs))
         }
         ObsExpr::Within(inner, _)
         | ObsExpr::Repeats(inner, _)
-        | ObsExpr::StartStop(inner, _, _) => shape(inner, types, follows_refs),
+        | ObsExpr::StartStop(inner, _, _) => shape(inner, reads, follows_refs),
     }
 }
 
@@ -321,8 +332,8 @@ impl Hunter {
             }
             None => (None, 0),
         };
-        let (mut types, mut follows_refs) = (Vec::new(), false);
-        shape(prepared.expr(), &mut types, &mut follows_refs);
+        let (mut reads, mut follows_refs) = (Vec::new(), false);
+        shape(prepared.expr(), &mut reads, &mut follows_refs);
         self.definitions.push(Definition {
             indicator,
             pattern: pattern.to_owned(),
@@ -330,7 +341,7 @@ impl Hunter {
             valid_until,
             clauses,
             designated,
-            types,
+            reads,
             follows_refs,
         });
         Ok(index)
@@ -421,9 +432,8 @@ struct Run<'h> {
     /// Filter keys one of which a block must hold for a single-event pattern to match in it;
     /// `None` when filters cannot decide.
     filter_keys: Option<Vec<u64>>,
-    /// The object types worth decoding, when no pattern follows references: a comparison
-    /// looks only at objects of its own type then.
-    decode_types: Option<Vec<Box<[u8]>>>,
+    /// What to decode of an event, when no pattern follows references (see `project`).
+    projection: Option<Projection>,
     summary: HuntSummary,
     raw: Vec<u8>,
 }
@@ -475,17 +485,14 @@ impl<'h> Run<'h> {
                 })
                 .collect()
         };
-        let decode_types = if hunter.definitions.iter().any(|d| d.follows_refs) {
+        let projection = if hunter.definitions.iter().any(|d| d.follows_refs) {
             None
         } else {
-            let mut types: Vec<Box<[u8]>> = hunter
-                .definitions
-                .iter()
-                .flat_map(|d| d.types.iter().map(|t| t.as_bytes().into()))
-                .collect();
-            types.sort();
-            types.dedup();
-            Some(types)
+            let mut projection = Projection::default();
+            for (object_type, key) in hunter.definitions.iter().flat_map(|d| &d.reads) {
+                projection.read(object_type, key.as_deref());
+            }
+            Some(projection)
         };
         let searcher = if any_single {
             let needles: Vec<&Needle> = designated
@@ -513,7 +520,7 @@ impl<'h> Run<'h> {
             by_needle,
             always,
             filter_keys,
-            decode_types,
+            projection,
             summary: HuntSummary::default(),
             raw: Vec::new(),
         })
@@ -758,8 +765,8 @@ impl<'h> Run<'h> {
         single: bool,
         sink: &mut dyn HuntSink,
     ) -> ControlFlow<()> {
-        let decoded = match &self.decode_types {
-            Some(types) => decode_objects(record, |t| types.iter().any(|w| **w == *t)),
+        let decoded = match &self.projection {
+            Some(projection) => projection.decode(record),
             None => decode_objects(record, |_| true),
         };
         let objects = match decoded {
@@ -809,7 +816,7 @@ impl<'h> Run<'h> {
                     .and_then(|d| d.indicator.clone()),
                 at,
                 source: record.source.to_owned(),
-                objects: match self.decode_types {
+                objects: match self.projection {
                     // Only some objects were decoded; a hit reports them all.
                     Some(_) => decode_objects(record, |_| true).unwrap_or_default(),
                     None => observation.objects().to_vec(),
