@@ -12,10 +12,13 @@ use serde_json::{Map, Value};
 
 use crate::archive::Record;
 
-/// Per object type, the top-level properties to keep (`None`: the whole object).
+/// The top-level properties of an object to keep; `None`: the whole object.
+type Kept = Option<Vec<String>>;
+
+/// Per object type, what to keep of its objects.
 #[derive(Debug, Clone, Default)]
 pub struct Projection {
-    types: Vec<(Box<[u8]>, Option<Vec<String>>)>,
+    types: Vec<(Box<[u8]>, Kept)>,
 }
 
 impl Projection {
