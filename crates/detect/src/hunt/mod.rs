@@ -11,7 +11,9 @@
 //!    whose value filter holds none of them are not read;
 //! 3. in a block that is read, the needles are looked for in the decompressed bytes; only
 //!    events containing, for some pattern, a needle of each of its clauses are decoded and
-//!    matched.
+//!    matched;
+//! 4. when no comparison follows a reference, only the objects of the types the patterns name
+//!    are decoded, and of those only the properties the comparisons read (see `project`).
 //!
 //! Patterns over several observations (`FOLLOWEDBY`, `REPEATS`, `WITHIN`, `AND` and `OR`
 //! between observations) keep state from event to event, so every event in scope is matched
