@@ -18,6 +18,10 @@
 //! - **Retention.** [`Archive::enforce_retention`] deletes whole sealed segments: those whose
 //!   newest event is older than the maximum age, then the oldest until the archive fits the
 //!   maximum size.
+//! - **One writer.** One process opens the archive with [`Archive::open`] (which seals what a
+//!   crash left open, so it must not run beside a live writer); others read it with
+//!   [`Snapshot::load`], which changes nothing and reads an open segment up to its last
+//!   complete block.
 //! - **Tenancy.** Every event carries its owner organisation; reads and hunts name one owner
 //!   and see only its events.
 
@@ -239,6 +243,75 @@ fn segment_path(dir: &Path, window_start: i64, seq: u64) -> PathBuf {
     dir.join(day).join(format!("{hour}-{seq:010}.seg"))
 }
 
+/// The segment files under the archive directory, by sequence number.
+fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, ArchiveError> {
+    let mut found: Vec<(u64, PathBuf)> = Vec::new();
+    for day in fs::read_dir(dir).map_err(io_error(dir))? {
+        let day = day.map_err(io_error(dir))?.path();
+        if !day.is_dir() {
+            continue;
+        }
+        for file in fs::read_dir(&day).map_err(io_error(&day))? {
+            let path = file.map_err(io_error(&day))?.path();
+            let seq = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(parse_seq);
+            if let Some(seq) = seq {
+                found.push((seq, path));
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Reads what a segment holds without changing it; `None` when it holds no complete block.
+fn view_segment(path: &Path, seq: u64) -> Result<Option<SegmentView>, ArchiveError> {
+    let file = File::open(path).map_err(io_error(path))?;
+    let size = file.size().map_err(io_error(path))?;
+    if size < format::HEADER_LEN {
+        return Ok(None);
+    }
+    let header = SegmentHeader::read(&file).map_err(read_error(path))?;
+    if header.seq != seq {
+        return Err(read_error(path)(ReadError::Corrupt {
+            offset: 16,
+            reason: format!("header names segment {}, the file name {seq}", header.seq).into(),
+        }));
+    }
+    if let Some((summary, sections_crc)) = format::read_summary(&file).map_err(read_error(path))? {
+        return Ok(Some(SegmentView {
+            path: path.to_owned(),
+            seq,
+            bytes: size,
+            events: summary.events,
+            min_at: summary.min_at,
+            max_at: summary.max_at,
+            owners: summary.owners.clone(),
+            layout: Layout::Sealed {
+                summary,
+                sections_crc,
+            },
+        }));
+    }
+    let recovered = format::recover(&file).map_err(read_error(path))?;
+    if recovered.blocks.is_empty() {
+        return Ok(None);
+    }
+    let blocks = recovered.blocks;
+    Ok(Some(SegmentView {
+        path: path.to_owned(),
+        seq,
+        bytes: recovered.valid_len,
+        events: blocks.iter().map(|b| u64::from(b.events)).sum(),
+        min_at: blocks.iter().map(|b| b.min_at).min().unwrap_or(0),
+        max_at: blocks.iter().map(|b| b.max_at).max().unwrap_or(0),
+        owners: recovered.owners,
+        layout: Layout::Open { blocks },
+    }))
+}
+
 fn parse_seq(name: &str) -> Option<u64> {
     let stem = name.strip_suffix(".seg")?;
     let (_, seq) = stem.split_once('-')?;
@@ -278,24 +351,7 @@ impl Archive {
         let dir = dir.as_ref().to_owned();
         fs::create_dir_all(&dir).map_err(io_error(&dir))?;
         let mut report = OpenReport::default();
-        let mut found: Vec<(u64, PathBuf)> = Vec::new();
-        for day in fs::read_dir(&dir).map_err(io_error(&dir))? {
-            let day = day.map_err(io_error(&dir))?.path();
-            if !day.is_dir() {
-                continue;
-            }
-            for file in fs::read_dir(&day).map_err(io_error(&day))? {
-                let path = file.map_err(io_error(&day))?.path();
-                let seq = path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .and_then(parse_seq);
-                if let Some(seq) = seq {
-                    found.push((seq, path));
-                }
-            }
-        }
-        found.sort();
+        let found = list_segments(&dir)?;
         let next_seq = found.last().map_or(1, |(seq, _)| seq.saturating_add(1));
         let mut sealed = Vec::new();
         for (seq, path) in found {
@@ -926,6 +982,30 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// The segments in `dir` as they are on disk, changing nothing: how a process other than
+    /// the one writing (the command line while the server runs) reads the archive. A segment
+    /// still being written is read up to its last complete block; files that are not readable
+    /// segments are listed in the report and left out.
+    pub fn load(dir: impl AsRef<Path>) -> Result<(Snapshot, OpenReport), ArchiveError> {
+        let dir = dir.as_ref();
+        let mut report = OpenReport::default();
+        let mut segments = Vec::new();
+        for (seq, path) in list_segments(dir)? {
+            match view_segment(&path, seq) {
+                Ok(Some(view)) => segments.push(view),
+                Ok(None) => {}
+                // Deleted by the writer's retention since the directory was listed.
+                Err(ArchiveError::Io { source, .. })
+                    if source.kind() == io::ErrorKind::NotFound => {}
+                Err(ArchiveError::Read { source, .. }) => {
+                    report.damaged.push((path, source.to_string()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((Snapshot { segments }, report))
+    }
+
     /// Calls `visit` with every event of the scope, in archive order, decoding each; stops at
     /// the first damaged block with its error.
     pub fn read(

@@ -290,3 +290,42 @@ fn invalid_events_and_configurations_are_refused() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn another_process_reads_the_archive_without_disturbing_the_writer() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let archive = Archive::open(dir.path(), small_config())?;
+    let stream = events(400, T0, 1_000_000, &[1], 6);
+    archive.append_batch(&stream[..300])?;
+    archive.flush()?;
+    let files = segment_files(dir.path());
+    let before: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+
+    // The reader sees every flushed event, the open segment's included, and writes nothing.
+    let (snapshot, report) = detect::Snapshot::load(dir.path())?;
+    assert!(report.damaged.is_empty());
+    let mut seen = Vec::new();
+    snapshot.read(&everything(1), |e| {
+        seen.push(e);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    assert_eq!(seen, stream[..300]);
+    let after: Vec<Vec<u8>> = files.iter().map(std::fs::read).collect::<Result<_, _>>()?;
+    assert_eq!(before, after);
+
+    // The writer goes on as if nothing happened.
+    archive.append_batch(&stream[300..])?;
+    archive.close()?;
+    let (snapshot, _) = detect::Snapshot::load(dir.path())?;
+    let mut seen = Vec::new();
+    snapshot.read(&everything(1), |e| {
+        seen.push(e);
+        std::ops::ControlFlow::Continue(())
+    })?;
+    assert_eq!(seen, stream);
+    assert!(Archive::open(dir.path(), small_config())?
+        .report()
+        .recovered
+        .is_empty());
+    Ok(())
+}

@@ -9,8 +9,21 @@ use proptest::prelude::*;
 
 use crate::common::*;
 
-/// Opens, reads and hunts over whatever is in `dir`; any outcome but a panic is acceptable.
+/// Loads, opens, reads and hunts over whatever is in `dir`; any outcome but a panic is
+/// acceptable.
 fn exercise(dir: &Path) {
+    if let Ok((snapshot, _)) = detect::Snapshot::load(dir) {
+        let _ = snapshot.read(&everything(1), |_| ControlFlow::Continue(()));
+        let mut hunter = Hunter::new();
+        if hunter
+            .add_pattern("[ipv4-addr:value ISSUBSET '198.51.100.0/24']")
+            .is_ok()
+        {
+            let _ = hunter.run(&snapshot, &everything(2), &mut |_: HuntHit| {
+                ControlFlow::Continue(())
+            });
+        }
+    }
     let Ok(archive) = Archive::open(dir, small_config()) else {
         return;
     };
