@@ -10,6 +10,6 @@ pub mod archive;
 pub mod hunt;
 
 pub use archive::{
-    Archive, ArchiveConfig, ArchiveError, ArchivedEvent, Retention, Scope, Snapshot,
+    Archive, ArchiveConfig, ArchiveError, ArchivedEvent, EventRef, Retention, Scope, Snapshot,
 };
-pub use hunt::{EventRef, HuntError, HuntHit, HuntSink, HuntSummary, Hunter, Progress};
+pub use hunt::{HuntError, HuntHit, HuntSink, HuntSummary, Hunter, Progress};

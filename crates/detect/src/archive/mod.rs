@@ -843,6 +843,32 @@ pub fn decode_objects(
     Ok(objects)
 }
 
+/// Where an event is in the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EventRef {
+    pub segment: u64,
+    /// Offset of the event's block in the segment file.
+    pub block: u64,
+    /// Position of the event in its block.
+    pub index: u32,
+}
+
+impl EventRef {
+    pub(crate) fn encode(&self) -> String {
+        format!("{}:{}:{}", self.segment, self.block, self.index)
+    }
+
+    pub(crate) fn decode(text: &str) -> Option<EventRef> {
+        let mut parts = text.split(':');
+        let event = EventRef {
+            segment: parts.next()?.parse().ok()?,
+            block: parts.next()?.parse().ok()?,
+            index: parts.next()?.parse().ok()?,
+        };
+        parts.next().is_none().then_some(event)
+    }
+}
+
 /// Which events a read or a hunt covers: one organisation's, in `[since, until)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Scope {
@@ -1054,5 +1080,46 @@ impl Snapshot {
 
     pub fn bytes(&self) -> u64 {
         self.segments.iter().map(|s| s.bytes).sum()
+    }
+
+    /// The event at `at`, if it is there and belongs to `owner`: for instance each event of a
+    /// hunt hit that spans several.
+    pub fn event(
+        &self,
+        owner: OrgId,
+        at: &EventRef,
+    ) -> Result<Option<ArchivedEvent>, ArchiveError> {
+        let Some(segment) = self.segments.iter().find(|s| s.seq == at.segment) else {
+            return Ok(None);
+        };
+        if segment.owners.binary_search(&owner).is_err() {
+            return Ok(None);
+        }
+        let reader = segment.open()?;
+        let Some(block) = reader.blocks().iter().find(|b| b.offset == at.block) else {
+            return Ok(None);
+        };
+        let mut raw = Vec::new();
+        reader.read_block(block, &mut raw)?;
+        let Some(record) = reader.records(block, &raw).nth(at.index as usize) else {
+            return Ok(None);
+        };
+        let record = record?;
+        if record.owner != owner {
+            return Ok(None);
+        }
+        let objects = decode_objects(&record, |_| true).map_err(|e| ArchiveError::Read {
+            path: reader.path().to_owned(),
+            source: ReadError::Corrupt {
+                offset: block.offset,
+                reason: format!("event objects are not JSON: {e}").into(),
+            },
+        })?;
+        Ok(Some(ArchivedEvent {
+            at: Timestamp::from_micros(record.at),
+            owner: record.owner,
+            source: record.source.to_owned(),
+            objects,
+        }))
     }
 }

@@ -74,6 +74,7 @@ use pattern::PathStep;
 use serde_json::Value;
 use stix::Timestamp;
 
+pub use crate::archive::EventRef;
 use crate::archive::{decode_objects, value_hash, ArchiveError, Bloom, Record, Scope, Snapshot};
 
 pub use needles::{requirements, Clause, Needle};
@@ -98,32 +99,6 @@ pub enum HuntError {
     },
     #[error("cannot build the needle search: {0}")]
     Search(String),
-}
-
-/// Where an event is in the archive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct EventRef {
-    pub segment: u64,
-    /// Offset of the event's block in the segment file.
-    pub block: u64,
-    /// Position of the event in its block.
-    pub index: u32,
-}
-
-impl EventRef {
-    fn encode(&self) -> String {
-        format!("{}:{}:{}", self.segment, self.block, self.index)
-    }
-
-    fn decode(text: &str) -> Option<EventRef> {
-        let mut parts = text.split(':');
-        let event = EventRef {
-            segment: parts.next()?.parse().ok()?,
-            block: parts.next()?.parse().ok()?,
-            index: parts.next()?.parse().ok()?,
-        };
-        parts.next().is_none().then_some(event)
-    }
 }
 
 /// A pattern matched archived events.

@@ -400,6 +400,19 @@ fn patterns_over_several_events_name_every_event_of_the_match() -> anyhow::Resul
         ControlFlow::Continue(())
     })?;
     assert_eq!(hits[0].at, seen["e80"]);
+    // Each event of the match can be read back, by its owner only.
+    let snapshot = archive.snapshot();
+    let sources: Vec<String> = hits[0]
+        .events
+        .iter()
+        .map(|at| snapshot.event(1, at))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .map(|e| e.source)
+        .collect();
+    assert_eq!(sources, ["e50", "e80"]);
+    assert_eq!(snapshot.event(2, &hits[0].events[0])?, None);
     // Too far apart for a shorter window.
     let mut tight = Hunter::new();
     tight.add_pattern(
