@@ -23,11 +23,12 @@ ensure_venv() {
     fi
 }
 
-# locate_kawal ROOT FORCE_BUILD — sets KAWAL to $KAWAL_BIN, or to the debug build of ROOT,
+# locate_kawal ROOT FORCE_BUILD — sets KAWAL to $KAWAL_BIN, or to the debug build of ROOT (in
+# $CARGO_TARGET_DIR when set),
 # building it when it is missing or FORCE_BUILD is 1.
 locate_kawal() {
     local root=$1 force_build=$2
-    KAWAL="${KAWAL_BIN:-$root/target/debug/kawal}"
+    KAWAL="${KAWAL_BIN:-${CARGO_TARGET_DIR:-$root/target}/debug/kawal}"
     if [[ -z "${KAWAL_BIN:-}" && ($force_build == 1 || ! -x "$KAWAL") ]]; then
         log "building kawal (cargo build -p kawal)"
         (cd "$root" && cargo build --quiet -p kawal)
