@@ -176,3 +176,46 @@ impl Exchange {
         Ok(self.store().alerts(&query)?)
     }
 }
+
+impl Exchange {
+    /// Whose archived events a principal may hunt through: its own organisation's, with an
+    /// `admin` or `analyst` token, since hunts show the events themselves.
+    pub fn hunt_owner(&self, who: &Principal) -> Result<OrgId> {
+        match (who.org(), who.role()) {
+            (Some(org), Some(Role::Admin | Role::Analyst)) => Ok(org),
+            (Some(_), Some(role)) => Err(Error::Forbidden(format!(
+                "role `{role}` may not hunt through archived events; use an admin or analyst token"
+            ))),
+            _ => Err(Error::Unauthenticated(
+                "hunts are run with an organisation's token".to_owned(),
+            )),
+        }
+    }
+
+    /// The alerts `org` already has from `indicator` on events observed at `observed`: a
+    /// retro-hunt raises none for an event that has one.
+    pub fn alerts_on_event(
+        &self,
+        org: OrgId,
+        indicator: &str,
+        observed: Timestamp,
+    ) -> Result<Vec<Alert>> {
+        let query = AlertQuery {
+            org,
+            after: None,
+            indicator: Some(indicator.to_owned()),
+            observed_since: Some(observed),
+            observed_until: Some(Timestamp::from_micros(
+                observed.as_micros().saturating_add(1),
+            )),
+            retro: None,
+            limit: 10_000,
+        };
+        Ok(self
+            .store()
+            .alerts(&query)?
+            .into_iter()
+            .map(|(_, alert)| alert)
+            .collect())
+    }
+}

@@ -28,5 +28,5 @@ pub use archive::{
 };
 pub use event::{Payload, PayloadError};
 pub use hunt::{HuntError, HuntHit, HuntSink, HuntSummary, Hunter, Progress};
-pub use monitor::{Monitor, MonitorError};
+pub use monitor::{AddedIndicator, Arrivals, Monitor, MonitorError, Refreshed};
 pub use normalise::{NormaliseError, Normalised};

@@ -18,6 +18,8 @@ use matcher::{IndicatorSet, Observation};
 use serde_json::Value;
 use stix::Timestamp;
 
+use crate::hunt::HuntHit;
+
 /// How often, by default, an organisation's set is reconciled with what it may read now.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 
@@ -54,6 +56,54 @@ pub struct Applied {
     /// Versions not matched: other pattern languages, patterns that do not compile, versions
     /// older than the one in the set.
     pub ignored: usize,
+}
+
+/// An indicator that entered an organisation's set: what a retro-hunt runs, exactly as it was
+/// put in the set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddedIndicator {
+    pub info: IndicatorInfo,
+    pub pattern: String,
+    pub valid_from: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+}
+
+impl AddedIndicator {
+    /// The alert for a retro-hunt hit of this indicator in `org`'s archived events.
+    pub fn retro_alert(&self, org: OrgId, hit: &HuntHit) -> Alert {
+        Alert {
+            id: uuid::Uuid::new_v4().to_string(),
+            org,
+            observed: hit.at,
+            raised: Timestamp::now(),
+            indicator: self.info.id.clone(),
+            indicator_name: self.info.name.clone(),
+            collection: self.info.collection.clone(),
+            source: hit.source.clone(),
+            retro: true,
+            objects: hit.objects.clone(),
+        }
+    }
+}
+
+/// Indicators that entered one organisation's set in one refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrivals {
+    pub org: OrgId,
+    /// Taken under the set's lock before the indicators went in: events matched before this
+    /// instant could not raise their alerts, events matched after it could.
+    pub at: Timestamp,
+    pub indicators: Vec<AddedIndicator>,
+}
+
+/// What a refresh of every loaded set did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Refreshed {
+    pub applied: Applied,
+    /// Per organisation, the indicators that were not in its set before (not those of a set
+    /// loaded for the first time, whose events were never matched without them while it
+    /// existed).
+    pub arrivals: Vec<Arrivals>,
 }
 
 /// One organisation's indicators, compiled.
@@ -127,7 +177,12 @@ impl OrgIndicators {
         self.known.get(id).filter(|k| k.active).map(|k| &k.info)
     }
 
-    fn apply(&mut self, candidate: Candidate, applied: &mut Applied) {
+    fn apply(
+        &mut self,
+        candidate: Candidate,
+        applied: &mut Applied,
+        added: &mut Vec<AddedIndicator>,
+    ) {
         let id = candidate.info.id.clone();
         if let Some(known) = self.known.get(&id) {
             if known.info.version >= candidate.info.version {
@@ -147,6 +202,14 @@ impl OrgIndicators {
             applied.replaced += 1;
         } else if active {
             applied.added += 1;
+            if let Some((pattern, valid_from, valid_until)) = &candidate.pattern {
+                added.push(AddedIndicator {
+                    info: candidate.info.clone(),
+                    pattern: pattern.clone(),
+                    valid_from: *valid_from,
+                    valid_until: *valid_until,
+                });
+            }
         } else {
             applied.ignored += 1;
         }
@@ -239,8 +302,9 @@ impl Monitor {
         Ok(orgs.entry(org).or_insert(set).clone())
     }
 
-    /// Brings every loaded organisation's set up to date; returns what changed.
-    pub fn refresh(&self) -> Result<Applied, MonitorError> {
+    /// Brings every loaded organisation's set up to date; returns what changed and which
+    /// indicators each organisation gained.
+    pub fn refresh(&self) -> Result<Refreshed, MonitorError> {
         let loaded: Vec<_> = self
             .orgs
             .read()
@@ -248,18 +312,26 @@ impl Monitor {
             .iter()
             .map(|(org, set)| (*org, set.clone()))
             .collect();
-        let mut total = Applied::default();
+        let mut refreshed = Refreshed::default();
         for (org, set) in loaded {
-            let applied = self.refresh_one(org, &set)?;
+            let (applied, arrivals) = self.refresh_one(org, &set)?;
+            let total = &mut refreshed.applied;
             total.added += applied.added;
             total.replaced += applied.replaced;
             total.removed += applied.removed;
             total.ignored += applied.ignored;
+            if !arrivals.indicators.is_empty() {
+                refreshed.arrivals.push(arrivals);
+            }
         }
-        Ok(total)
+        Ok(refreshed)
     }
 
-    fn refresh_one(&self, org: OrgId, set: &Mutex<OrgIndicators>) -> Result<Applied, MonitorError> {
+    fn refresh_one(
+        &self,
+        org: OrgId,
+        set: &Mutex<OrgIndicators>,
+    ) -> Result<(Applied, Arrivals), MonitorError> {
         let (cursors, reconcile) = {
             let set = lock(set);
             let due = set
@@ -280,8 +352,13 @@ impl Monitor {
         };
         let mut applied = Applied::default();
         let mut set = lock(set);
+        let mut arrivals = Arrivals {
+            org,
+            at: Timestamp::now(),
+            indicators: Vec::new(),
+        };
         for candidate in candidates {
-            set.apply(candidate, &mut applied);
+            set.apply(candidate, &mut applied, &mut arrivals.indicators);
         }
         set.cursors = updates.cursors;
         if let Some(readable) = readable {
@@ -305,7 +382,7 @@ impl Monitor {
             }
             set.reconciled = Some(Instant::now());
         }
-        Ok(applied)
+        Ok((applied, arrivals))
     }
 
     /// Matches one event of `org`'s sensors.

@@ -51,6 +51,9 @@ struct File {
     sighting_window_s: Option<u64>,
     #[serde(default)]
     webhooks: Vec<WebhookEntry>,
+    archive_days: Option<u64>,
+    archive_max_bytes: Option<u64>,
+    retro_hunt_days: Option<u64>,
 }
 
 /// `[[webhooks]]`: where one organisation's alerts are POSTed, signed.
@@ -171,7 +174,21 @@ pub struct Config {
     /// How long alerts of one indicator are gathered into one sighting.
     pub sighting_window: std::time::Duration,
     pub webhooks: Vec<WebhookEntry>,
+    /// Archived events older than this are deleted (by whole segments).
+    pub archive_max_age: std::time::Duration,
+    /// The oldest archived events are deleted while the archive is larger than this.
+    pub archive_max_bytes: u64,
+    /// How far back a new indicator is hunted for in the archive.
+    pub retro_hunt: std::time::Duration,
 }
+
+/// The archive keeps a month of events unless told otherwise.
+const DEFAULT_ARCHIVE_DAYS: u64 = 30;
+const DEFAULT_ARCHIVE_MAX_BYTES: u64 = 10 << 30;
+const DEFAULT_RETRO_HUNT_DAYS: u64 = 7;
+/// Below this the archive could not hold one segment being written.
+const MIN_ARCHIVE_BYTES: u64 = 1 << 20;
+const DAY: u64 = 86_400;
 
 impl Config {
     pub fn load(args: &DataArgs, listen: Option<&str>) -> Result<Config> {
@@ -203,6 +220,21 @@ impl Config {
         anyhow::ensure!(
             sighting_window_s >= 1,
             "sighting_window_s must be at least 1"
+        );
+        let archive_days = file.archive_days.unwrap_or(DEFAULT_ARCHIVE_DAYS);
+        anyhow::ensure!(
+            (1..=36_500).contains(&archive_days),
+            "archive_days must be between 1 and 36500"
+        );
+        let archive_max_bytes = file.archive_max_bytes.unwrap_or(DEFAULT_ARCHIVE_MAX_BYTES);
+        anyhow::ensure!(
+            archive_max_bytes >= MIN_ARCHIVE_BYTES,
+            "archive_max_bytes must be at least {MIN_ARCHIVE_BYTES}"
+        );
+        let retro_hunt_days = file.retro_hunt_days.unwrap_or(DEFAULT_RETRO_HUNT_DAYS);
+        anyhow::ensure!(
+            retro_hunt_days <= archive_days,
+            "retro_hunt_days ({retro_hunt_days}) cannot be more than archive_days ({archive_days}): older events are not kept"
         );
         for hook in &file.webhooks {
             anyhow::ensure!(
@@ -251,6 +283,9 @@ impl Config {
             sources,
             sighting_window: std::time::Duration::from_secs(sighting_window_s),
             webhooks: file.webhooks,
+            archive_max_age: std::time::Duration::from_secs(archive_days * DAY),
+            archive_max_bytes,
+            retro_hunt: std::time::Duration::from_secs(retro_hunt_days * DAY),
         })
     }
 }
@@ -415,6 +450,47 @@ mod tests {
             Ok(_) => panic!("accepted: {text}"),
             Err(e) => format!("{e:#}"),
         }
+    }
+
+    #[test]
+    fn archive_keys_have_defaults_and_bounds() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            let path = dir.path().join("kawal.toml");
+            std::fs::write(&path, text).unwrap();
+            let args = DataArgs {
+                data: Some(dir.path().to_owned()),
+                config: Some(path),
+            };
+            Config::load(&args, None).map_err(|e| format!("{e:#}"))
+        };
+        let days = |n: u64| std::time::Duration::from_secs(n * DAY);
+        let defaults = load("").unwrap();
+        assert_eq!(defaults.archive_max_age, days(30));
+        assert_eq!(defaults.archive_max_bytes, 10 << 30);
+        assert_eq!(defaults.retro_hunt, days(7));
+        let set =
+            load("archive_days = 10\narchive_max_bytes = 1048576\nretro_hunt_days = 2\n").unwrap();
+        assert_eq!(
+            (set.archive_max_age, set.archive_max_bytes, set.retro_hunt),
+            (days(10), 1 << 20, days(2))
+        );
+        assert_eq!(
+            load("archive_days = 0").err().unwrap(),
+            "archive_days must be between 1 and 36500"
+        );
+        assert_eq!(
+            load("archive_max_bytes = 10").err().unwrap(),
+            "archive_max_bytes must be at least 1048576"
+        );
+        assert_eq!(
+            load("archive_days = 3\nretro_hunt_days = 7").err().unwrap(),
+            "retro_hunt_days (7) cannot be more than archive_days (3): older events are not kept"
+        );
+        assert!(load("archive_dayz = 3")
+            .err()
+            .unwrap()
+            .contains("unknown field `archive_dayz`"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `kawal`: the exchange's one binary — server, administration, import and export.
 
 mod config;
+mod hunt;
 mod patterns;
 mod verify;
 
@@ -67,6 +68,9 @@ enum Command {
         #[command(subcommand)]
         command: patterns::PatternCommand,
     },
+    /// Hunt through an organisation's archived sensor events with a STIX pattern (works while
+    /// the server runs): hits as NDJSON on standard output, progress on standard error.
+    Hunt(hunt::HuntArgs),
     /// Export the newest version of each object of a collection as a STIX 2.1 bundle.
     Export {
         #[arg(long)]
@@ -206,6 +210,7 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             data,
         } => export(&data, &collection, org.as_deref(), &output).map(|()| done),
         Command::Pattern { command } => Ok(patterns::run(command)),
+        Command::Hunt(args) => hunt::run(args),
         Command::Verify { command } => verify::run(command).map(|()| done),
         Command::Log { command } => verify::monitor(command).map(|()| done),
     }
@@ -314,6 +319,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         mappings: config.sources.mappings.clone(),
         sighting_window: config.sighting_window,
         webhooks,
+        archive: Some(open_archive(&config)?),
     };
     let sources = event_sources(&exchange, &config)?;
     let state = server::AppState::new(exchange, server_config);
@@ -337,6 +343,45 @@ fn serve(args: ServeArgs) -> Result<()> {
         Ok(())
     })
 }
+
+/// The event archive in `<data>/archive`, with the configured retention; the server is its one
+/// writer.
+fn open_archive(config: &Config) -> Result<server::ArchiveSettings> {
+    let dir = config.data.join("archive");
+    let archive = detect::Archive::open(
+        &dir,
+        detect::ArchiveConfig {
+            retention: detect::Retention {
+                max_age: Some(config.archive_max_age),
+                max_bytes: Some(config.archive_max_bytes),
+            },
+            ..detect::ArchiveConfig::default()
+        },
+    )
+    .with_context(|| format!("cannot open the event archive {}", dir.display()))?;
+    let report = archive.report();
+    for (path, dropped, why) in &report.recovered {
+        println!(
+            "archive: sealed {} after an interrupted write ({dropped} bytes of torn tail dropped{})",
+            path.display(),
+            why.as_deref().map(|w| format!(": {w}")).unwrap_or_default()
+        );
+    }
+    for (path, why) in &report.damaged {
+        println!(
+            "archive: {} is not a readable segment and is left unused: {why}",
+            path.display()
+        );
+    }
+    Ok(server::ArchiveSettings {
+        archive: Arc::new(archive),
+        retro_hunt: config.retro_hunt,
+        retention_every: ARCHIVE_RETENTION_EVERY,
+    })
+}
+
+/// Retention deletes whole segments of an hour each; checking more often gains nothing.
+const ARCHIVE_RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The configured syslog listeners and tailed files, with the organisations named as their
 /// owners, which must exist.

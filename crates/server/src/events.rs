@@ -348,6 +348,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Events waiting between a source and matching.",
         per_source(&|c| c.queued.load(Ordering::Relaxed)),
     );
+    if let Some(archive) = state.archive() {
+        text.push_str(&format!(
+            "# HELP kawal_events_archive_failures_total Events matched but not archived (the error is logged).\n# TYPE kawal_events_archive_failures_total counter\nkawal_events_archive_failures_total {}\n",
+            archive.failures.load(Ordering::Relaxed)
+        ));
+    }
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -3,11 +3,13 @@
 //! files (`sources`); sightings shared back and alert webhooks.
 //! Only this crate knows HTTP; every decision about content is made by `core`.
 
+mod archive;
 mod auth;
 mod error;
 mod events;
 mod feeds;
 mod filters;
+mod hunts;
 mod log;
 mod negotiate;
 mod openapi;
@@ -28,6 +30,7 @@ use axum::http::{Method, StatusCode, Uri};
 use axum::Router;
 use kawal_core::Exchange;
 
+pub use archive::ArchiveSettings;
 pub use error::ApiError;
 pub use negotiate::{STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
 pub use taxii::{API_ROOT, RECIPIENTS_HEADER};
@@ -68,6 +71,9 @@ pub struct ServerConfig {
     pub sighting_window: Duration,
     /// Receivers of alerts.
     pub webhooks: Vec<Webhook>,
+    /// The event archive, which this server alone writes; without it events are matched
+    /// but neither kept nor hunted.
+    pub archive: Option<ArchiveSettings>,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +87,7 @@ impl Default for ServerConfig {
             mappings: BTreeMap::new(),
             sighting_window: detect::sightings::DEFAULT_WINDOW,
             webhooks: Vec::new(),
+            archive: None,
         }
     }
 }
@@ -93,17 +100,22 @@ struct Shared {
     config: ServerConfig,
     feeds: feeds::FeedCache,
     monitoring: events::Monitoring,
+    archive: Option<archive::EventArchive>,
+    hunts: hunts::Hunts,
 }
 
 impl AppState {
     pub fn new(exchange: Exchange, config: ServerConfig) -> Self {
         let exchange = Arc::new(exchange);
         let monitoring = events::Monitoring::new(detect::Monitor::new(exchange.clone()));
+        let archive = config.archive.clone().map(archive::EventArchive::start);
         AppState(Arc::new(Shared {
             exchange,
             config,
             feeds: feeds::FeedCache::default(),
             monitoring,
+            archive,
+            hunts: hunts::Hunts::default(),
         }))
     }
 
@@ -121,6 +133,14 @@ impl AppState {
 
     pub(crate) fn monitoring(&self) -> &events::Monitoring {
         &self.0.monitoring
+    }
+
+    pub(crate) fn archive(&self) -> Option<&archive::EventArchive> {
+        self.0.archive.as_ref()
+    }
+
+    pub(crate) fn hunts(&self) -> &hunts::Hunts {
+        &self.0.hunts
     }
 
     /// Runs a core operation on the blocking pool: storage and argon2 must not stall the
@@ -149,6 +169,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::routes())
         .merge(feeds::routes())
         .merge(events::routes())
+        .merge(hunts::routes())
         .merge(sightings::routes())
         .merge(log::routes())
         .merge(witness::routes())
@@ -188,6 +209,10 @@ pub async fn serve(
             }
         })
     };
+    // Indicators new to an organisation's set are hunted for in its archived events, one
+    // hunt at a time, beside live matching.
+    let (arrived, arrivals) = tokio::sync::mpsc::unbounded_channel();
+    let retro_hunter = tokio::spawn(hunts::retro_hunts(state.clone(), arrivals));
     // Monitoring's indicator sets follow writes, revocations and deletions.
     let follower = {
         let state = state.clone();
@@ -199,12 +224,46 @@ pub async fn serve(
                 let refreshed =
                     tokio::task::spawn_blocking(move || worker.monitoring().monitor.refresh())
                         .await;
-                if let Ok(Err(e)) = refreshed {
-                    tracing::warn!(error = %e, "monitoring could not read new indicators");
+                match refreshed {
+                    Ok(Ok(refreshed)) if state.archive().is_some() => {
+                        for arrivals in refreshed.arrivals {
+                            let _ = arrived.send(arrivals);
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(error = %e, "monitoring could not read new indicators")
+                    }
+                    _ => {}
                 }
             }
         })
     };
+    let retention = state.archive().map(|archive| {
+        let (state, every) = (state.clone(), archive.retention_every);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                let worker = state.clone();
+                let applied = tokio::task::spawn_blocking(move || {
+                    worker.archive().map(|archive| archive.enforce_retention())
+                })
+                .await;
+                match applied {
+                    Ok(Some(Ok(report))) if report.segments_removed > 0 => tracing::info!(
+                        segments = report.segments_removed,
+                        bytes = report.bytes_removed,
+                        events = report.events_removed,
+                        "archive retention removed old segments"
+                    ),
+                    Ok(Some(Err(e))) => {
+                        tracing::warn!(error = %e, "archive retention could not be applied")
+                    }
+                    _ => {}
+                }
+            }
+        })
+    });
     // Subscribed before serving, so no alert escapes them.
     let (stop_sightings, stopped) = tokio::sync::watch::channel(false);
     let sharer = tokio::spawn(sightings::share_back(
@@ -263,9 +322,16 @@ pub async fn serve(
         .await;
     flusher.abort();
     follower.abort();
-    for task in checkpointer.into_iter().chain(submitter).chain(hooks) {
+    retro_hunter.abort();
+    for task in checkpointer
+        .into_iter()
+        .chain(submitter)
+        .chain(hooks)
+        .chain(retention)
+    {
         task.abort();
     }
+    state.hunts().cancel_all();
     // Open windows are shared rather than lost.
     let _ = stop_sightings.send(true);
     if let Err(e) = sharer.await {
@@ -273,6 +339,12 @@ pub async fn serve(
     }
     if let Err(e) = state.blocking(|ex| ex.flush_audit()).await {
         tracing::warn!(error = %e.description, "audit events could not be written at shutdown");
+    }
+    let closing = state.clone();
+    if let Ok(Some(Err(e))) =
+        tokio::task::spawn_blocking(move || closing.archive().map(|a| a.close())).await
+    {
+        tracing::warn!(error = %e, "the event archive could not be sealed at shutdown");
     }
     served
 }

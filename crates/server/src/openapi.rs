@@ -157,6 +157,34 @@ pub fn document() -> Value {
     sightings["description"] = json!(
         "When an indicator read from a collection matches the events of an organisation's sensors, the alerts of each window (config sighting_window_s) become one STIX sighting and observed-data, added to that collection under the organisation's identity, marked with the collection's default TLP (or the indicator's, if stricter), so that the indicator's producer reads over TAXII where it hit. On by default; `{\"share\": false}` stops it for this collection. GET /api/collections shows the caller's choice as `shares_sightings`."
     );
+    let mut start_hunt = op(
+        "Start a hunt: a STIX pattern over the caller's organisation's archived events (its admins and analysts); answers at once with the hunt's id",
+        Some("NewHunt"),
+        "202",
+    );
+    start_hunt["description"] = json!(
+        "The hunt runs in the background over the event archive (<data>/archive), seeing only the organisation's events in [since, until). A pattern that does not parse gets 400 with the parser's diagnostic; 503 when four hunts are running already. Alerts found by the retro-hunts of new indicators are listed at /api/alerts?retro=true."
+    );
+    start_hunt["responses"]["202"] = json!({
+        "description": "{id, status: \"running\", progress: 0.0}",
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Hunt" } } }
+    });
+    let mut show_hunt = op(
+        "A hunt of the caller's organisation: status, progress in percent, hits so far and, once it ended, a summary; another organisation's id is not found",
+        None,
+        "200",
+    );
+    show_hunt["parameters"] = path_param("id");
+    show_hunt["responses"]["200"] = json!({
+        "description": "the hunt",
+        "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Hunt" } } }
+    });
+    let mut cancel_hunt = op(
+        "Cancel a running hunt (it stops at its next block, keeping the hits found so far), or forget a finished one; answers with how it stood",
+        None,
+        "200",
+    );
+    cancel_hunt["parameters"] = path_param("id");
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -193,6 +221,8 @@ pub fn document() -> Value {
             "/api/events/refused": { "get": refused },
             "/api/alerts": { "get": alerts },
             "/api/alerts/stream": { "get": alert_stream },
+            "/api/hunts": { "post": start_hunt },
+            "/api/hunts/{id}": { "get": show_hunt, "delete": cancel_hunt },
             "/api/log/proof/inclusion": { "get": {
                 "summary": "Inclusion proof of leaf `index` in the log tree of `size` leaves (RFC 9162 §2.1.3)",
                 "parameters": [
@@ -268,6 +298,38 @@ pub fn document() -> Value {
                         "writers": { "type": "array", "items": { "type": "string" } },
                         "default_tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] },
                         "public": { "type": "boolean" }
+                    }
+                },
+                "NewHunt": {
+                    "type": "object", "additionalProperties": false, "required": ["pattern"],
+                    "properties": {
+                        "pattern": { "type": "string", "description": "a STIX 2.1 pattern" },
+                        "since": { "type": "string", "description": "an RFC 3339 timestamp or an age before now (7d, 12h, 30m); 7d when omitted" },
+                        "until": { "type": "string", "description": "exclusive; an RFC 3339 timestamp or an age; now when omitted" }
+                    }
+                },
+                "Hunt": {
+                    "type": "object", "required": ["id", "status", "progress"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "status": { "enum": ["running", "done", "failed", "cancelled"] },
+                        "progress": { "type": "number", "minimum": 0, "maximum": 100, "description": "percent of the archive's bytes in the time range read" },
+                        "pattern": { "type": "string" },
+                        "since": { "type": "string", "format": "date-time" },
+                        "until": { "type": "string", "format": "date-time" },
+                        "hits": { "type": "array", "description": "the first 1000 hits", "items": {
+                            "type": "object",
+                            "properties": {
+                                "at": { "type": "string", "format": "date-time", "description": "the event's time" },
+                                "source": { "type": "string" },
+                                "objects": { "type": "array", "items": { "type": "object" }, "description": "the event's cyber-observables" },
+                                "events": { "type": "integer", "description": "events the match spans" }
+                            }
+                        } },
+                        "hits_total": { "type": "integer" },
+                        "hits_truncated": { "type": "boolean" },
+                        "summary": { "type": ["object", "null"], "description": "segments, segments_skipped, blocks_read, blocks_skipped, events_in_scope, events_matched, hits, damaged" },
+                        "error": { "type": ["string", "null"] }
                     }
                 },
                 "SightingSharing": {

@@ -61,6 +61,7 @@
 
 mod needles;
 mod project;
+pub mod when;
 
 use std::collections::HashMap;
 use std::io;

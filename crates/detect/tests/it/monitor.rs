@@ -122,8 +122,23 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
             "",
         )],
     );
-    let applied = monitor.refresh().unwrap();
+    let refreshed = monitor.refresh().unwrap();
+    let applied = refreshed.applied;
     assert_eq!(applied.added, 1, "{applied:?}"); // the member's set; the outsider follows nothing
+                                                 // The arrival is reported for the member only, with the pattern that went into its set,
+                                                 // so that a retro-hunt runs exactly that.
+    assert_eq!(refreshed.arrivals.len(), 1, "{refreshed:?}");
+    let arrivals = &refreshed.arrivals[0];
+    assert_eq!(arrivals.org, w.member);
+    assert_eq!(arrivals.indicators.len(), 1);
+    assert_eq!(
+        arrivals.indicators[0].info.id,
+        "indicator--00000000-0000-4000-8000-000000000002"
+    );
+    assert_eq!(
+        arrivals.indicators[0].pattern,
+        "[ipv4-addr:value = '198.51.100.2']"
+    );
     assert_eq!(
         alerts(&monitor, w.member, "198.51.100.2"),
         ["indicator--00000000-0000-4000-8000-000000000002"]
@@ -138,7 +153,8 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
         r#","object_marking_refs":["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"]"#,
     );
     post(&w, &[red]);
-    monitor.refresh().unwrap();
+    // Nothing the member may read arrived: nothing to retro-hunt.
+    assert!(monitor.refresh().unwrap().arrivals.is_empty());
     assert!(alerts(&monitor, w.member, "198.51.100.3").is_empty());
 
     // A revoked version stops matching; an older version read later does not bring it back.
@@ -151,7 +167,7 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
             r#","revoked":true"#,
         )],
     );
-    let applied = monitor.refresh().unwrap();
+    let applied = monitor.refresh().unwrap().applied;
     assert!(applied.removed >= 1, "{applied:?}");
     assert!(alerts(&monitor, w.member, "198.51.100.1").is_empty());
 
@@ -165,7 +181,7 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
             "",
         )],
     );
-    let applied = monitor.refresh().unwrap();
+    let applied = monitor.refresh().unwrap().applied;
     assert_eq!(applied.replaced, 1, "{applied:?}");
     assert!(alerts(&monitor, w.member, "198.51.100.2").is_empty());
     assert_eq!(alerts(&monitor, w.member, "198.51.100.22").len(), 1);
@@ -197,7 +213,7 @@ fn deleted_indicators_leave_the_set_when_it_is_reconciled() {
         .unwrap();
     assert_eq!(removed, 1);
     // Polling for new versions cannot see a deletion; reconciling does.
-    let applied = monitor.refresh().unwrap();
+    let applied = monitor.refresh().unwrap().applied;
     assert_eq!(applied.removed, 1, "{applied:?}");
     assert!(alerts(&monitor, w.member, "203.0.113.7").is_empty());
 }

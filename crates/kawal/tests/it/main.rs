@@ -5,6 +5,7 @@ mod cli;
 mod durability;
 mod feeds;
 mod harness;
+mod hunts;
 mod log;
 mod monitoring;
 mod object_view;

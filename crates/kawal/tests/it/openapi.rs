@@ -20,7 +20,8 @@ fn every_documented_operation_is_routed() {
                     "{object}",
                     "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
                 )
-                .replace("{format}", "ip");
+                .replace("{format}", "ip")
+                .replace("{id}", "6f1c1d8e-3a57-4e0c-9a55-2f3b1a7c9d10");
             let reply = call(
                 &method.to_uppercase(),
                 &format!("{}{concrete}", it.base),

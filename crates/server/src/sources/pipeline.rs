@@ -1,6 +1,8 @@
 //! The one path every event takes, whatever brought it: normalised (or refused with a
 //! reason) → matched by `detect::Monitor` against its organisation's indicators → alerts
-//! stored durably → alerts broadcast to streams. Counters are kept per source, and the last
+//! stored durably → events archived and flushed → alerts broadcast to streams. Alerts are
+//! stored before the events are archived so that a retro-hunt, which skips events that
+//! already have an alert, never sees an archived event whose live alert is still on its way. Counters are kept per source, and the last
 //! refusals per reason are sampled per organisation so that an operator can see what was not
 //! understood.
 
@@ -9,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use detect::normalise::{NormaliseError, Normalised};
+use detect::ArchivedEvent;
 use kawal_core::{Alert, OrgId};
 use serde::Serialize;
 use stix::Timestamp;
@@ -180,11 +183,23 @@ pub(crate) fn observe_batch(
     let mut alerts: Vec<Alert> = Vec::new();
     let mut matched = 0u64;
     let mut refused: Vec<Refusal> = Vec::new();
+    let archive = state.archive();
+    let mut archived: Vec<ArchivedEvent> = Vec::new();
     for (index, event) in events.into_iter().enumerate() {
         observed.received += 1;
         match event {
             Ok(event) => {
                 observed.normalised += 1;
+                if archive.is_some() {
+                    archived.push(ArchivedEvent {
+                        at: event.at,
+                        owner: org,
+                        // As the alerts name it, so that a retro-hunt hit can be compared
+                        // with the live alerts of the same event.
+                        source: source.to_owned(),
+                        objects: event.objects.clone(),
+                    });
+                }
                 let raised = monitoring
                     .monitor
                     .observe(org, source, &event.into_observation())?;
@@ -201,6 +216,14 @@ pub(crate) fn observe_batch(
     }
     // Stored before anything is acknowledged: an accepted event's alerts survive a crash.
     state.exchange().record_alerts(&alerts)?;
+    if let Some(archive) = archive {
+        // Archived and flushed before the events are acknowledged. A failure here does not
+        // refuse the events: their alerts are stored, and a sensor that resent them would
+        // raise those again. It is logged and counted instead.
+        if let Err(e) = archive.append(archived) {
+            tracing::error!(source = %source, error = %e, "events could not be archived");
+        }
+    }
     stored();
     counters
         .received

@@ -1,0 +1,221 @@
+//! The server's event archive: every normalised event is appended to it by one writer thread,
+//! which owns all writes (appends, flushes, retention, sealing at shutdown). Sources hand it
+//! their batches and wait until the batch is flushed, so an event is durable in the archive
+//! before its submission is acknowledged (and before a tailed file's position moves past it).
+//! Batches that arrive while the writer is busy are gathered and flushed together: one sync
+//! serves every source waiting at that moment, as a group commit would.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use detect::archive::RetentionReport;
+use detect::{Archive, ArchivedEvent, Snapshot};
+
+/// Commands the writer takes before it flushes, at most.
+const GROUP: usize = 256;
+
+/// The archive as the server is given it: opened by the process, written only by the
+/// server's writer thread.
+#[derive(Clone)]
+pub struct ArchiveSettings {
+    pub archive: Arc<Archive>,
+    /// How far back a retro-hunt for a new indicator looks.
+    pub retro_hunt: Duration,
+    /// How often retention is applied.
+    pub retention_every: Duration,
+}
+
+enum Command {
+    Append {
+        events: Vec<ArchivedEvent>,
+        done: mpsc::SyncSender<Result<(), String>>,
+    },
+    Retention {
+        done: mpsc::SyncSender<Result<RetentionReport, String>>,
+    },
+    Close {
+        done: mpsc::SyncSender<Result<(), String>>,
+    },
+}
+
+/// The server's handle on the archive: appends go to the writer thread; anyone may take a
+/// snapshot to hunt through.
+pub(crate) struct EventArchive {
+    archive: Arc<Archive>,
+    commands: mpsc::Sender<Command>,
+    pub retro_hunt: Duration,
+    pub retention_every: Duration,
+    /// Events that could not be archived, for `/metrics`.
+    pub failures: AtomicU64,
+}
+
+impl EventArchive {
+    pub fn start(settings: ArchiveSettings) -> EventArchive {
+        let (commands, received) = mpsc::channel();
+        let archive = settings.archive.clone();
+        // The thread ends when the last handle is dropped and the queue is empty.
+        std::thread::spawn(move || write_loop(&archive, received));
+        EventArchive {
+            archive: settings.archive,
+            commands,
+            retro_hunt: settings.retro_hunt,
+            retention_every: settings.retention_every,
+            failures: AtomicU64::new(0),
+        }
+    }
+
+    /// Every event flushed so far.
+    pub fn snapshot(&self) -> Snapshot {
+        self.archive.snapshot()
+    }
+
+    fn ask<T>(
+        &self,
+        command: impl FnOnce(mpsc::SyncSender<Result<T, String>>) -> Command,
+    ) -> Result<T, String> {
+        let (done, answer) = mpsc::sync_channel(1);
+        self.commands
+            .send(command(done))
+            .map_err(|_| "the archive writer has stopped".to_owned())?;
+        answer
+            .recv()
+            .map_err(|_| "the archive writer has stopped".to_owned())?
+    }
+
+    /// Appends the events and returns once they are flushed. Blocks: call it on the blocking
+    /// pool.
+    pub fn append(&self, events: Vec<ArchivedEvent>) -> Result<(), String> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let count = events.len() as u64;
+        let appended = self.ask(|done| Command::Append { events, done });
+        if appended.is_err() {
+            self.failures.fetch_add(count, Ordering::Relaxed);
+        }
+        appended
+    }
+
+    pub fn enforce_retention(&self) -> Result<RetentionReport, String> {
+        self.ask(|done| Command::Retention { done })
+    }
+
+    /// Flushes and seals the segment being written.
+    pub fn close(&self) -> Result<(), String> {
+        self.ask(|done| Command::Close { done })
+    }
+}
+
+/// Appends each event; one refused (too large) does not keep the others out.
+fn append_each(archive: &Archive, events: &[ArchivedEvent]) -> Result<(), String> {
+    let mut first_error = None;
+    let mut refused = 0usize;
+    for event in events {
+        if let Err(e) = archive.append(event) {
+            refused += 1;
+            first_error.get_or_insert(e.to_string());
+        }
+    }
+    match first_error {
+        None => Ok(()),
+        Some(e) => Err(format!("{refused} events were not archived: {e}")),
+    }
+}
+
+fn write_loop(archive: &Archive, commands: mpsc::Receiver<Command>) {
+    while let Ok(first) = commands.recv() {
+        let mut waiting = Vec::new();
+        let mut after_flush = Vec::new();
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(command) = next.take() {
+            taken += 1;
+            match command {
+                Command::Append { events, done } => {
+                    waiting.push((done, append_each(archive, &events)));
+                }
+                other => after_flush.push(other),
+            }
+            if taken < GROUP {
+                next = commands.try_recv().ok();
+            }
+        }
+        if !waiting.is_empty() {
+            let flushed = archive.flush().map_err(|e| e.to_string());
+            if let Err(e) = &flushed {
+                tracing::error!(error = %e, "the event archive could not be flushed");
+            }
+            for (done, appended) in waiting {
+                let _ = done.send(appended.and(flushed.clone()));
+            }
+        }
+        for command in after_flush {
+            match command {
+                Command::Retention { done } => {
+                    let _ = done.send(archive.enforce_retention_now().map_err(|e| e.to_string()));
+                }
+                Command::Close { done } => {
+                    let _ = done.send(archive.close().map_err(|e| e.to_string()));
+                }
+                Command::Append { .. } => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stix::Timestamp;
+
+    fn event(owner: i64, value: &str) -> ArchivedEvent {
+        ArchivedEvent {
+            at: Timestamp::now(),
+            owner,
+            source: "http".to_owned(),
+            objects: vec![serde_json::json!({"type": "domain-name", "value": value})],
+        }
+    }
+
+    #[test]
+    fn appended_events_are_flushed_together_and_read_by_other_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("archive");
+        let archive = Arc::new(Archive::open(&path, detect::ArchiveConfig::default()).unwrap());
+        let writer = EventArchive::start(ArchiveSettings {
+            archive,
+            retro_hunt: Duration::from_secs(60),
+            retention_every: Duration::from_secs(60),
+        });
+        // Several threads at once: their batches are gathered by the one writer.
+        std::thread::scope(|s| {
+            for n in 0..4 {
+                let writer = &writer;
+                s.spawn(move || {
+                    writer
+                        .append(vec![
+                            event(1, &format!("a{n}.example")),
+                            event(2, "b.example"),
+                        ])
+                        .unwrap()
+                });
+            }
+        });
+        assert_eq!(
+            writer
+                .snapshot()
+                .segments
+                .iter()
+                .map(|s| s.events)
+                .sum::<u64>(),
+            8
+        );
+        // Not yet sealed: another process reads it up to its last flushed block.
+        let (loaded, _) = Snapshot::load(&path).unwrap();
+        assert_eq!(loaded.segments.iter().map(|s| s.events).sum::<u64>(), 8);
+        writer.close().unwrap();
+        assert_eq!(writer.failures.load(Ordering::Relaxed), 0);
+    }
+}
