@@ -433,10 +433,6 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open(path).map_err(backend)?;
-        if let Ok(ps) = std::env::var("KAWAL_PAGE_SIZE") {
-            conn.execute_batch(&format!("PRAGMA page_size = {ps};"))
-                .map_err(backend)?;
-        }
         conn.execute_batch(
             // A 64 MiB page cache and memory-mapped reads keep index lookups off the disk as
             // collections grow. The writer never checkpoints the WAL itself: copying pages back
