@@ -230,6 +230,9 @@ struct Checkpointer {
     wake: std::sync::mpsc::SyncSender<()>,
 }
 
+/// WAL frames (pages) past which the checkpointer truncates the WAL: 64 MiB of 4 KiB pages.
+const WAL_TRUNCATE_FRAMES: i64 = 16_384;
+
 /// Pause between checkpoints, so that one copies the pages of many commits.
 const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
 
@@ -244,8 +247,18 @@ impl Checkpointer {
             .spawn(move || {
                 // Ends when the store, and with it the sender, is dropped.
                 while woken.recv().is_ok() {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
+                    let passive = conn
+                        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
+                    // Under a steady stream of commits a passive checkpoint never finds the
+                    // WAL idle, so the WAL never starts over and every page lookup searches a
+                    // growing index. Past a bound, wait for the writer once and truncate it.
+                    let checked = match passive {
+                        Ok(frames) if frames > WAL_TRUNCATE_FRAMES => {
+                            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                        }
+                        other => other.map(drop),
+                    };
+                    if let Err(e) = checked {
                         tracing::warn!("WAL checkpoint failed: {e}");
                     }
                     std::thread::sleep(CHECKPOINT_PAUSE);
