@@ -38,38 +38,54 @@ fn followed(org: OrgId, collection: &Collection) -> bool {
 }
 
 impl Exchange {
-    /// Indicator versions added, since `cursors`, to the collections `org` may read, each
-    /// through [`policy::may_read`] as that organisation.
-    pub fn indicator_updates(&self, org: OrgId, cursors: &Cursors) -> Result<IndicatorUpdates> {
-        let mut updates = IndicatorUpdates::default();
+    /// Every indicator version of `collection` added after `cursor` that `org` may read, in
+    /// `date_added` order, through [`policy::may_read`]; returns the `date_added` of the last
+    /// version scanned, readable or not, so the next call skips what this one saw.
+    fn each_readable_indicator(
+        &self,
+        org: OrgId,
+        collection: &Collection,
+        mut cursor: Option<Timestamp>,
+        with_content: bool,
+        mut each: impl FnMut(StoredVersion),
+    ) -> Result<Option<Timestamp>> {
         let scan = Scan {
             added_after: None,
             ids: Vec::new(),
             types: vec!["indicator".to_owned()],
             spec_versions: Vec::new(),
             batch: BATCH,
-            with_content: true,
+            with_content,
         };
+        loop {
+            let batch = self.store().scan(&collection.id, cursor, &scan)?;
+            let exhausted = batch.len() < BATCH;
+            for version in batch {
+                cursor = Some(version.date_added);
+                if policy::may_read(Some(org), collection, &version) {
+                    each(version);
+                }
+            }
+            if exhausted {
+                return Ok(cursor);
+            }
+        }
+    }
+
+    /// Indicator versions added, since `cursors`, to the collections `org` may read, each
+    /// through [`policy::may_read`] as that organisation.
+    pub fn indicator_updates(&self, org: OrgId, cursors: &Cursors) -> Result<IndicatorUpdates> {
+        let mut updates = IndicatorUpdates::default();
         let mut following = BTreeSet::new();
         for collection in self.store().collections()? {
             if !followed(org, &collection) {
                 continue;
             }
             following.insert(collection.id.clone());
-            let mut cursor = cursors.get(&collection.id).copied();
-            loop {
-                let batch = self.store().scan(&collection.id, cursor, &scan)?;
-                let exhausted = batch.len() < BATCH;
-                for version in batch {
-                    cursor = Some(version.date_added);
-                    if policy::may_read(Some(org), &collection, &version) {
-                        updates.versions.push((collection.id.clone(), version));
-                    }
-                }
-                if exhausted {
-                    break;
-                }
-            }
+            let since = cursors.get(&collection.id).copied();
+            let cursor = self.each_readable_indicator(org, &collection, since, true, |v| {
+                updates.versions.push((collection.id.clone(), v));
+            })?;
             if let Some(cursor) = cursor {
                 updates.cursors.insert(collection.id.clone(), cursor);
             }
@@ -82,37 +98,17 @@ impl Exchange {
         Ok(updates)
     }
 
-    /// The ids of the indicators `org` may read now, newest readable version each, with the
-    /// collection it is in: what monitoring reconciles its set with, to drop indicators that
-    /// were deleted or whose audience no longer includes the organisation.
+    /// The ids of the indicators `org` may read now, newest readable version each: what
+    /// monitoring reconciles its set with, to drop indicators that were deleted or whose
+    /// audience no longer includes the organisation.
     pub fn readable_indicators(&self, org: OrgId) -> Result<BTreeMap<String, Timestamp>> {
         let mut readable = BTreeMap::new();
-        let scan = Scan {
-            added_after: None,
-            ids: Vec::new(),
-            types: vec!["indicator".to_owned()],
-            spec_versions: Vec::new(),
-            batch: BATCH,
-            with_content: false,
-        };
         for collection in self.store().collections()? {
-            if !followed(org, &collection) {
-                continue;
-            }
-            let mut cursor = None;
-            loop {
-                let batch = self.store().scan(&collection.id, cursor, &scan)?;
-                let exhausted = batch.len() < BATCH;
-                for version in batch {
-                    cursor = Some(version.date_added);
-                    if policy::may_read(Some(org), &collection, &version) {
-                        let newest = readable.entry(version.id).or_insert(version.version);
-                        *newest = (*newest).max(version.version);
-                    }
-                }
-                if exhausted {
-                    break;
-                }
+            if followed(org, &collection) {
+                self.each_readable_indicator(org, &collection, None, false, |v| {
+                    let newest = readable.entry(v.id).or_insert(v.version);
+                    *newest = (*newest).max(v.version);
+                })?;
             }
         }
         Ok(readable)
