@@ -26,25 +26,11 @@ done
 
 log() { printf '[tlog.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-KAWAL="${KAWAL_BIN:-$ROOT/target/release/kawal}"
-if [ ! -x "$KAWAL" ]; then
-    log "building $KAWAL"
-    (cd "$ROOT" && cargo build --release -p kawal)
-fi
-
-VENV="$ROOT/.venv-bench"
-if [ ! -x "$VENV/bin/python" ]; then
-    log "creating $VENV"
-    python3 -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" -c 'import requests' 2>/dev/null; then
-    "$VENV/bin/python" -m pip install --quiet "requests>=2.28,<3"
-fi
-
-BUILT="$(date -u -r "$KAWAL" '+%Y-%m-%d %H:%M UTC')"
-COMMIT="$(git -C "$ROOT" log -1 --format=%h --before="$BUILT" 2>/dev/null || true)"
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+bench_kawal
+bench_venv
 DOC_ARGS=()
 [ "$DOC" = 1 ] && DOC_ARGS=(--doc "$ROOT/docs/benchmarks.md")
-"$VENV/bin/python" "$ROOT/bench/tlog_bench.py" --kawal "$KAWAL" \
-    --version "$("$KAWAL" --version | awk '{print $2}'), built $BUILT, newest commit before: ${COMMIT:-unknown}" \
+"$PY" "$ROOT/bench/tlog_bench.py" --kawal "$KAWAL" --version "$KAWAL_VERSION" \
     --command "bench/tlog.sh${ARGS:+ $ARGS}" "${PASS[@]+"${PASS[@]}"}" "${DOC_ARGS[@]+"${DOC_ARGS[@]}"}"
