@@ -135,35 +135,27 @@ pub async fn start(state: &AppState, sources: Sources) -> Result<Running, Source
     for source in sources.syslog {
         let listen = source.listen;
         let failed = |e| SourceError::Bind { listen, source: e };
+        // The name says where the listener actually bound (port 0 picks one).
+        let mut queue_for = |addr| {
+            let name = format!("syslog:{}", SyslogAddress { addr, ..listen });
+            let (intake, worker) = pipeline::queue(state, source.org, &name, sources.queue, None);
+            running.names.push(name);
+            running.workers.push(worker);
+            intake
+        };
         let task = match listen.transport {
             Transport::Udp => {
                 let socket = tokio::net::UdpSocket::bind(listen.addr)
                     .await
                     .map_err(failed)?;
-                let bound = SyslogAddress {
-                    addr: socket.local_addr().map_err(failed)?,
-                    ..listen
-                };
-                let name = format!("syslog:{bound}");
-                let (intake, worker) =
-                    pipeline::queue(state, source.org, &name, sources.queue, None);
-                running.names.push(name);
-                running.workers.push(worker);
+                let intake = queue_for(socket.local_addr().map_err(failed)?);
                 tokio::spawn(syslog::udp(socket, source.format, intake))
             }
             Transport::Tcp => {
                 let listener = tokio::net::TcpListener::bind(listen.addr)
                     .await
                     .map_err(failed)?;
-                let bound = SyslogAddress {
-                    addr: listener.local_addr().map_err(failed)?,
-                    ..listen
-                };
-                let name = format!("syslog:{bound}");
-                let (intake, worker) =
-                    pipeline::queue(state, source.org, &name, sources.queue, None);
-                running.names.push(name);
-                running.workers.push(worker);
+                let intake = queue_for(listener.local_addr().map_err(failed)?);
                 tokio::spawn(syslog::tcp(listener, source.format, intake))
             }
         };
