@@ -193,6 +193,29 @@ pub fn cli(data: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Creates PRODUCER and MEMBER, who share sharing group `g`, and the organisations `others`,
+/// outside it: the community the monitoring tests work in.
+pub fn producer_and_member(data: &Path, others: &[&str]) {
+    std::fs::create_dir_all(data).unwrap();
+    for org in ["PRODUCER", "MEMBER"].iter().chain(others) {
+        cli(data, &["admin", "org", "add", org]);
+    }
+    cli(
+        data,
+        &["admin", "group", "add", "g", "--orgs", "PRODUCER,MEMBER"],
+    );
+}
+
+/// Issues a token with the command line and returns `TOKEN_ID:SECRET`.
+pub fn issue_token(data: &Path, org: &str, role: &str) -> String {
+    cli(
+        data,
+        &["admin", "token", "add", "--org", org, "--role", role],
+    )
+    .trim()
+    .to_owned()
+}
+
 impl Binary {
     pub fn serve(data: &Path) -> Binary {
         Binary::serve_with(data, &[])

@@ -84,23 +84,9 @@ fn hunt(base: &str, token: &str, body: &Value) -> Reply {
 fn events_first_indicator_later_raises_a_retro_alert_and_hunts_find_the_events() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for org in ["PRODUCER", "MEMBER", "OUTSIDER"] {
-        cli(&data, &["admin", "org", "add", org]);
-    }
-    cli(
-        &data,
-        &["admin", "group", "add", "g", "--orgs", "PRODUCER,MEMBER"],
-    );
+    producer_and_member(&data, &["OUTSIDER"]);
     let collection = cli(&data, &["admin", "collection", "add", "C", "--group", "g"]);
-    let token = |org: &str, role: &str| {
-        cli(
-            &data,
-            &["admin", "token", "add", "--org", org, "--role", role],
-        )
-        .trim()
-        .to_owned()
-    };
+    let token = |org: &str, role: &str| issue_token(&data, org, role);
     let producer = token("PRODUCER", "analyst");
     let (sensor, analyst) = (token("MEMBER", "sensor"), token("MEMBER", "analyst"));
     let (outsider_sensor, outsider) = (token("OUTSIDER", "sensor"), token("OUTSIDER", "analyst"));

@@ -49,27 +49,13 @@ fn until(what: &str, mut done: impl FnMut() -> bool) {
 fn sensor_events_raise_alerts_for_what_their_organisation_may_read() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for org in ["PRODUCER", "MEMBER", "OUTSIDER"] {
-        cli(&data, &["admin", "org", "add", org]);
-    }
-    cli(
-        &data,
-        &["admin", "group", "add", "g", "--orgs", "PRODUCER,MEMBER"],
-    );
+    producer_and_member(&data, &["OUTSIDER"]);
     cli(
         &data,
         &["admin", "group", "add", "other", "--orgs", "OUTSIDER"],
     );
     let collection = cli(&data, &["admin", "collection", "add", "C", "--group", "g"]);
-    let token = |org: &str, role: &str| {
-        cli(
-            &data,
-            &["admin", "token", "add", "--org", org, "--role", role],
-        )
-        .trim()
-        .to_owned()
-    };
+    let token = |org: &str, role: &str| issue_token(&data, org, role);
     let (producer, sensor, analyst, outsider) = (
         token("PRODUCER", "analyst"),
         token("MEMBER", "sensor"),

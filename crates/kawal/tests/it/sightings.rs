@@ -103,14 +103,7 @@ fn taxii_objects(base: &str, collection: &str, token: &str, kind: &str) -> Vec<s
 fn the_producer_reads_where_its_indicator_hit_and_webhooks_get_signed_alerts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for org in ["PRODUCER", "MEMBER"] {
-        cli(&data, &["admin", "org", "add", org]);
-    }
-    cli(
-        &data,
-        &["admin", "group", "add", "g", "--orgs", "PRODUCER,MEMBER"],
-    );
+    producer_and_member(&data, &[]);
     // Only the producer writes; the member shares sightings all the same.
     let collection = |title: &str| {
         cli(
@@ -130,14 +123,7 @@ fn the_producer_reads_where_its_indicator_hit_and_webhooks_get_signed_alerts() {
         .to_owned()
     };
     let (shared, withheld) = (collection("shared"), collection("withheld"));
-    let token = |org: &str, role: &str| {
-        cli(
-            &data,
-            &["admin", "token", "add", "--org", org, "--role", role],
-        )
-        .trim()
-        .to_owned()
-    };
+    let token = |org: &str, role: &str| issue_token(&data, org, role);
     let (producer, analyst, sensor) = (
         token("PRODUCER", "analyst"),
         token("MEMBER", "analyst"),

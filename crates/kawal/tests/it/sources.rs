@@ -151,24 +151,10 @@ fn syslog_files_and_mapped_http_events_raise_alerts_named_by_source() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let logs = dir.path().join("logs");
-    std::fs::create_dir_all(&data).unwrap();
     std::fs::create_dir_all(&logs).unwrap();
-    for org in ["PRODUCER", "MEMBER"] {
-        cli(&data, &["admin", "org", "add", org]);
-    }
-    cli(
-        &data,
-        &["admin", "group", "add", "g", "--orgs", "PRODUCER,MEMBER"],
-    );
+    producer_and_member(&data, &[]);
     let collection = cli(&data, &["admin", "collection", "add", "C", "--group", "g"]);
-    let token = |org: &str, role: &str| {
-        cli(
-            &data,
-            &["admin", "token", "add", "--org", org, "--role", role],
-        )
-        .trim()
-        .to_owned()
-    };
+    let token = |org: &str, role: &str| issue_token(&data, org, role);
     let (producer, sensor, analyst) = (
         token("PRODUCER", "analyst"),
         token("MEMBER", "sensor"),
