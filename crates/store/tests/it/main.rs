@@ -9,27 +9,33 @@ fn fresh() -> SqliteStore {
 
 kawal_core::store_conformance_tests!(fresh);
 
+/// Organisation A, alone in group G, and its collection T.
+fn one_collection(store: &SqliteStore) -> (kawal_core::Organisation, kawal_core::Collection) {
+    let org = store
+        .create_org("A", None, "identity--11111111-1111-4111-8111-111111111111")
+        .unwrap();
+    let group = store.create_group("G", &[org.id]).unwrap();
+    let collection = store
+        .create_collection(&kawal_core::NewCollection {
+            id: "9cfa669c-ee94-4ece-afd2-f8edac37d8fd".into(),
+            title: "T".into(),
+            description: None,
+            group: group.id,
+            writers: kawal_core::Writers::AllMembers,
+            default_tlp: stix::Tlp::Green,
+            public: false,
+        })
+        .unwrap();
+    (org, collection)
+}
+
 #[test]
 fn reopening_keeps_everything_and_never_reuses_date_added() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kawal.db");
     let (cid, last) = {
         let store = SqliteStore::open(&path).unwrap();
-        let org = store
-            .create_org("A", None, "identity--11111111-1111-4111-8111-111111111111")
-            .unwrap();
-        let group = store.create_group("G", &[org.id]).unwrap();
-        let c = store
-            .create_collection(&kawal_core::NewCollection {
-                id: "9cfa669c-ee94-4ece-afd2-f8edac37d8fd".into(),
-                title: "T".into(),
-                description: None,
-                group: group.id,
-                writers: kawal_core::Writers::AllMembers,
-                default_tlp: stix::Tlp::Green,
-                public: false,
-            })
-            .unwrap();
+        let (org, c) = one_collection(&store);
         let v = kawal_core::conformance::object(
             "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",
             "2020-01-01T00:00:00.000Z",
@@ -99,21 +105,7 @@ fn concurrent_ingests_share_commits_without_losing_order_or_leaves() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kawal.db");
     let store = std::sync::Arc::new(SqliteStore::open(&path).unwrap());
-    let org = store
-        .create_org("A", None, "identity--11111111-1111-4111-8111-111111111111")
-        .unwrap();
-    let group = store.create_group("G", &[org.id]).unwrap();
-    let c = store
-        .create_collection(&kawal_core::NewCollection {
-            id: "9cfa669c-ee94-4ece-afd2-f8edac37d8fd".into(),
-            title: "T".into(),
-            description: None,
-            group: group.id,
-            writers: kawal_core::Writers::AllMembers,
-            default_tlp: stix::Tlp::Green,
-            public: false,
-        })
-        .unwrap();
+    let (org, c) = one_collection(&store);
     let (threads, envelopes, per_envelope): (usize, usize, usize) = (6, 12, 15);
     let handles: Vec<_> = (0..threads)
         .map(|t| {
