@@ -1495,6 +1495,9 @@ impl Exchange {
             return Ok(None);
         }
         let (size, root) = self.store.log_head()?;
+        // A signed size must never be lost by a crash: a checkpoint that the log could not
+        // reproduce afterwards would look like a fork to every witness.
+        self.store.sync()?;
         let last = self.store.latest_checkpoint()?.map(|(s, _)| s);
         if last.is_some_and(|s| s >= size) || (size == 0 && last.is_some()) {
             return Ok(None);

@@ -166,8 +166,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Appends leaves that record no stored object (administrative actions).
     fn append_log(&self, leaves: &[Vec<u8>]) -> StoreResult<()>;
-    /// The log's size and root hash.
+    /// The log's size and root hash, as committed; see [`Store::sync`] before signing it.
     fn log_head(&self) -> StoreResult<(u64, tlog::Hash)>;
+    /// Makes everything committed so far durable. Writes are durable when they return, but a
+    /// reader may see a commit shortly before it is: call this after reading what is about to
+    /// be vouched for (a signed checkpoint) and before vouching.
+    fn sync(&self) -> StoreResult<()>;
     /// Stored node hashes (see `tlog::tree`); `None` for a node not (yet) complete.
     fn log_hashes(&self, nodes: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>>;
     /// The stored leaves among `[start, end)`, with their indexes, in order.

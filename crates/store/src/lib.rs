@@ -3,8 +3,8 @@
 //! `date_added` is handed out by the single writer inside its transaction, so commits happen in
 //! `date_added` order and a reader's snapshot always holds a prefix of each collection: paging
 //! with `added_after` or `next` neither skips nor repeats an object under concurrent writes.
-//! `synchronous = FULL` makes every acknowledged write survive a crash of the process or of
-//! the machine.
+//! Every acknowledged write survives a crash of the process or of the machine: a write returns
+//! only after the WAL holding its commit has been synced (see [`SqliteStore::sync_wal`]).
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -175,6 +175,8 @@ const READERS: usize = 4;
 
 pub struct SqliteStore {
     writer: Mutex<Writer>,
+    /// The WAL file, synced after each commit.
+    wal: std::path::PathBuf,
     /// Threads waiting for the writer. An ingest that sees one leaves its transaction open for
     /// it (group commit) instead of committing at once.
     queued: AtomicUsize,
@@ -225,13 +227,15 @@ struct Writer {
 /// Copies committed WAL pages back into the database on its own thread and connection. A
 /// PASSIVE checkpoint never blocks the writer; once it has caught up, the next write starts
 /// the WAL over from its beginning, so the WAL stays about as large as what is written
-/// between two checkpoints.
+/// between two checkpoints. The WAL file keeps its size when it starts over: overwriting
+/// pages the kernel already holds costs a commit far less than growing the file again.
 struct Checkpointer {
     wake: std::sync::mpsc::SyncSender<()>,
 }
 
-/// WAL frames (pages) past which the checkpointer truncates the WAL: 64 MiB of 4 KiB pages.
-const WAL_TRUNCATE_FRAMES: i64 = 16_384;
+/// WAL frames (pages) past which the checkpointer makes the WAL start over: 64 MiB of 4 KiB
+/// pages.
+const WAL_RESTART_FRAMES: i64 = 16_384;
 
 /// Pause between checkpoints, so that one copies the pages of many commits.
 const CHECKPOINT_PAUSE: std::time::Duration = std::time::Duration::from_millis(250);
@@ -251,10 +255,10 @@ impl Checkpointer {
                         .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1));
                     // Under a steady stream of commits a passive checkpoint never finds the
                     // WAL idle, so the WAL never starts over and every page lookup searches a
-                    // growing index. Past a bound, wait for the writer once and truncate it.
+                    // growing index. Past a bound, wait for the writer once and restart it.
                     let checked = match passive {
-                        Ok(frames) if frames > WAL_TRUNCATE_FRAMES => {
-                            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                        Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                            conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()))
                         }
                         other => other.map(drop),
                     };
@@ -450,10 +454,12 @@ impl SqliteStore {
             // A 64 MiB page cache and memory-mapped reads keep index lookups off the disk as
             // collections grow. The writer never checkpoints the WAL itself: copying pages back
             // into the database (and its fsync) happens on the checkpointer's thread, off the
-            // path of an acknowledgement.
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;
+            // path of an acknowledgement. `synchronous = NORMAL` keeps the WAL consistent but
+            // leaves its fsync to `sync_wal`, which runs after the writer is released.
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
              PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA mmap_size = 1073741824;
-             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;",
+             PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;
+             PRAGMA journal_size_limit = 134217728;",
         )
         .map_err(backend)?;
         migrate(&conn).map_err(backend)?;
@@ -473,7 +479,10 @@ impl SqliteStore {
             readers.push(reader);
         }
         let checkpointer = Checkpointer::start(path)?;
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
         Ok(SqliteStore {
+            wal: wal.into(),
             writer: Mutex::new(Writer {
                 conn,
                 checkpointer,
@@ -517,10 +526,29 @@ impl SqliteStore {
         let mut writer = self.lock_writer();
         // A write outside the group commits the group first; if that fails, its writers learn
         // it and this write still runs.
-        let _ = self.commit_group(&mut writer);
+        let group = self.commit_group(&mut writer);
         let result = f(&mut writer).map_err(backend);
         writer.checkpointer.nudge();
+        drop(writer);
+        // One sync makes both the group's commit and this write's durable.
+        let synced = self.sync_wal();
+        if let Some((epoch, committed)) = group {
+            self.finish_group(epoch, committed.and(synced.clone()).err());
+        }
+        synced.map_err(StoreError::Backend)?;
         result
+    }
+
+    /// Makes every transaction committed so far durable. Commits write their WAL frames
+    /// without syncing (`synchronous = NORMAL`), so the writer is free for the next
+    /// transaction while this one's fsync runs; nobody is answered before it returns. An fsync
+    /// covers the file, whichever descriptor asks, so a commit made before this call is on
+    /// disk when it returns: either in the WAL, or already copied by a checkpoint (which syncs
+    /// the database before the WAL starts over).
+    fn sync_wal(&self) -> Result<(), String> {
+        std::fs::File::open(&self.wal)
+            .and_then(|wal| wal.sync_data())
+            .map_err(|e| format!("cannot sync {}: {e}", self.wal.display()))
     }
 
     /// Runs `f` inside the open group transaction (opening one if needed), in a savepoint
@@ -570,7 +598,11 @@ impl SqliteStore {
         }
         let committed = self.commit_group(writer);
         drop(guard);
-        committed?;
+        if let Some((epoch, committed)) = committed {
+            let durable = committed.and_then(|()| self.sync_wal());
+            self.finish_group(epoch, durable.clone().err());
+            durable.map_err(StoreError::Backend)?;
+        }
         result.map_err(backend)
     }
 
@@ -595,11 +627,10 @@ impl SqliteStore {
         })
     }
 
-    /// Commits the open group, if any, and tells its writers how it went.
-    fn commit_group(&self, writer: &mut Writer) -> StoreResult<()> {
-        let Some(group) = writer.group.take() else {
-            return Ok(());
-        };
+    /// Commits the open group, if any, and returns its epoch and how the commit went. Its
+    /// writers learn it (`finish_group`) once the caller has synced the WAL.
+    fn commit_group(&self, writer: &mut Writer) -> Option<(u64, Result<(), String>)> {
+        let group = writer.group.take()?;
         let committed = save_frontier(&writer.conn, &group.frontier)
             .and_then(|()| {
                 writer.conn.execute(
@@ -612,11 +643,7 @@ impl SqliteStore {
             let _ = writer.conn.execute_batch("ROLLBACK");
         }
         writer.checkpointer.nudge();
-        self.finish_group(
-            group.epoch,
-            committed.as_ref().err().map(ToString::to_string),
-        );
-        committed.map_err(backend)
+        Some((group.epoch, committed.map_err(|e| e.to_string())))
     }
 
     fn finish_group(&self, epoch: u64, failure: Option<String>) {
@@ -1198,6 +1225,10 @@ impl Store for SqliteStore {
     fn log_head(&self) -> StoreResult<(u64, tlog::Hash)> {
         let frontier = self.read(load_frontier)?;
         Ok((frontier.size(), frontier.root()))
+    }
+
+    fn sync(&self) -> StoreResult<()> {
+        self.sync_wal().map_err(StoreError::Backend)
     }
 
     fn log_hashes(&self, nodes: &[tlog::NodeId]) -> StoreResult<Vec<Option<tlog::Hash>>> {
