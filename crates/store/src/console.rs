@@ -276,6 +276,9 @@ pub(crate) fn index_step(tx: &Connection, batch: usize) -> rusqlite::Result<usiz
     Ok(indexed)
 }
 
+/// An indexed version's doc, `date_added`, type, producer, TLP and recipients.
+type IndexedRow = (i64, i64, String, i64, Option<i64>, Option<String>);
+
 /// Removes a deleted version from the index and the counts, in the deletion's transaction.
 /// A version the indexer has not reached yet has nothing to remove.
 pub(crate) fn forget(
@@ -284,7 +287,7 @@ pub(crate) fn forget(
     id: &str,
     version: i64,
 ) -> rusqlite::Result<()> {
-    let found: Option<(i64, i64, String, i64, Option<i64>, Option<String>)> = tx
+    let found: Option<IndexedRow> = tx
         .query_row(
             "SELECT doc, date_added, type, producer, tlp, recipients FROM search_docs
              WHERE collection_id = ?1 AND id = ?2 AND version = ?3",

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod console;
 mod durability;
 mod feeds;
 mod harness;
