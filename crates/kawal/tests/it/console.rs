@@ -633,3 +633,45 @@ proptest! {
         pages_show_only_what_the_policy_allows(&world)?;
     }
 }
+
+#[test]
+fn accounts_added_on_the_command_line_sign_in_to_the_binary() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    cli(data, &["admin", "org", "add", "MY-CERT"]);
+    let add = |password_stdin: bool| {
+        let mut command = kawal();
+        command
+            .args([
+                "admin", "user", "add", "--org", "MY-CERT", "--role", "reader", "rita",
+            ])
+            .arg("--data")
+            .arg(data)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if password_stdin {
+            command.arg("--password-stdin");
+        }
+        let mut child = command.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let refused = add(false);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--password-stdin"));
+    let added = add(true);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(cli(data, &["admin", "user", "list"]).contains("rita\tMY-CERT\treader"));
+    let server = Binary::serve(data);
+    let mut browser = Browser::new(&server.base);
+    assert_eq!(browser.sign_in("rita", PASSWORD).status, 303);
+    assert!(browser.get("/").body.contains("rita · MY-CERT · reader"));
+}

@@ -194,7 +194,7 @@ mod tests {
         let svg = type_bars(&[("<script>".to_owned(), 3)], "t\"");
         assert!(!svg.contains("<script>"));
         assert!(svg.contains("&lt;script&gt;"));
-        assert!(!svg.contains("t\""));
+        assert!(svg.contains("aria-label=\"t&quot;\""));
     }
 
     #[test]
