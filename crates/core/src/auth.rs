@@ -31,6 +31,28 @@ pub fn verify_secret(secret: &str, hash: &str) -> bool {
     })
 }
 
+/// A session secret: 256 random bits, hex-encoded, for the browser's cookie.
+pub fn new_session_secret() -> String {
+    random_hex(32)
+}
+
+/// A form token: 128 random bits, hex-encoded.
+pub fn new_csrf_token() -> String {
+    random_hex(16)
+}
+
+/// What the store keeps of a session secret.
+pub fn session_digest(secret: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes()).into()
+}
+
+/// Compares two secrets in time that depends only on their lengths, so that a forged form
+/// token cannot be found byte by byte from response times.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Token ids are 16 lowercase hex digits; anything else is refused before touching the store.
 pub fn is_token_id(id: &str) -> bool {
     id.len() == 16 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -49,5 +71,16 @@ mod tests {
         assert!(verify_secret(&secret, &hash));
         assert!(!verify_secret("wrong", &hash));
         assert!(!verify_secret(&secret, "not a hash"));
+    }
+
+    #[test]
+    fn session_secrets_are_long_and_compared_whole() {
+        let secret = new_session_secret();
+        assert_eq!(secret.len(), 64);
+        assert_ne!(secret, new_session_secret());
+        assert_eq!(session_digest(&secret), session_digest(&secret));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -21,7 +21,7 @@ macro_rules! store_conformance_tests {
             settings_round_trip, orgs_groups_collections, tokens, insert_outcomes,
             date_added_strictly_increases, scan_filters, newest_and_oldest, delete_versions,
             statuses, audit_trail, paging_under_concurrent_writes, transparency_log,
-            witness_state, alerts, sighting_sharing);
+            witness_state, alerts, sighting_sharing, users_and_sessions, search_index);
     };
     (@each $factory:expr; $($check:ident),*) => {
         $(
@@ -829,4 +829,108 @@ pub fn sighting_sharing(store: Arc<dyn Store>) {
     store.set_sighting_sharing(&collection, b, false).unwrap();
     store.set_sighting_sharing(&collection, b, false).unwrap();
     assert_eq!(store.sightings_withheld(b).unwrap(), [collection]);
+}
+
+pub fn users_and_sessions(store: Arc<dyn Store>) {
+    let (a, _, _) = setup(&*store);
+    let user = store
+        .create_user(a, "ana", crate::Role::Analyst, "$argon2id$hash")
+        .unwrap();
+    assert!(matches!(
+        store.create_user(a, "ana", crate::Role::Reader, "x"),
+        Err(crate::StoreError::Duplicate(_))
+    ));
+    assert_eq!(store.user_by_name("ana").unwrap().as_ref(), Some(&user));
+    assert_eq!(store.user(user.id).unwrap().as_ref(), Some(&user));
+    assert_eq!(store.users().unwrap(), vec![user.clone()]);
+    let session = |byte: u8, expires: i64| crate::Session {
+        secret_sha256: [byte; 32],
+        user: user.id,
+        csrf: format!("csrf{byte}"),
+        expires: Timestamp::from_micros(expires),
+    };
+    store.create_session(&session(1, 100)).unwrap();
+    store.create_session(&session(2, 300)).unwrap();
+    assert_eq!(store.session(&[1; 32]).unwrap(), Some(session(1, 100)));
+    assert_eq!(store.session(&[3; 32]).unwrap(), None);
+    assert_eq!(
+        store
+            .delete_expired_sessions(Timestamp::from_micros(200))
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.session(&[1; 32]).unwrap(), None);
+    assert!(store.delete_session(&[2; 32]).unwrap());
+    assert!(!store.delete_session(&[2; 32]).unwrap());
+}
+
+pub fn search_index(store: Arc<dyn Store>) {
+    use crate::search::{fts_query, IndexQuery};
+    let (a, b, cid) = setup(&*store);
+    let named = |id: &str, name: &str| {
+        object(
+            id,
+            "2020-01-01T00:00:00.000Z",
+            &format!(r#","name":"{name}","labels":["phishing"]"#),
+        )
+    };
+    store
+        .insert_versions(
+            &cid,
+            a,
+            &[],
+            &[named(ID1, "Kitten campaign")],
+            &leaf,
+            &status,
+        )
+        .unwrap();
+    let relationship = new_version(&format!(
+        r#"{{"type":"relationship","spec_version":"2.1","id":"relationship--0a0a0a0a-0000-4000-8000-000000000001","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","relationship_type":"indicates","source_ref":"{ID1}","target_ref":"{ID2}","object_marking_refs":["{}"]}}"#,
+        stix::tlp::TLP2_RED
+    ));
+    store
+        .insert_versions(&cid, b, &[a], &[relationship], &leaf, &status)
+        .unwrap();
+    let query = |fts: &str| IndexQuery {
+        fts: fts_query(fts),
+        collections: vec![cid.clone()],
+        limit: 10,
+        ..IndexQuery::default()
+    };
+    // Nothing is indexed inside the ingest; the indexer catches up in batches.
+    assert!(store.search(&query("kitten")).unwrap().is_empty());
+    assert_eq!(store.index_step(1).unwrap(), 1);
+    assert_eq!(store.index_step(10).unwrap(), 1);
+    assert_eq!(store.index_step(10).unwrap(), 0);
+    let found = store.search(&query("kitt")).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].version.id, ID1);
+    assert_eq!(found[0].name.as_deref(), Some("Kitten campaign"));
+    assert_eq!(store.search(&query("phishing kitten")).unwrap().len(), 1);
+    assert!(store.search(&query("puppy")).unwrap().is_empty());
+    let linked = store
+        .search(&IndexQuery {
+            refs: vec![ID2.to_owned()],
+            ..query("")
+        })
+        .unwrap();
+    assert_eq!(linked.len(), 1);
+    assert_eq!(linked[0].version.tlp, Some(Tlp::Red));
+    assert_eq!(linked[0].version.recipients, vec![a]);
+    assert_eq!(linked[0].version.producer, b);
+    let everything = store.search(&query("")).unwrap();
+    assert_eq!(everything.len(), 2);
+    assert!(everything[0].version.date_added > everything[1].version.date_added);
+    let counts = store.counts(0).unwrap();
+    let total: u64 = counts.by_type.iter().map(|r| r.count).sum();
+    assert_eq!(total, 2);
+    assert_eq!(counts.by_day.iter().map(|r| r.count).sum::<u64>(), 2);
+    // A deletion leaves neither a hit nor a count behind.
+    let t = Timestamp::parse("2020-01-01T00:00:00.000Z").unwrap();
+    store
+        .delete_versions(&cid, ID1, &[t], &deletion_leaf)
+        .unwrap();
+    assert!(store.search(&query("kitten")).unwrap().is_empty());
+    let counts = store.counts(0).unwrap();
+    assert_eq!(counts.by_type.iter().map(|r| r.count).sum::<u64>(), 1);
 }

@@ -919,14 +919,16 @@ impl Exchange {
 
     /// Instance administration (organisations, groups, collections) belongs to admin tokens of
     /// the instance's own organisation and to the local command line.
-    fn require_instance_admin(&self, who: &Principal) -> Result<()> {
+    pub(crate) fn require_instance_admin(&self, who: &Principal) -> Result<()> {
         match who {
             Principal::Local { .. } => Ok(()),
-            Principal::Token {
-                org,
-                role: Role::Admin,
-                ..
-            } if self.instance_org()?.is_some_and(|o| o.id == *org) => Ok(()),
+            _ if who.org_admin().is_some()
+                && self
+                    .instance_org()?
+                    .is_some_and(|o| Some(o.id) == who.org_admin()) =>
+            {
+                Ok(())
+            }
             Principal::Anonymous => Err(Error::Unauthenticated(
                 "administration requires an admin token".to_owned(),
             )),
@@ -1062,11 +1064,7 @@ impl Exchange {
         let org = self.org_named(org_name)?;
         if self.require_instance_admin(who).is_err() {
             match who {
-                Principal::Token {
-                    org: own,
-                    role: Role::Admin,
-                    ..
-                } if *own == org.id => {}
+                _ if who.org_admin() == Some(org.id) => {}
                 Principal::Anonymous => {
                     return Err(Error::Unauthenticated(
                         "issuing tokens requires an admin token".to_owned(),
@@ -1090,7 +1088,7 @@ impl Exchange {
         Ok((token, secret))
     }
 
-    fn issue_token(&self, org: OrgId, role: Role) -> Result<(Token, String)> {
+    pub(crate) fn issue_token(&self, org: OrgId, role: Role) -> Result<(Token, String)> {
         let (id, secret) = auth::new_token_credentials();
         let secret_hash =
             auth::hash_secret(&secret).map_err(|e| Error::Store(StoreError::Backend(e)))?;
@@ -1111,9 +1109,7 @@ impl Exchange {
             .store
             .token(token_id)?
             .ok_or_else(|| Error::NotFound(format!("no token `{token_id}`")))?;
-        if self.require_instance_admin(who).is_err()
-            && !matches!(who, Principal::Token { org, role: Role::Admin, .. } if *org == token.org)
-        {
+        if self.require_instance_admin(who).is_err() && who.org_admin() != Some(token.org) {
             return Err(Error::Forbidden(
                 "only admins of the organisation or of the instance may revoke its tokens"
                     .to_owned(),
@@ -1135,11 +1131,10 @@ impl Exchange {
             return Ok(all);
         }
         match who {
-            Principal::Token {
-                org,
-                role: Role::Admin,
-                ..
-            } => Ok(all.into_iter().filter(|t| t.org == *org).collect()),
+            _ if who.org_admin().is_some() => Ok(all
+                .into_iter()
+                .filter(|t| Some(t.org) == who.org_admin())
+                .collect()),
             Principal::Anonymous => Err(Error::Unauthenticated(
                 "listing tokens requires an admin token".to_owned(),
             )),
@@ -1237,11 +1232,7 @@ impl Exchange {
         self.flush_audit()?;
         if self.require_instance_admin(who).is_err() {
             match who {
-                Principal::Token {
-                    org,
-                    role: Role::Admin,
-                    ..
-                } => query.org = Some(*org),
+                _ if who.org_admin().is_some() => query.org = who.org_admin(),
                 Principal::Anonymous => {
                     return Err(Error::Unauthenticated(
                         "the audit trail requires an admin token".to_owned(),

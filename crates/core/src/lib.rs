@@ -8,7 +8,9 @@ pub mod conformance;
 pub mod exchange;
 pub mod log;
 pub mod model;
+pub mod people;
 pub mod policy;
+pub mod search;
 pub mod sightings;
 pub mod store;
 pub mod watch;
@@ -19,6 +21,8 @@ pub use exchange::{
     ObjectVersion, Page, Status, StatusDetail, VersionSelect,
 };
 pub use model::*;
+pub use people::{ActiveSession, SignedIn};
+pub use search::{SearchHit, SearchRequest, SearchResults};
 pub use sightings::SightingTarget;
 pub use store::{
     AuditQuery, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus, WitnessSwap,

@@ -114,12 +114,42 @@ pub struct Token {
     pub revoked: bool,
 }
 
+/// A person's account for the web console. Only the argon2id hash of the password is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub org: OrgId,
+    pub role: Role,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub created: Timestamp,
+}
+
+/// A signed-in browser. The session secret lives only in the browser's cookie; the store keeps
+/// its SHA-256, so a copy of the database opens no session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub secret_sha256: [u8; 32],
+    pub user: i64,
+    /// Every form of the session carries it; a post without it is refused.
+    pub csrf: String,
+    pub expires: Timestamp,
+}
+
 /// Who is asking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
     Token {
         token_id: String,
+        org: OrgId,
+        role: Role,
+    },
+    /// A person signed in to the web console, with the rights their account's role gives in
+    /// their organisation, exactly as a token of that organisation and role has.
+    User {
+        username: String,
         org: OrgId,
         role: Role,
     },
@@ -141,6 +171,7 @@ impl Principal {
         match self {
             Principal::Anonymous => None,
             Principal::Token { org, .. }
+            | Principal::User { org, .. }
             | Principal::Local { org, .. }
             | Principal::Monitoring { org } => Some(*org),
         }
@@ -149,8 +180,28 @@ impl Principal {
     pub fn role(&self) -> Option<Role> {
         match self {
             Principal::Anonymous => None,
-            Principal::Token { role, .. } | Principal::Local { role, .. } => Some(*role),
+            Principal::Token { role, .. }
+            | Principal::User { role, .. }
+            | Principal::Local { role, .. } => Some(*role),
             Principal::Monitoring { .. } => Some(Role::Sensor),
+        }
+    }
+
+    /// The organisation whose administrator this principal is, through a token or a signed-in
+    /// account with the `admin` role.
+    pub fn org_admin(&self) -> Option<OrgId> {
+        match self {
+            Principal::Token {
+                org,
+                role: Role::Admin,
+                ..
+            }
+            | Principal::User {
+                org,
+                role: Role::Admin,
+                ..
+            } => Some(*org),
+            _ => None,
         }
     }
 
@@ -159,6 +210,7 @@ impl Principal {
         match self {
             Principal::Anonymous => "anonymous".to_owned(),
             Principal::Token { token_id, .. } => format!("token:{token_id}"),
+            Principal::User { username, .. } => format!("user:{username}"),
             Principal::Local { .. } => "local".to_owned(),
             Principal::Monitoring { .. } => "monitoring".to_owned(),
         }

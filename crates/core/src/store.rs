@@ -5,9 +5,10 @@
 use stix::{Timestamp, Tlp};
 
 use crate::model::{
-    AuditEvent, Collection, GroupId, InsertOutcome, NewVersion, OrgId, Organisation, SharingGroup,
-    StoredVersion, Token, Writers,
+    AuditEvent, Collection, GroupId, InsertOutcome, NewVersion, OrgId, Organisation, Role, Session,
+    SharingGroup, StoredVersion, Token, User, Writers,
 };
+use crate::search::{Counts, IndexQuery, IndexedVersion};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -211,4 +212,32 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(i64, crate::model::Alert)>>;
     /// Newest first.
     fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+
+    fn create_user(
+        &self,
+        org: OrgId,
+        username: &str,
+        role: Role,
+        password_hash: &str,
+    ) -> StoreResult<User>;
+    fn user(&self, id: i64) -> StoreResult<Option<User>>;
+    fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+    fn users(&self) -> StoreResult<Vec<User>>;
+    fn create_session(&self, session: &Session) -> StoreResult<()>;
+    /// The session whose secret has this SHA-256.
+    fn session(&self, secret_sha256: &[u8; 32]) -> StoreResult<Option<Session>>;
+    /// Returns false when no such session exists.
+    fn delete_session(&self, secret_sha256: &[u8; 32]) -> StoreResult<bool>;
+    /// Removes sessions that expired at or before `now`; returns how many.
+    fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<usize>;
+
+    /// Brings the search index and the counts up to date with up to `batch` versions stored
+    /// since it last ran, never inside an ingest's transaction; returns how many it indexed
+    /// (fewer than `batch` when it has caught up).
+    fn index_step(&self, batch: usize) -> StoreResult<usize>;
+    /// Indexed versions matching the query, newest `date_added` first.
+    fn search(&self, query: &IndexQuery) -> StoreResult<Vec<IndexedVersion>>;
+    /// Indexed versions counted by collection, type and everything the policy looks at, and
+    /// per day added from `since_day` on.
+    fn counts(&self, since_day: i64) -> StoreResult<Counts>;
 }

@@ -117,6 +117,11 @@ enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Accounts for the web console.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Print the newest audit events.
     Audit {
         #[arg(long, default_value_t = 50)]
@@ -177,6 +182,24 @@ enum TokenCommand {
     },
     Revoke {
         id: String,
+    },
+    List,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Adds an account that signs in to the web console as its organisation, with the rights
+    /// of its role.
+    Add {
+        username: String,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        role: String,
+        /// Read the password from the first line of standard input (so that it appears in
+        /// neither the shell's history nor the process list).
+        #[arg(long)]
+        password_stdin: bool,
     },
     List,
 }
@@ -695,6 +718,41 @@ fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
                     t.role,
                     if t.revoked { "revoked" } else { "active" }
                 );
+            }
+            Ok(())
+        }
+        AdminCommand::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    org,
+                    role,
+                    password_stdin,
+                },
+        } => {
+            let role: Role = role.parse()?;
+            if !password_stdin {
+                anyhow::bail!("give the password on standard input with --password-stdin");
+            }
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            let user = exchange.add_user(&who, &org, &username, role, password)?;
+            println!("added user {} ({}) to {org}", user.username, user.role);
+            Ok(())
+        }
+        AdminCommand::User {
+            command: UserCommand::List,
+        } => {
+            let orgs = exchange.orgs(&who)?;
+            for u in exchange.users(&who)? {
+                let org = orgs
+                    .iter()
+                    .find(|o| o.id == u.org)
+                    .map_or("?", |o| o.name.as_str());
+                println!("{}	{org}	{}", u.username, u.role);
             }
             Ok(())
         }

@@ -5,6 +5,7 @@
 
 mod archive;
 mod auth;
+pub mod console;
 mod error;
 mod events;
 mod feeds;
@@ -102,6 +103,7 @@ struct Shared {
     monitoring: events::Monitoring,
     archive: Option<archive::EventArchive>,
     hunts: hunts::Hunts,
+    sign_in_limiter: console::SignInLimiter,
 }
 
 impl AppState {
@@ -116,6 +118,7 @@ impl AppState {
             monitoring,
             archive,
             hunts: hunts::Hunts::default(),
+            sign_in_limiter: console::SignInLimiter::default(),
         }))
     }
 
@@ -141,6 +144,10 @@ impl AppState {
 
     pub(crate) fn hunts(&self) -> &hunts::Hunts {
         &self.0.hunts
+    }
+
+    pub(crate) fn sign_in_limiter(&self) -> &console::SignInLimiter {
+        &self.0.sign_in_limiter
     }
 
     /// Runs a core operation on the blocking pool: storage and argon2 must not stall the
@@ -173,6 +180,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sightings::routes())
         .merge(log::routes())
         .merge(witness::routes())
+        .merge(console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
@@ -316,11 +324,14 @@ pub async fn serve(
                 signed.clone(),
             ))
         });
+    // The console's search index and counts follow ingest from outside its transactions.
+    let indexer = tokio::spawn(console::index_continuously(state.clone()));
     let app = router(state.clone());
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     flusher.abort();
+    indexer.abort();
     follower.abort();
     retro_hunter.abort();
     for task in checkpointer

@@ -6,6 +6,8 @@
 //! Every acknowledged write survives a crash of the process or of the machine: a write returns
 //! only after the WAL holding its commit has been synced (see [`SqliteStore::sync_wal`]).
 
+mod console;
+
 use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,8 +17,8 @@ use std::time::{Duration, Instant};
 use kawal_core::store::{DeletionLeafFn, LeafFn, StatusFn};
 use kawal_core::{
     AuditEvent, AuditQuery, Collection, GroupId, InsertOutcome, NewCollection, NewVersion, OrgId,
-    Organisation, Role, Scan, SharingGroup, Store, StoreError, StoreResult, StoredStatus,
-    StoredVersion, Token, WitnessSwap, WitnessedCheckpoint, Writers,
+    Organisation, Role, Scan, Session, SharingGroup, Store, StoreError, StoreResult, StoredStatus,
+    StoredVersion, Token, User, WitnessSwap, WitnessedCheckpoint, Writers,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Row};
@@ -464,6 +466,7 @@ impl SqliteStore {
         .map_err(backend)?;
         migrate(&conn).map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
+        conn.execute_batch(console::SCHEMA).map_err(backend)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(backend)?;
         let mut readers = Vec::with_capacity(READERS);
@@ -1203,6 +1206,7 @@ impl Store for SqliteStore {
                         hash_of.query_row(params![collection, id, version.as_micros()], |r| r.get(0)).optional()?;
                     let (Some(sha), Some(v)) = (sha, stored.iter().find(|v| v.version == *version)) else { continue };
                     let sha: [u8; 32] = sha.try_into().unwrap_or([0; 32]);
+                    console::forget(&tx, collection, id, version.as_micros())?;
                     delete.execute(params![collection, id, version.as_micros()])?;
                     leaves.extend(leaf(v, &sha));
                     removed += 1;
@@ -1509,5 +1513,79 @@ impl Store for SqliteStore {
             })?;
             rows.collect()
         })
+    }
+
+    fn create_user(
+        &self,
+        org: OrgId,
+        username: &str,
+        role: Role,
+        password_hash: &str,
+    ) -> StoreResult<User> {
+        self.write(|w| console::create_user(&w.conn, org, username, role, password_hash))
+            .map_err(|e| match e {
+                StoreError::Duplicate(_) => StoreError::Duplicate(format!("user `{username}`")),
+                other => other,
+            })
+    }
+
+    fn user(&self, id: i64) -> StoreResult<Option<User>> {
+        self.read(|c| console::user(c, id))
+    }
+
+    fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        self.read(|c| console::user_by_name(c, username))
+    }
+
+    fn users(&self) -> StoreResult<Vec<User>> {
+        self.read(console::users)
+    }
+
+    fn create_session(&self, session: &Session) -> StoreResult<()> {
+        self.write(|w| console::create_session(&w.conn, session))
+    }
+
+    fn session(&self, secret_sha256: &[u8; 32]) -> StoreResult<Option<Session>> {
+        self.read(|c| console::session(c, secret_sha256))
+    }
+
+    fn delete_session(&self, secret_sha256: &[u8; 32]) -> StoreResult<bool> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "DELETE FROM sessions WHERE secret_sha256 = ?1",
+                    [&secret_sha256[..]],
+                )
+                .map(|n| n > 0)
+        })
+    }
+
+    fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<usize> {
+        self.write(|w| {
+            w.conn.execute(
+                "DELETE FROM sessions WHERE expires <= ?1",
+                [now.as_micros()],
+            )
+        })
+    }
+
+    fn index_step(&self, batch: usize) -> StoreResult<usize> {
+        self.write(|w| {
+            let tx = immediate(&mut w.conn)?;
+            let indexed = console::index_step(&tx, batch)?;
+            tx.commit()?;
+            Ok(indexed)
+        })
+    }
+
+    fn search(
+        &self,
+        query: &kawal_core::search::IndexQuery,
+    ) -> StoreResult<Vec<kawal_core::search::IndexedVersion>> {
+        self.read(|c| console::search(c, query))
+    }
+
+    fn counts(&self, since_day: i64) -> StoreResult<kawal_core::search::Counts> {
+        self.read(|c| console::counts(c, since_day))
     }
 }

@@ -1,7 +1,9 @@
 //! End-to-end tests: the HTTP server on real loopback sockets, and the real binary.
 
 mod bad_input;
+mod browser;
 mod cli;
+mod console;
 mod durability;
 mod feeds;
 mod harness;

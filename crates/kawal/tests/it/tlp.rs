@@ -10,31 +10,31 @@ use stix::Tlp;
 use crate::harness::*;
 
 #[derive(Debug, Clone)]
-struct World {
-    orgs: usize,
+pub(crate) struct World {
+    pub(crate) orgs: usize,
     /// Members of each group (indexes into orgs).
-    groups: Vec<BTreeSet<usize>>,
-    collections: Vec<CollectionSpec>,
-    objects: Vec<ObjectSpec>,
+    pub(crate) groups: Vec<BTreeSet<usize>>,
+    pub(crate) collections: Vec<CollectionSpec>,
+    pub(crate) objects: Vec<ObjectSpec>,
 }
 
 #[derive(Debug, Clone)]
-struct CollectionSpec {
-    group: usize,
-    default_tlp: Tlp,
-    public: bool,
+pub(crate) struct CollectionSpec {
+    pub(crate) group: usize,
+    pub(crate) default_tlp: Tlp,
+    pub(crate) public: bool,
 }
 
 #[derive(Debug, Clone)]
-struct ObjectSpec {
-    collection: usize,
-    producer: usize,
+pub(crate) struct ObjectSpec {
+    pub(crate) collection: usize,
+    pub(crate) producer: usize,
     /// Index into MARKINGS for each marking on the object.
-    markings: Vec<usize>,
-    recipients: BTreeSet<usize>,
+    pub(crate) markings: Vec<usize>,
+    pub(crate) recipients: BTreeSet<usize>,
     /// Which of a few shared ids, so that several versions of one object occur.
-    id: usize,
-    month: u32,
+    pub(crate) id: usize,
+    pub(crate) month: u32,
 }
 
 /// TLP 2.0, TLP 1.0 and one marking that is not a TLP marking.
@@ -57,7 +57,7 @@ fn tlp() -> impl Strategy<Value = Tlp> {
     prop::sample::select(Tlp::ALL.to_vec())
 }
 
-fn world() -> impl Strategy<Value = World> {
+pub(crate) fn world() -> impl Strategy<Value = World> {
     (2usize..=4).prop_flat_map(|orgs| {
         let group = prop::collection::btree_set(0..orgs, 1..=orgs);
         prop::collection::vec(group, 1..=2).prop_flat_map(move |groups| {
@@ -104,12 +104,12 @@ fn world() -> impl Strategy<Value = World> {
     })
 }
 
-fn org_name(i: usize) -> String {
+pub(crate) fn org_name(i: usize) -> String {
     format!("ORG-{i}")
 }
 
 /// The sharing rules of the design, written independently of the server's code.
-fn allowed(
+pub(crate) fn allowed(
     world: &World,
     reader: Option<usize>,
     object: &ObjectSpec,
@@ -129,7 +129,7 @@ fn allowed(
     }
 }
 
-fn raw(object: &ObjectSpec, nth: usize) -> String {
+pub(crate) fn raw(object: &ObjectSpec, nth: usize) -> String {
     let markings: Vec<String> = object
         .markings
         .iter()
@@ -149,12 +149,19 @@ fn raw(object: &ObjectSpec, nth: usize) -> String {
 }
 
 /// (collection, object id, month of `modified`)
-type VersionKey = (usize, String, String);
+pub(crate) type VersionKey = (usize, String, String);
 /// What was shared, the recipients that took effect, and the exact text.
-type StoredSpec = (ObjectSpec, BTreeSet<usize>, String);
+pub(crate) type StoredSpec = (ObjectSpec, BTreeSet<usize>, String);
 
-/// Runs one world: sets it up, then compares every read path of every reader with the rules.
-fn check(world: &World) -> Result<(), TestCaseError> {
+/// A world set up on a running instance: its collections' ids, and what was stored.
+pub(crate) struct Built {
+    pub(crate) it: Instance,
+    pub(crate) collection_ids: Vec<String>,
+    pub(crate) stored: BTreeMap<VersionKey, StoredSpec>,
+}
+
+/// Creates the world's organisations, groups and collections, and shares its objects.
+pub(crate) fn build(world: &World) -> Built {
     let it = Instance::start(3, 1024 * 1024);
     let admin = it.admin();
     for i in 0..world.orgs {
@@ -229,6 +236,20 @@ fn check(world: &World) -> Result<(), TestCaseError> {
         }
     }
 
+    Built {
+        it,
+        collection_ids,
+        stored,
+    }
+}
+
+/// Runs one world: sets it up, then compares every read path of every reader with the rules.
+fn check(world: &World) -> Result<(), TestCaseError> {
+    let Built {
+        it,
+        collection_ids,
+        stored,
+    } = build(world);
     let mut tokens: Vec<(Option<usize>, Option<String>)> = vec![(None, None)];
     for i in 0..world.orgs {
         tokens.push((Some(i), Some(it.token(&org_name(i), Role::Reader))));

@@ -1,0 +1,240 @@
+//! The console in a real browser: headless Chromium driven over WebDriver by Debian's
+//! chromedriver. Skipped, with the reason printed, where either is not installed. With
+//! `KAWAL_SCREENSHOTS=1` each page is saved to `docs/screenshots/`.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::console::{community, index_all, indicator, share, PASSWORD};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Option<Driver> {
+        for needed in [CHROMIUM, CHROMEDRIVER] {
+            if !Path::new(needed).exists() {
+                eprintln!(
+                    "skipping browser tests: {needed} is not installed (apt-get install chromium chromium-driver)"
+                );
+                return None;
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .ok()?;
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start listening"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    async fn browser(&self) -> Client {
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            serde_json::json!({
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=1280,1000"],
+            }),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Saves what the browser shows, when asked to (`KAWAL_SCREENSHOTS=1`).
+async fn screenshot(browser: &Client, name: &str) {
+    if std::env::var("KAWAL_SCREENSHOTS").as_deref() != Ok("1") {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = browser.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+/// Waits until the element's text contains `text`.
+async fn wait_for_text(browser: &Client, css: &str, text: &str, within: Duration) {
+    let started = Instant::now();
+    loop {
+        if let Ok(element) = browser.find(Locator::Css(css)).await {
+            if element.text().await.is_ok_and(|t| t.contains(text)) {
+                return;
+            }
+        }
+        assert!(
+            started.elapsed() < within,
+            "`{css}` never showed `{text}`: {}",
+            browser.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[test]
+fn an_analyst_signs_in_searches_watches_and_signs_out() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let (it, collection) = community();
+    let malware = r#"{"type":"malware","spec_version":"2.1","id":"malware--00000000-0000-4000-8000-000000000002","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"Gremlin","is_family":true}"#;
+    let relationship = r#"{"type":"relationship","spec_version":"2.1","id":"relationship--00000000-0000-4000-8000-000000000003","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","relationship_type":"indicates","source_ref":"indicator--00000000-0000-4000-8000-000000000001","target_ref":"malware--00000000-0000-4000-8000-000000000002"}"#;
+    share(
+        &it,
+        &collection,
+        "KH-CERT",
+        &[
+            indicator(1, "Kitten campaign"),
+            indicator(4, "Puppy campaign"),
+            malware.to_owned(),
+            relationship.to_owned(),
+        ],
+    );
+    index_all(&it);
+    let base = it.base.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let browser = driver.browser().await;
+        let wait = Duration::from_secs(15);
+
+        // Sign in.
+        browser.goto(&format!("{base}/")).await.unwrap();
+        let username = browser
+            .wait()
+            .for_element(Locator::Id("username"))
+            .await
+            .unwrap();
+        screenshot(&browser, "sign-in").await;
+        username.send_keys("ana").await.unwrap();
+        browser
+            .find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys(PASSWORD)
+            .await
+            .unwrap();
+        browser
+            .find(Locator::Css("form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&browser, "h1", "Dashboard", wait).await;
+
+        // Live updates: an object shared now appears without reloading.
+        wait_for_text(&browser, "#live-status", "live", wait).await;
+        share(&it, &collection, "MY-CERT", &[indicator(9, "Arrived live")]);
+        wait_for_text(&browser, "#latest", "Arrived live", wait).await;
+        screenshot(&browser, "dashboard").await;
+
+        // Search and open an object.
+        browser
+            .find(Locator::LinkText("Explore"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let search = browser.wait().for_element(Locator::Id("q")).await.unwrap();
+        search.send_keys("kitten").await.unwrap();
+        browser
+            .find(Locator::Css(".searchbar button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&browser, "#result-count", "1 object", wait).await;
+        screenshot(&browser, "explore").await;
+        browser
+            .find(Locator::LinkText("Kitten campaign"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&browser, "h1", "Kitten campaign", wait).await;
+        browser
+            .find(Locator::Css("svg.graph a.node"))
+            .await
+            .expect("the relationship graph links the neighbours");
+        screenshot(&browser, "object").await;
+
+        browser
+            .find(Locator::LinkText("API tokens"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&browser, "h1", "API tokens", wait).await;
+        screenshot(&browser, "tokens").await;
+
+        // Sign out.
+        browser
+            .find(Locator::Css(".who button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        browser
+            .wait()
+            .for_element(Locator::Id("username"))
+            .await
+            .unwrap();
+        assert!(browser
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/sign-in"));
+        browser.goto(&format!("{base}/explore")).await.unwrap();
+        browser
+            .wait()
+            .for_element(Locator::Id("username"))
+            .await
+            .unwrap();
+        browser.close().await.unwrap();
+    });
+}

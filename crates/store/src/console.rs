@@ -1,0 +1,494 @@
+//! What the web console reads besides the objects: accounts, sessions, the full-text index and
+//! the dashboard's counts. The index and the counts are filled by [`index_step`], which
+//! follows each collection's `date_added` after the ingest transactions have committed, so
+//! ingest never pays for them; search is eventually consistent with what is stored.
+
+use kawal_core::search::{self, CountRow, Counts, IndexQuery, IndexedVersion, OTHER_TYPES};
+use kawal_core::{Role, Session, StoredVersion, User};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use stix::Timestamp;
+
+use crate::tlp_from_code;
+
+pub(crate) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    org_id INTEGER NOT NULL REFERENCES orgs(id),
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    secret_sha256 BLOB PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    csrf TEXT NOT NULL,
+    expires INTEGER NOT NULL
+) WITHOUT ROWID;
+-- One row per indexed object version; `doc` is its row in `search_text`.
+CREATE TABLE IF NOT EXISTS search_docs (
+    doc INTEGER PRIMARY KEY,
+    collection_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    date_added INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    spec_version TEXT NOT NULL,
+    producer INTEGER NOT NULL,
+    tlp INTEGER,
+    recipients TEXT,
+    name TEXT,
+    created INTEGER,
+    modified INTEGER,
+    revoked INTEGER NOT NULL,
+    first_ref TEXT,
+    second_ref TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS search_docs_by_version ON search_docs (collection_id, id, version);
+CREATE INDEX IF NOT EXISTS search_docs_by_date_added ON search_docs (date_added);
+CREATE INDEX IF NOT EXISTS search_docs_by_id ON search_docs (id);
+CREATE INDEX IF NOT EXISTS search_docs_by_first_ref ON search_docs (first_ref) WHERE first_ref IS NOT NULL;
+CREATE INDEX IF NOT EXISTS search_docs_by_second_ref ON search_docs (second_ref) WHERE second_ref IS NOT NULL;
+CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(
+    text, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+);
+-- How far the indexer has followed each collection.
+CREATE TABLE IF NOT EXISTS search_marks (collection_id TEXT PRIMARY KEY, date_added INTEGER NOT NULL);
+-- Counts keyed by everything the access policy looks at; `tlp` -1 stands for no marking.
+CREATE TABLE IF NOT EXISTS type_counts (
+    collection_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    producer INTEGER NOT NULL,
+    tlp INTEGER NOT NULL,
+    recipients TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (collection_id, type, producer, tlp, recipients)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS day_counts (
+    day INTEGER NOT NULL,
+    collection_id TEXT NOT NULL,
+    sighting INTEGER NOT NULL,
+    producer INTEGER NOT NULL,
+    tlp INTEGER NOT NULL,
+    recipients TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, collection_id, sighting, producer, tlp, recipients)
+) WITHOUT ROWID;
+"#;
+
+const USER_COLUMNS: &str = "id, username, org_id, role, password_hash, created";
+
+pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    let role: String = row.get(3)?;
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        org: row.get(2)?,
+        // An unreadable role must not grant anything: fall back to the weakest.
+        role: role.parse().unwrap_or(Role::Sensor),
+        password_hash: row.get(4)?,
+        created: Timestamp::from_micros(row.get(5)?),
+    })
+}
+
+pub(crate) fn create_user(
+    conn: &Connection,
+    org: i64,
+    username: &str,
+    role: Role,
+    password_hash: &str,
+) -> rusqlite::Result<User> {
+    let created = Timestamp::now();
+    conn.execute(
+        "INSERT INTO users (username, org_id, role, password_hash, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![username, org, role.as_str(), password_hash, created.as_micros()],
+    )?;
+    Ok(User {
+        id: conn.last_insert_rowid(),
+        username: username.to_owned(),
+        org,
+        role,
+        password_hash: password_hash.to_owned(),
+        created,
+    })
+}
+
+pub(crate) fn user(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"),
+        [id],
+        user_from_row,
+    )
+    .optional()
+}
+
+pub(crate) fn user_by_name(conn: &Connection, username: &str) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"),
+        [username],
+        user_from_row,
+    )
+    .optional()
+}
+
+pub(crate) fn users(conn: &Connection) -> rusqlite::Result<Vec<User>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {USER_COLUMNS} FROM users ORDER BY org_id, username"
+    ))?;
+    let rows = stmt.query_map([], user_from_row)?;
+    rows.collect()
+}
+
+pub(crate) fn create_session(conn: &Connection, session: &Session) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO sessions (secret_sha256, user_id, csrf, expires) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            &session.secret_sha256[..],
+            session.user,
+            session.csrf,
+            session.expires.as_micros()
+        ],
+    )
+    .map(drop)
+}
+
+pub(crate) fn session(conn: &Connection, digest: &[u8; 32]) -> rusqlite::Result<Option<Session>> {
+    conn.query_row(
+        "SELECT user_id, csrf, expires FROM sessions WHERE secret_sha256 = ?1",
+        [&digest[..]],
+        |r| {
+            Ok(Session {
+                secret_sha256: *digest,
+                user: r.get(0)?,
+                csrf: r.get(1)?,
+                expires: Timestamp::from_micros(r.get(2)?),
+            })
+        },
+    )
+    .optional()
+}
+
+fn policy_key(tlp: Option<i64>, recipients: Option<&str>) -> (i64, String) {
+    (tlp.unwrap_or(-1), recipients.unwrap_or("").to_owned())
+}
+
+/// Indexes up to `batch` versions the indexer has not seen yet, oldest first in each
+/// collection, in the writer's transaction `tx`.
+pub(crate) fn index_step(tx: &Connection, batch: usize) -> rusqlite::Result<usize> {
+    let collections: Vec<String> = {
+        let mut stmt = tx.prepare_cached("SELECT id FROM collections ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut indexed = 0;
+    let mut mark_of =
+        tx.prepare_cached("SELECT date_added FROM search_marks WHERE collection_id = ?1")?;
+    let mut pending = tx.prepare_cached(
+        "SELECT id, version, date_added, type, spec_version, producer, tlp, recipients, raw
+         FROM objects WHERE collection_id = ?1 AND date_added > ?2 ORDER BY date_added LIMIT ?3",
+    )?;
+    let mut insert_doc = tx.prepare_cached(
+        "INSERT INTO search_docs (collection_id, id, version, date_added, type, spec_version, producer, tlp, recipients, name, created, modified, revoked, first_ref, second_ref)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+         ON CONFLICT (collection_id, id, version) DO NOTHING",
+    )?;
+    let mut insert_text =
+        tx.prepare_cached("INSERT INTO search_text (rowid, text) VALUES (?1, ?2)")?;
+    let mut count_type = tx.prepare_cached(
+        "INSERT INTO type_counts (collection_id, type, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+         ON CONFLICT DO UPDATE SET n = n + 1",
+    )?;
+    let mut count_day = tx.prepare_cached(
+        "INSERT INTO day_counts (day, collection_id, sighting, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
+         ON CONFLICT DO UPDATE SET n = n + 1",
+    )?;
+    let mut save_mark = tx.prepare_cached(
+        "INSERT INTO search_marks (collection_id, date_added) VALUES (?1, ?2)
+         ON CONFLICT (collection_id) DO UPDATE SET date_added = excluded.date_added",
+    )?;
+    for collection in collections {
+        if indexed >= batch {
+            break;
+        }
+        let mark: i64 = mark_of
+            .query_row([&collection], |r| r.get(0))
+            .optional()?
+            .unwrap_or(i64::MIN);
+        let limit = i64::try_from(batch - indexed).unwrap_or(i64::MAX);
+        let mut rows = pending.query(params![collection, mark, limit])?;
+        let mut last = None;
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            let version: i64 = row.get(1)?;
+            let date_added: i64 = row.get(2)?;
+            let type_name: String = row.get(3)?;
+            let spec_version: String = row.get(4)?;
+            let producer: i64 = row.get(5)?;
+            let tlp: Option<i64> = row.get(6)?;
+            let recipients: Option<String> = row.get(7)?;
+            let raw: String = row.get(8)?;
+            let doc = search::document(&raw);
+            let added = insert_doc.execute(params![
+                collection,
+                id,
+                version,
+                date_added,
+                type_name,
+                spec_version,
+                producer,
+                tlp,
+                recipients,
+                doc.name,
+                doc.created.map(Timestamp::as_micros),
+                doc.modified.map(Timestamp::as_micros),
+                doc.revoked,
+                doc.first_ref,
+                doc.second_ref,
+            ])? == 1;
+            if added {
+                let rowid = tx.last_insert_rowid();
+                insert_text.execute(params![rowid, doc.text])?;
+                let (tlp_key, recipients_key) = policy_key(tlp, recipients.as_deref());
+                count_type.execute(params![
+                    collection,
+                    type_name,
+                    producer,
+                    tlp_key,
+                    recipients_key
+                ])?;
+                count_day.execute(params![
+                    date_added.div_euclid(search::DAY_MICROS),
+                    collection,
+                    type_name == "sighting",
+                    producer,
+                    tlp_key,
+                    recipients_key
+                ])?;
+            }
+            last = Some(date_added);
+            indexed += 1;
+        }
+        if let Some(last) = last {
+            save_mark.execute(params![collection, last])?;
+        }
+    }
+    Ok(indexed)
+}
+
+/// An indexed version's doc, `date_added`, type, producer, TLP and recipients.
+type IndexedRow = (i64, i64, String, i64, Option<i64>, Option<String>);
+
+/// Removes a deleted version from the index and the counts, in the deletion's transaction.
+/// A version the indexer has not reached yet has nothing to remove.
+pub(crate) fn forget(
+    tx: &Connection,
+    collection: &str,
+    id: &str,
+    version: i64,
+) -> rusqlite::Result<()> {
+    let found: Option<IndexedRow> = tx
+        .query_row(
+            "SELECT doc, date_added, type, producer, tlp, recipients FROM search_docs
+             WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
+            params![collection, id, version],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .optional()?;
+    let Some((doc, date_added, type_name, producer, tlp, recipients)) = found else {
+        return Ok(());
+    };
+    let (tlp_key, recipients_key) = policy_key(tlp, recipients.as_deref());
+    tx.execute("DELETE FROM search_text WHERE rowid = ?1", [doc])?;
+    tx.execute("DELETE FROM search_docs WHERE doc = ?1", [doc])?;
+    tx.execute(
+        "UPDATE type_counts SET n = n - 1 WHERE collection_id = ?1 AND type = ?2 AND producer = ?3 AND tlp = ?4 AND recipients = ?5",
+        params![collection, type_name, producer, tlp_key, recipients_key],
+    )?;
+    tx.execute(
+        "UPDATE day_counts SET n = n - 1 WHERE day = ?1 AND collection_id = ?2 AND sighting = ?3 AND producer = ?4 AND tlp = ?5 AND recipients = ?6",
+        params![
+            date_added.div_euclid(search::DAY_MICROS),
+            collection,
+            type_name == "sighting",
+            producer,
+            tlp_key,
+            recipients_key
+        ],
+    )?;
+    Ok(())
+}
+
+fn placeholders(args: &mut Vec<SqlValue>, values: impl IntoIterator<Item = SqlValue>) -> String {
+    let first = args.len() + 1;
+    args.extend(values);
+    (first..=args.len())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn recipients_of(text: Option<&str>) -> Vec<i64> {
+    text.unwrap_or("")
+        .split(',')
+        .filter_map(|r| r.parse().ok())
+        .collect()
+}
+
+pub(crate) fn search(
+    conn: &Connection,
+    query: &IndexQuery,
+) -> rusqlite::Result<Vec<IndexedVersion>> {
+    let mut args: Vec<SqlValue> = Vec::new();
+    let mut sql = String::from(
+        "SELECT d.collection_id, d.id, d.type, d.spec_version, d.version, d.date_added, d.producer, d.tlp, d.recipients,
+                d.name, d.created, d.modified, d.revoked, d.first_ref, d.second_ref FROM search_docs d",
+    );
+    if let Some(fts) = &query.fts {
+        args.push(SqlValue::Text(fts.clone()));
+        sql.push_str(" JOIN search_text t ON t.rowid = d.doc WHERE search_text MATCH ?1");
+    } else {
+        sql.push_str(" WHERE 1 = 1");
+    }
+    let text = |values: &[String]| {
+        values
+            .iter()
+            .cloned()
+            .map(SqlValue::Text)
+            .collect::<Vec<_>>()
+    };
+    for (column, values) in [
+        ("d.collection_id", text(&query.collections)),
+        ("d.type", text(&query.types)),
+        ("d.id", text(&query.ids)),
+        (
+            "d.producer",
+            query
+                .producers
+                .iter()
+                .map(|p| SqlValue::Integer(*p))
+                .collect(),
+        ),
+    ] {
+        if !values.is_empty() {
+            let list = placeholders(&mut args, values);
+            sql.push_str(&format!(" AND {column} IN ({list})"));
+        }
+    }
+    if !query.refs.is_empty() {
+        let first = placeholders(&mut args, text(&query.refs));
+        let second = placeholders(&mut args, text(&query.refs));
+        sql.push_str(&format!(
+            " AND d.doc IN (SELECT doc FROM search_docs WHERE first_ref IN ({first})
+                            UNION SELECT doc FROM search_docs WHERE second_ref IN ({second}))"
+        ));
+    }
+    for (column, (from, to)) in [("d.created", query.created), ("d.modified", query.modified)] {
+        if let Some(from) = from {
+            args.push(SqlValue::Integer(from.as_micros()));
+            sql.push_str(&format!(" AND {column} >= ?{}", args.len()));
+        }
+        if let Some(to) = to {
+            args.push(SqlValue::Integer(to.as_micros()));
+            sql.push_str(&format!(" AND {column} <= ?{}", args.len()));
+        }
+    }
+    if let Some(revoked) = query.revoked {
+        args.push(SqlValue::Integer(i64::from(revoked)));
+        sql.push_str(&format!(" AND d.revoked = ?{}", args.len()));
+    }
+    if let Some(before) = query.added_before {
+        args.push(SqlValue::Integer(before.as_micros()));
+        sql.push_str(&format!(" AND d.date_added < ?{}", args.len()));
+    }
+    args.push(SqlValue::Integer(
+        i64::try_from(query.limit).unwrap_or(i64::MAX),
+    ));
+    sql.push_str(&format!(
+        " ORDER BY d.date_added DESC LIMIT ?{}",
+        args.len()
+    ));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        let recipients: Option<String> = r.get(8)?;
+        Ok(IndexedVersion {
+            collection: r.get(0)?,
+            version: StoredVersion {
+                id: r.get(1)?,
+                type_name: r.get(2)?,
+                spec_version: r.get(3)?,
+                version: Timestamp::from_micros(r.get(4)?),
+                date_added: Timestamp::from_micros(r.get(5)?),
+                producer: r.get(6)?,
+                tlp: r.get::<_, Option<i64>>(7)?.map(tlp_from_code),
+                recipients: recipients_of(recipients.as_deref()),
+                newest: true,
+                oldest: true,
+                raw: None,
+            },
+            name: r.get(9)?,
+            created: r.get::<_, Option<i64>>(10)?.map(Timestamp::from_micros),
+            modified: r.get::<_, Option<i64>>(11)?.map(Timestamp::from_micros),
+            revoked: r.get(12)?,
+            first_ref: r.get(13)?,
+            second_ref: r.get(14)?,
+        })
+    })?;
+    rows.collect()
+}
+
+pub(crate) fn counts(conn: &Connection, since_day: i64) -> rusqlite::Result<Counts> {
+    let row = |r: &Row<'_>, type_name: String, day: Option<i64>| -> rusqlite::Result<CountRow> {
+        let tlp: i64 = r.get(2)?;
+        let recipients: String = r.get(3)?;
+        Ok(CountRow {
+            collection: r.get(0)?,
+            type_name,
+            day,
+            producer: r.get(1)?,
+            tlp: (tlp >= 0).then(|| tlp_from_code(tlp)),
+            recipients: recipients_of(Some(&recipients)),
+            count: r.get::<_, i64>(4)?.max(0) as u64,
+        })
+    };
+    let mut by_type = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT collection_id, producer, tlp, recipients, n, type FROM type_counts WHERE n > 0",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        by_type.push(row(r, r.get(5)?, None)?);
+    }
+    let mut by_day = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT collection_id, producer, tlp, recipients, n, sighting, day FROM day_counts WHERE day >= ?1 AND n > 0",
+    )?;
+    let mut rows = stmt.query([since_day])?;
+    while let Some(r) = rows.next()? {
+        let sighting: bool = r.get(5)?;
+        let kind = if sighting { "sighting" } else { OTHER_TYPES };
+        by_day.push(row(r, kind.to_owned(), Some(r.get(6)?))?);
+    }
+    Ok(Counts { by_type, by_day })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tlp_codes_round_trip_through_the_count_key() {
+        for tlp in stix::Tlp::ALL {
+            let (key, _) = super::policy_key(Some(crate::tlp_code(tlp)), None);
+            assert_eq!(crate::tlp_from_code(key), tlp);
+        }
+        assert_eq!(super::policy_key(None, None), (-1, String::new()));
+    }
+}
