@@ -189,7 +189,7 @@ fn check_name(name: &str) -> Result<()> {
 
 fn check_incident_id(id: &str) -> Result<()> {
     match stix::parse_id(id) {
-        Ok((prefix, _)) if prefix == "incident" => Ok(()),
+        Ok(("incident", _)) => Ok(()),
         _ => Err(Error::BadRequest(format!(
             "`{id}` is not a case id; a case is named by its incident's id (incident--<UUID>)"
         ))),
@@ -241,12 +241,7 @@ impl Exchange {
         who: &Principal,
         collection: &Collection,
     ) -> Result<Option<(String, Tlp)>> {
-        if !self
-            .store()
-            .case_collections()?
-            .iter()
-            .any(|c| *c == collection.id)
-        {
+        if !self.store().case_collections()?.contains(&collection.id) {
             return Ok(None);
         }
         let Some((incident, versions)) = self.case_incident(&collection.id)? else {
@@ -309,11 +304,7 @@ impl Exchange {
         objects: &[NewVersion],
     ) -> Result<()> {
         if objects.iter().any(is_case_incident)
-            && !self
-                .store()
-                .case_collections()?
-                .iter()
-                .any(|c| *c == collection.id)
+            && !self.store().case_collections()?.contains(&collection.id)
         {
             self.store().mark_case_collection(&collection.id)?;
         }
@@ -467,7 +458,7 @@ impl Exchange {
                 });
             }
         }
-        cases.sort_by(|a, b| b.state.modified.cmp(&a.state.modified));
+        cases.sort_by_key(|c| std::cmp::Reverse(c.state.modified));
         self.record(who, "read", "cases", &format!("{} cases", cases.len()));
         Ok(cases)
     }
@@ -513,11 +504,13 @@ impl Exchange {
         let located = self.locate(who, id)?;
         let collection = &located.collection;
         let mut objects = super::extension_definitions();
+        // A case imported from another instance holds the definitions already.
+        let definitions: HashSet<String> = objects.iter().cloned().collect();
         let mut left_out = 0;
         for v in self.readable_versions(who, collection, &[])? {
             if policy::effective_tlp(collection, &v) == Tlp::Red {
                 left_out += 1;
-            } else if let Some(raw) = v.raw {
+            } else if let Some(raw) = v.raw.filter(|raw| !definitions.contains(raw)) {
                 objects.push(raw);
             }
         }
@@ -809,7 +802,7 @@ impl Exchange {
         let org = writing_org(who)?;
         let located = self.locate(who, id)?;
         let identity = self.own_identity(org)?;
-        let mut sequence = self
+        let after = self
             .readable_versions(who, &located.collection, &[TASK_TYPE])?
             .iter()
             .filter_map(|v| Task::read(v.raw.as_deref()?))
@@ -818,7 +811,7 @@ impl Exchange {
             .unwrap_or(0);
         let now = Timestamp::now();
         let (mut objects, mut ids, mut recipients) = (Vec::new(), Vec::new(), BTreeSet::new());
-        for new in tasks {
+        for (sequence, new) in (after + 1..).zip(tasks) {
             if new.name.trim().is_empty() || new.name.len() > 300 {
                 return Err(Error::BadRequest(
                     "a task's name must be 1 to 300 characters".to_owned(),
@@ -840,7 +833,6 @@ impl Exchange {
                     })?,
                 None => identity.clone(),
             };
-            sequence += 1;
             let task = Task {
                 id: new_id(TASK_TYPE),
                 created: now.to_string(),
@@ -1134,6 +1126,76 @@ impl Exchange {
             at: Timestamp::now(),
             audience,
         }))
+    }
+}
+
+impl Exchange {
+    /// Events for open tasks past their due date, each task once: the server's timer calls
+    /// this, and an announced task is remembered in the settings (`case.overdue.<task id>`),
+    /// so a restart does not announce it again. Each event goes to the organisations that may
+    /// read the task's newest version.
+    pub fn overdue_task_events(&self, now: Timestamp) -> Result<Vec<CaseEvent>> {
+        let mut events = Vec::new();
+        for collection_id in self.store().case_collections()? {
+            let Some(collection) = self.store().collection(&collection_id)? else {
+                continue;
+            };
+            let Some((incident, _)) = self.case_incident(&collection_id)? else {
+                continue;
+            };
+            let scan = Scan {
+                types: vec![TASK_TYPE.to_owned()],
+                batch: 1_000,
+                with_content: true,
+                ..Scan::default()
+            };
+            let mut newest: BTreeMap<String, StoredVersion> = BTreeMap::new();
+            let mut cursor = None;
+            loop {
+                let batch = self.store().scan(&collection_id, cursor, &scan)?;
+                let exhausted = batch.len() < scan.batch;
+                for v in batch {
+                    cursor = Some(v.date_added);
+                    match newest.get(&v.id) {
+                        Some(known) if known.version >= v.version => {}
+                        _ => {
+                            newest.insert(v.id.clone(), v);
+                        }
+                    }
+                }
+                if exhausted {
+                    break;
+                }
+            }
+            for (task_id, version) in newest {
+                let Some(task) = version.raw.as_deref().and_then(Task::read) else {
+                    continue;
+                };
+                let due = task.due.as_deref().and_then(|d| Timestamp::parse(d).ok());
+                if !task.status.is_open() || due.is_none_or(|d| d > now) {
+                    continue;
+                }
+                let key = format!("case.overdue.{task_id}");
+                if self.store().setting(&key)?.is_some() {
+                    continue;
+                }
+                self.store().set_setting(&key, &now.to_string())?;
+                events.push(CaseEvent {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    event: CaseEventKind::TaskOverdue,
+                    case: incident.clone(),
+                    object: task_id,
+                    at: now,
+                    audience: collection
+                        .members
+                        .iter()
+                        .copied()
+                        .filter(|m| policy::may_read(Some(*m), &collection, &version))
+                        .collect(),
+                });
+            }
+        }
+        Ok(events)
     }
 }
 

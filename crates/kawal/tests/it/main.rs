@@ -1,6 +1,7 @@
 //! End-to-end tests: the HTTP server on real loopback sockets, and the real binary.
 
 mod bad_input;
+mod cases;
 mod cli;
 mod durability;
 mod feeds;
