@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/cases/{id}/links", post(add_link))
         .route("/api/cases/{id}/objects", post(add_objects))
         .route("/api/cases/{id}/share", post(share))
+        .route("/api/cases/{id}/playbooks", post(instantiate))
         .route("/api/cases/{id}/export", get(export))
 }
 
@@ -502,4 +503,25 @@ pub(crate) async fn announce_overdue(state: AppState) {
             Err(e) => tracing::warn!(error = %e.description, "overdue tasks could not be checked"),
         }
     }
+}
+
+/// A CACAO 2.0 playbook (the JSON document) instantiated on the case.
+async fn instantiate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> RestResult {
+    let who = who(&state, &headers).await?;
+    let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()).rest())?;
+    let document = String::from_utf8(body.to_vec()).map_err(|e| bad("body", e))?;
+    let (course, tasks) = run(&state, {
+        let (who, id) = (who.clone(), id.clone());
+        move |ex| ex.instantiate_playbook(&who, &id, &document)
+    })
+    .await?;
+    for object in std::iter::once(&course).chain(&tasks) {
+        announce(&state, &who, &id, object, CaseEventKind::Contribution).await;
+    }
+    created(json!({ "course_of_action": course, "tasks": tasks }))
 }

@@ -400,6 +400,7 @@ fn case_paths() -> serde_json::Map<String, Value> {
         "/api/cases/{id}/links": { "post": case_op("Link an indicator, observed-data, malware, vulnerability, identity, course of action or artifact to the case", Some("NewLink"), "201", &["id"]) },
         "/api/cases/{id}/objects": { "post": case_objects },
         "/api/cases/{id}/share": { "post": case_op("Share the case (its owner) with organisations and the members of sharing groups at a TLP, allowing their contributions or not", Some("Share"), "200", &["id"]) },
+        "/api/cases/{id}/playbooks": { "post": case_op("Instantiate a CACAO 2.0 playbook (the JSON document) on the case (its owner): stored as a course-of-action carrying it, linked from the incident, its action steps made tasks in workflow order; an invalid playbook gets 400 naming the JSON path of the fault", None, "201", &["id"]) },
         "/api/cases/{id}/export": { "get": case_op("The case as a STIX 2.1 bundle: the extension definitions, then every readable version of its objects in the order stored (TLP:RED left out); `kawal import` recreates the case on another instance", None, "200", &["id"]) }
     });
     match paths {

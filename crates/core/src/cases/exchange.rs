@@ -942,6 +942,64 @@ impl Exchange {
         Ok(link_id)
     }
 
+    /// Instantiates a CACAO 2.0 playbook on the case (its owner): the playbook is stored as a
+    /// `course-of-action` carrying the document ([`super::PLAYBOOK_EXTENSION`]), linked from
+    /// the incident, and each of its action steps becomes a task, in workflow order. Returns
+    /// the course of action's id and the tasks'.
+    pub fn instantiate_playbook(
+        &self,
+        who: &Principal,
+        id: &str,
+        document: &str,
+    ) -> Result<(String, Vec<String>)> {
+        let playbook = super::cacao::parse(document)
+            .map_err(|fault| Error::BadRequest(format!("invalid CACAO playbook: {fault}")))?;
+        let (located, _, tlp, identity) = self.owned(who, id)?;
+        let now = Timestamp::now();
+        let course_id = new_id("course-of-action");
+        let mut course = json!({
+            "type": "course-of-action", "spec_version": "2.1", "id": course_id,
+            "created": now.to_string(), "modified": now.to_string(),
+            "created_by_ref": identity,
+            "name": playbook.name,
+            "object_marking_refs": [tlp.marking_ref()],
+            "extensions": { super::PLAYBOOK_EXTENSION: {
+                "extension_type": "property-extension",
+                "playbook": playbook.document,
+            } },
+        });
+        if let Some(description) = &playbook.description {
+            course["description"] = json!(description);
+        }
+        let link = link_object(id, &course_id, "related-to", &identity, tlp, now);
+        let recipients = if tlp == Tlp::Red {
+            self.partners(&located.collection, located.owner().unwrap_or_default())?
+        } else {
+            Vec::new()
+        };
+        self.write_case_objects(
+            who,
+            &located.collection.id,
+            &[course.to_string(), link],
+            &recipients,
+        )?;
+        let tasks: Vec<NewTask> = playbook
+            .steps
+            .iter()
+            .map(|step| NewTask {
+                name: step.name.clone(),
+                description: step.description.clone(),
+                owner: None,
+                due: None,
+                tlp: Some(tlp),
+                recipients: recipients.clone(),
+                playbook_step: Some(format!("{}/{}", playbook.id, step.id)),
+            })
+            .collect();
+        let ids = self.add_case_tasks(who, id, &tasks)?;
+        Ok((course_id, ids))
+    }
+
     /// Adds STIX objects to the case (sightings, evidence, anything its write rules allow),
     /// as a TAXII POST to its collection would.
     pub fn add_to_case(

@@ -11,6 +11,7 @@
 //! timeline, metrics, CACAO playbooks and the rule partners' contributions are held to. The
 //! exchange's operations on cases are in `exchange`.
 
+pub mod cacao;
 mod contribute;
 mod exchange;
 pub mod metrics;

@@ -320,6 +320,37 @@ fn a_case_crosses_a_border_within_tlp_and_moves_to_another_instance() {
     assert_eq!(green.status, 403, "{}", green.body);
     assert!(green.body.contains("less restrictive"), "{}", green.body);
 
+    // A CACAO playbook becomes the next tasks, in workflow order; a broken one is refused
+    // with the path of its fault.
+    let playbook = include_str!("../../../core/testdata/cacao/containment.json");
+    let instantiated = call(
+        "POST",
+        &format!("{case_url}/playbooks"),
+        &[("Authorization", &bearer(&my))],
+        Some(playbook.as_bytes()),
+    );
+    assert_eq!(instantiated.status, 201, "{}", instantiated.body);
+    let broken = playbook.replacen(
+        "\"on_completion\": \"parallel--",
+        "\"on_completion\": \"action--",
+        1,
+    );
+    let refused = call(
+        "POST",
+        &format!("{case_url}/playbooks"),
+        &[("Authorization", &bearer(&my))],
+        Some(broken.as_bytes()),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("/workflow/action--6b617761-6c2d-4000-8000-0000000000a1/on_completion: step"),
+        "{}",
+        refused.body
+    );
+
     // MY-CERT sees KH-CERT's contributions in its timeline, in order.
     let mine = rest_get(&case_url, &my).json();
     let ids = timeline_ids(&mine);
@@ -343,8 +374,28 @@ fn a_case_crosses_a_border_within_tlp_and_moves_to_another_instance() {
         .map(|e| e["at"].as_str().unwrap())
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
-    assert_eq!(mine["tasks"][0]["name"], "Block the domain at the ministry");
+    let tasks: Vec<&str> = mine["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            "Block the domain at the ministry",
+            "Collect the sighting's context",
+            "Block the domain at the resolvers",
+            "Block the C2 address at the border",
+            "Isolate the infected hosts",
+            "Tell the partners",
+        ]
+    );
     assert_eq!(mine["tasks"][0]["owner_ref"], kh_id);
+    assert!(mine["tasks"][1]["playbook_step"]
+        .as_str()
+        .unwrap()
+        .starts_with("playbook--6b617761-6c2d-4000-8000-000000000c00/action--"));
 
     // KH-CERT sees everything but MY-CERT's RED note, of which nothing is left.
     let theirs = rest_get(&case_url, &kh);
