@@ -21,7 +21,8 @@ macro_rules! store_conformance_tests {
             settings_round_trip, orgs_groups_collections, tokens, insert_outcomes,
             date_added_strictly_increases, scan_filters, newest_and_oldest, delete_versions,
             statuses, audit_trail, paging_under_concurrent_writes, transparency_log,
-            witness_state, alerts, sighting_sharing, users_and_sessions, search_index);
+            witness_state, alerts, sighting_sharing, users_and_sessions, search_index,
+            group_members_grow, case_collections);
     };
     (@each $factory:expr; $($check:ident),*) => {
         $(
@@ -764,6 +765,9 @@ pub fn alerts(store: Arc<dyn Store>) {
             .map(|(_, a)| a)
             .collect()
     };
+    // One alert by id, only for its own organisation.
+    assert_eq!(store.alert(a, &all[1].id).unwrap(), Some(all[1].clone()));
+    assert_eq!(store.alert(b, &all[1].id).unwrap(), None);
     let of_a = AlertQuery {
         org: a,
         limit: 100,
@@ -933,4 +937,39 @@ pub fn search_index(store: Arc<dyn Store>) {
     assert!(store.search(&query("kitten")).unwrap().is_empty());
     let counts = store.counts(0).unwrap();
     assert_eq!(counts.by_type.iter().map(|r| r.count).sum::<u64>(), 1);
+}
+
+pub fn group_members_grow(store: Arc<dyn Store>) {
+    let (a, b, collection) = setup(&*store);
+    let c = store
+        .create_org(
+            "TH-CERT",
+            Some("TH"),
+            "identity--44444444-4444-4444-8444-444444444444",
+        )
+        .unwrap()
+        .id;
+    let group = store.create_group("bilateral", &[a]).unwrap();
+    store.add_group_members(group.id, &[b, a, b]).unwrap();
+    let grown = store.group_by_name("bilateral").unwrap().unwrap();
+    assert_eq!(grown.members, vec![a.min(b), a.max(b)]);
+    // Other groups and their collections are untouched.
+    assert!(!store
+        .collection(&collection)
+        .unwrap()
+        .unwrap()
+        .members
+        .contains(&c));
+}
+
+pub fn case_collections(store: Arc<dyn Store>) {
+    let (_, _, collection) = setup(&*store);
+    assert!(store.case_collections().unwrap().is_empty());
+    store.mark_case_collection(&collection).unwrap();
+    store.mark_case_collection(&collection).unwrap();
+    store.mark_case_collection("second").unwrap();
+    assert_eq!(
+        store.case_collections().unwrap(),
+        [collection, "second".to_owned()]
+    );
 }

@@ -433,7 +433,7 @@ impl Exchange {
         Ok(versions)
     }
 
-    fn page(
+    pub(crate) fn page(
         &self,
         reader: Option<OrgId>,
         collection: &Collection,
@@ -586,7 +586,7 @@ impl Exchange {
         body: &str,
         recipients: &[String],
     ) -> Result<Status> {
-        let (collection, sightings_only) = self.collection_to_write(who, collection_id)?;
+        let (collection, mode) = self.collection_to_write(who, collection_id)?;
         let producer = who
             .org()
             .ok_or_else(|| Error::Forbidden("anonymous clients may not add objects".to_owned()))?;
@@ -607,12 +607,28 @@ impl Exchange {
             .org(producer)?
             .map(|o| o.identity_id)
             .unwrap_or_default();
-        if sightings_only {
-            if let Some(reason) =
-                self.sighting_only_refusal(who, &collection, &producer_identity, &accepted)?
-            {
-                self.record(who, "write", collection_id, "denied: not only sightings");
-                return Err(Error::Forbidden(reason));
+        match &mode {
+            WriteMode::Writer => self.note_case_collection(&collection, &accepted)?,
+            WriteMode::SightingsOnly => {
+                if let Some(reason) =
+                    self.sighting_only_refusal(who, &collection, &producer_identity, &accepted)?
+                {
+                    self.record(who, "write", collection_id, "denied: not only sightings");
+                    return Err(Error::Forbidden(reason));
+                }
+            }
+            WriteMode::Contributions { incident, floor } => {
+                if let Some(reason) = self.case_contribution_refusal(
+                    &collection,
+                    producer,
+                    &producer_identity,
+                    incident,
+                    *floor,
+                    &accepted,
+                )? {
+                    self.record(who, "write", collection_id, "denied: not a contribution");
+                    return Err(Error::Forbidden(reason));
+                }
             }
         }
         let default_tlp = collection.default_tlp;
@@ -674,20 +690,35 @@ impl Exchange {
     }
 }
 
+/// What a principal may add to a collection.
+enum WriteMode {
+    /// Anything: it is one of the collection's writers.
+    Writer,
+    /// Sightings of indicators it may read ([`policy::may_add_sighting`]).
+    SightingsOnly,
+    /// Contributions to the case the collection holds ([`policy::may_contribute`]), marked no
+    /// less restrictively than `floor`, the TLP of its incident.
+    Contributions { incident: String, floor: Tlp },
+}
+
 impl Exchange {
-    /// The collection a principal writes to, and whether the write is held to sightings
-    /// ([`policy::may_add_sighting`]) because the principal is a member but not a writer.
+    /// The collection a principal writes to, and what it may add there: a member that is not a
+    /// writer may contribute to the case the collection holds, if its owner allows it, or add
+    /// sightings.
     fn collection_to_write(
         &self,
         who: &Principal,
         collection_id: &str,
-    ) -> Result<(Collection, bool)> {
+    ) -> Result<(Collection, WriteMode)> {
         if let Some(collection) = self.store.collection(collection_id)? {
             if policy::may_write(who, &collection) {
-                return Ok((collection, false));
+                return Ok((collection, WriteMode::Writer));
+            }
+            if let Some((incident, floor)) = self.contribution_target(who, &collection)? {
+                return Ok((collection, WriteMode::Contributions { incident, floor }));
             }
             if policy::may_add_sightings_to(who, &collection) {
-                return Ok((collection, true));
+                return Ok((collection, WriteMode::SightingsOnly));
             }
         }
         // Unknown and invisible collections answer as reads do.
@@ -987,6 +1018,12 @@ impl Exchange {
         self.require_instance_admin(who)?;
         if name.trim().is_empty() {
             return Err(Error::BadRequest("a sharing group needs a name".to_owned()));
+        }
+        // The server names the group of each case after it; sharing a case grows that group.
+        if name.trim().starts_with("case:") {
+            return Err(Error::BadRequest(
+                "names beginning with `case:` are kept for the sharing groups of cases".to_owned(),
+            ));
         }
         let ids = members
             .iter()

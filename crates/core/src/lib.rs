@@ -3,6 +3,7 @@
 //! engines implement.
 
 pub mod auth;
+pub mod cases;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod exchange;

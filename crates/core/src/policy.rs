@@ -120,6 +120,29 @@ pub fn may_add_sighting(who: &Principal, collection: &Collection, sighted: &Stor
         && may_read(who.org(), collection, sighted)
 }
 
+/// The second exception to [`may_write`]: an organisation a case is shared with may add to
+/// the case's collection without being one of its writers, when the case's owner allows
+/// contributions (`open`, read from the newest version of the case's incident). It must act
+/// with a role that writes content for a member of the collection's sharing group, and be able
+/// to read `incident`, the case's incident version, itself. What it may add is
+/// [`crate::cases::contribution_refusal`]'s question: notes, tasks it owns, links, sightings
+/// and evidence, under its own identity, marked no less restrictively than the incident.
+pub fn may_contribute(
+    who: &Principal,
+    collection: &Collection,
+    incident: &StoredVersion,
+    open: bool,
+) -> bool {
+    let acting = matches!(who, Principal::Token { .. } | Principal::Local { .. })
+        && who.role().is_some_and(Role::writes_content);
+    open && acting
+        && incident.type_name == "incident"
+        && who
+            .org()
+            .is_some_and(|org| collection.members.contains(&org))
+        && may_read(who.org(), collection, incident)
+}
+
 #[cfg(test)]
 mod tests {
     use stix::Timestamp;
@@ -329,5 +352,72 @@ mod tests {
         let monitoring = Principal::Monitoring { org: MEMBER };
         assert!(!may_see_collection(&monitoring, &c));
         assert!(!may_write(&monitoring, &c));
+    }
+
+    /// Who may contribute to a case, against every principal, TLP and switch.
+    #[test]
+    fn contributions_come_from_members_that_read_the_open_case() {
+        let mut c = collection(false);
+        c.writers = Writers::Only(vec![PRODUCER]);
+        let mut incident = version(Some(Tlp::Amber));
+        incident.type_name = "incident".to_owned();
+        let analyst = principal(MEMBER, Role::Analyst);
+        assert!(!may_write(&analyst, &c));
+        assert!(may_contribute(&analyst, &c, &incident, true));
+        assert!(!may_contribute(&analyst, &c, &incident, false));
+        for who in [
+            principal(MEMBER, Role::Reader),
+            principal(MEMBER, Role::Sensor),
+            principal(OUTSIDER, Role::Analyst),
+            Principal::Monitoring { org: MEMBER },
+            Principal::Anonymous,
+        ] {
+            assert!(!may_contribute(&who, &c, &incident, true), "{who:?}");
+        }
+        let mut red = incident.clone();
+        red.tlp = Some(Tlp::Red);
+        assert!(may_contribute(
+            &principal(RECIPIENT, Role::Analyst),
+            &c,
+            &red,
+            true
+        ));
+        assert!(!may_contribute(&analyst, &c, &red, true));
+        let mut indicator = incident;
+        indicator.type_name = "indicator".to_owned();
+        assert!(!may_contribute(&analyst, &c, &indicator, true));
+    }
+
+    proptest::proptest! {
+        /// Contributing never reaches beyond reading: whoever may contribute is a member that
+        /// writes content and may read the case's incident.
+        #[test]
+        fn contributing_implies_membership_and_reading(
+            org in 1i64..=4,
+            role in 0usize..4,
+            monitoring: bool,
+            tlp in proptest::option::of(0usize..5),
+            public: bool,
+            open: bool,
+            producer in 1i64..=4,
+            recipients in proptest::collection::vec(1i64..=4, 0..3),
+        ) {
+            let c = collection(public);
+            let mut v = version(tlp.map(|t| Tlp::ALL[t]));
+            v.type_name = "incident".to_owned();
+            v.producer = producer;
+            v.recipients = recipients;
+            let who = if monitoring {
+                Principal::Monitoring { org }
+            } else {
+                principal(org, Role::ALL[role])
+            };
+            if may_contribute(&who, &c, &v, open) {
+                proptest::prop_assert!(open);
+                proptest::prop_assert!(c.members.contains(&org));
+                proptest::prop_assert!(Role::ALL[role].writes_content() && !monitoring);
+                proptest::prop_assert!(may_read(Some(org), &c, &v));
+            }
+        }
     }
 }

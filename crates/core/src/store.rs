@@ -116,6 +116,8 @@ pub trait Store: Send + Sync + 'static {
     fn create_group(&self, name: &str, members: &[OrgId]) -> StoreResult<SharingGroup>;
     fn group_by_name(&self, name: &str) -> StoreResult<Option<SharingGroup>>;
     fn groups(&self) -> StoreResult<Vec<SharingGroup>>;
+    /// Adds organisations to a sharing group; members already in it stay once.
+    fn add_group_members(&self, group: GroupId, orgs: &[OrgId]) -> StoreResult<()>;
 
     fn create_collection(&self, new: &NewCollection) -> StoreResult<Collection>;
     fn collection(&self, id: &str) -> StoreResult<Option<Collection>>;
@@ -210,6 +212,12 @@ pub trait Store: Send + Sync + 'static {
         &self,
         query: &crate::model::AlertQuery,
     ) -> StoreResult<Vec<(i64, crate::model::Alert)>>;
+    /// One alert of an organisation.
+    fn alert(&self, org: OrgId, id: &str) -> StoreResult<Option<crate::model::Alert>>;
+    /// Records that a collection holds a case; marking it again changes nothing.
+    fn mark_case_collection(&self, collection: &str) -> StoreResult<()>;
+    /// The collections that hold cases, in the order they were marked.
+    fn case_collections(&self) -> StoreResult<Vec<String>>;
     /// Newest first.
     fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
 

@@ -51,6 +51,9 @@ struct File {
     sighting_window_s: Option<u64>,
     #[serde(default)]
     webhooks: Vec<WebhookEntry>,
+    #[serde(default)]
+    case_webhooks: Vec<WebhookEntry>,
+    overdue_check_s: Option<u64>,
     archive_days: Option<u64>,
     archive_max_bytes: Option<u64>,
     retro_hunt_days: Option<u64>,
@@ -174,6 +177,10 @@ pub struct Config {
     /// How long alerts of one indicator are gathered into one sighting.
     pub sighting_window: std::time::Duration,
     pub webhooks: Vec<WebhookEntry>,
+    /// Receivers of the case events each organisation may read.
+    pub case_webhooks: Vec<WebhookEntry>,
+    /// How often open tasks are checked against their due dates.
+    pub overdue_every: std::time::Duration,
     /// Archived events older than this are deleted (by whole segments).
     pub archive_max_age: std::time::Duration,
     /// The oldest archived events are deleted while the archive is larger than this.
@@ -236,7 +243,9 @@ impl Config {
             retro_hunt_days <= archive_days,
             "retro_hunt_days ({retro_hunt_days}) cannot be more than archive_days ({archive_days}): older events are not kept"
         );
-        for hook in &file.webhooks {
+        let overdue_check_s = file.overdue_check_s.unwrap_or(60);
+        anyhow::ensure!(overdue_check_s >= 1, "overdue_check_s must be at least 1");
+        for hook in file.webhooks.iter().chain(&file.case_webhooks) {
             anyhow::ensure!(
                 ["http://", "https://"]
                     .iter()
@@ -283,6 +292,8 @@ impl Config {
             sources,
             sighting_window: std::time::Duration::from_secs(sighting_window_s),
             webhooks: file.webhooks,
+            case_webhooks: file.case_webhooks,
+            overdue_every: std::time::Duration::from_secs(overdue_check_s),
             archive_max_age: std::time::Duration::from_secs(archive_days * DAY),
             archive_max_bytes,
             retro_hunt: std::time::Duration::from_secs(retro_hunt_days * DAY),

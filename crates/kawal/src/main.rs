@@ -71,6 +71,11 @@ enum Command {
     /// Hunt through an organisation's archived sensor events with a STIX pattern (works while
     /// the server runs): hits as NDJSON on standard output, progress on standard error.
     Hunt(hunt::HuntArgs),
+    /// Cases: export one as a STIX 2.1 bundle that `kawal import` recreates on another instance.
+    Case {
+        #[command(subcommand)]
+        command: CaseCommand,
+    },
     /// Export the newest version of each object of a collection as a STIX 2.1 bundle.
     Export {
         #[arg(long)]
@@ -81,6 +86,24 @@ enum Command {
         /// Where to write the bundle; `-` is standard output.
         #[arg(short, long, default_value = "-")]
         output: PathBuf,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum CaseCommand {
+    /// Every version of the case's objects the organisation may read (TLP:RED left out), with
+    /// the extension definitions they use; import it into a collection of its own.
+    Export {
+        /// The case's id (its incident's, incident--<UUID>).
+        id: String,
+        /// Read as this organisation (default: the instance's own); the access policy applies.
+        #[arg(long)]
+        org: Option<String>,
+        /// Where to write the bundle; `-` is standard output.
+        #[arg(long, default_value = "-")]
+        out: PathBuf,
         #[command(flatten)]
         data: DataArgs,
     },
@@ -232,6 +255,9 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             output,
             data,
         } => export(&data, &collection, org.as_deref(), &output).map(|()| done),
+        Command::Case {
+            command: CaseCommand::Export { id, org, out, data },
+        } => export_case(&data, &id, org.as_deref(), &out).map(|()| done),
         Command::Pattern { command } => Ok(patterns::run(command)),
         Command::Hunt(args) => hunt::run(args),
         Command::Verify { command } => verify::run(command).map(|()| done),
@@ -315,24 +341,27 @@ fn serve(args: ServeArgs) -> Result<()> {
         witness.cosigner().verifier().verifier_key(),
         witness.logs().len()
     );
-    let webhooks = config
-        .webhooks
-        .iter()
-        .map(|hook| {
-            let org = exchange.store().org_by_name(&hook.org)?.with_context(|| {
-                format!(
-                    "webhooks: organisation `{}` (whose alerts go to {}) does not exist",
-                    hook.org, hook.url
-                )
-            })?;
-            println!("delivering the alerts of `{}` to {}", org.name, hook.url);
-            Ok(server::Webhook {
-                url: hook.url.clone(),
-                org: org.id,
-                secret: hook.secret.clone(),
+    let hooks = |entries: &[config::WebhookEntry], what: &str| {
+        entries
+            .iter()
+            .map(|hook| {
+                let org = exchange.store().org_by_name(&hook.org)?.with_context(|| {
+                    format!(
+                        "webhooks: organisation `{}` (whose {what} go to {}) does not exist",
+                        hook.org, hook.url
+                    )
+                })?;
+                println!("delivering the {what} of `{}` to {}", org.name, hook.url);
+                Ok(server::Webhook {
+                    url: hook.url.clone(),
+                    org: org.id,
+                    secret: hook.secret.clone(),
+                })
             })
-        })
-        .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()
+    };
+    let webhooks = hooks(&config.webhooks, "alerts")?;
+    let case_webhooks = hooks(&config.case_webhooks, "case events")?;
     let server_config = server::ServerConfig {
         log,
         witness: Some(Arc::new(witness)),
@@ -342,6 +371,8 @@ fn serve(args: ServeArgs) -> Result<()> {
         mappings: config.sources.mappings.clone(),
         sighting_window: config.sighting_window,
         webhooks,
+        case_webhooks,
+        overdue_every: config.overdue_every,
         archive: Some(open_archive(&config)?),
     };
     let sources = event_sources(&exchange, &config)?;
@@ -818,12 +849,25 @@ fn export(data: &DataArgs, collection: &str, org: Option<&str>, output: &Path) -
     let who = local(&exchange, org, Role::Reader)?;
     let bundle = exchange.export(&who, collection)?;
     exchange.flush_audit()?;
+    write_output(output, &bundle)
+}
+
+fn export_case(data: &DataArgs, id: &str, org: Option<&str>, output: &Path) -> Result<()> {
+    let config = Config::load(data, None)?;
+    let exchange = open_exchange(&config)?;
+    let who = local(&exchange, org, Role::Reader)?;
+    let bundle = exchange.case_bundle(&who, id)?;
+    exchange.flush_audit()?;
+    write_output(output, &bundle)
+}
+
+fn write_output(output: &Path, text: &str) -> Result<()> {
     if output == Path::new("-") {
         let mut out = std::io::stdout().lock();
-        out.write_all(bundle.as_bytes())?;
+        out.write_all(text.as_bytes())?;
         out.write_all(b"\n")?;
     } else {
-        std::fs::write(output, bundle)
+        std::fs::write(output, text)
             .with_context(|| format!("cannot write {}", output.display()))?;
     }
     Ok(())

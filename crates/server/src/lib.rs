@@ -5,6 +5,7 @@
 
 mod archive;
 mod auth;
+mod cases;
 pub mod console;
 mod error;
 mod events;
@@ -72,6 +73,10 @@ pub struct ServerConfig {
     pub sighting_window: Duration,
     /// Receivers of alerts.
     pub webhooks: Vec<Webhook>,
+    /// Receivers of case events (opened, shared, status, contributions, overdue tasks).
+    pub case_webhooks: Vec<Webhook>,
+    /// How often open tasks are checked against their due dates.
+    pub overdue_every: Duration,
     /// The event archive, which this server alone writes; without it events are matched
     /// but neither kept nor hunted.
     pub archive: Option<ArchiveSettings>,
@@ -88,6 +93,8 @@ impl Default for ServerConfig {
             mappings: BTreeMap::new(),
             sighting_window: detect::sightings::DEFAULT_WINDOW,
             webhooks: Vec::new(),
+            case_webhooks: Vec::new(),
+            overdue_every: Duration::from_secs(60),
             archive: None,
         }
     }
@@ -104,6 +111,7 @@ struct Shared {
     archive: Option<archive::EventArchive>,
     hunts: hunts::Hunts,
     sign_in_limiter: console::SignInLimiter,
+    case_events: tokio::sync::broadcast::Sender<Arc<kawal_core::cases::CaseEvent>>,
 }
 
 impl AppState {
@@ -119,6 +127,7 @@ impl AppState {
             archive,
             hunts: hunts::Hunts::default(),
             sign_in_limiter: console::SignInLimiter::default(),
+            case_events: tokio::sync::broadcast::channel(1024).0,
         }))
     }
 
@@ -150,6 +159,12 @@ impl AppState {
         &self.0.sign_in_limiter
     }
 
+    pub(crate) fn case_events(
+        &self,
+    ) -> &tokio::sync::broadcast::Sender<Arc<kawal_core::cases::CaseEvent>> {
+        &self.0.case_events
+    }
+
     /// Runs a core operation on the blocking pool: storage and argon2 must not stall the
     /// async workers.
     pub async fn blocking<T: Send + 'static>(
@@ -174,6 +189,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(taxii::routes())
         .merge(rest::routes())
+        .merge(cases::routes())
         .merge(feeds::routes())
         .merge(events::routes())
         .merge(hunts::routes())
@@ -291,6 +307,18 @@ pub async fn serve(
             ))
         })
         .collect();
+    let case_hooks: Vec<_> = state
+        .config()
+        .case_webhooks
+        .iter()
+        .map(|hook| {
+            tokio::spawn(webhooks::deliver_all(
+                hook.clone(),
+                state.case_events().subscribe(),
+            ))
+        })
+        .collect();
+    let overdue = tokio::spawn(cases::announce_overdue(state.clone()));
     let signed = Arc::new(tokio::sync::Notify::new());
     let checkpointer = state.config().log.clone().map(|log| {
         let (state, signed) = (state.clone(), signed.clone());
@@ -338,6 +366,8 @@ pub async fn serve(
         .into_iter()
         .chain(submitter)
         .chain(hooks)
+        .chain(case_hooks)
+        .chain([overdue])
         .chain(retention)
     {
         task.abort();

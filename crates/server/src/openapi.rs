@@ -185,7 +185,7 @@ pub fn document() -> Value {
         "200",
     );
     cancel_hunt["parameters"] = path_param("id");
-    json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Kawal REST API",
@@ -342,5 +342,157 @@ pub fn document() -> Value {
                 }
             }
         }
-    })
+    });
+    for (path, operations) in case_paths() {
+        document["paths"][path] = operations;
+    }
+    for (name, schema) in case_schemas() {
+        document["components"]["schemas"][name] = schema;
+    }
+    document
+}
+
+/// The case endpoints, kept apart so that no one `json!` grows past the macro's recursion
+/// limit.
+fn case_paths() -> serde_json::Map<String, Value> {
+    let case_op = |summary: &str, body: Option<&str>, ok: &str, params: &[&str]| {
+        let mut operation = op(summary, body, ok);
+        operation["parameters"] = json!(params
+            .iter()
+            .map(|p| json!({ "name": p, "in": "path", "required": true, "schema": { "type": "string" } }))
+            .collect::<Vec<_>>());
+        operation
+    };
+    let mut case_objects = case_op(
+        "Add STIX objects to the case, as a TAXII POST to its collection would (sightings, evidence artifacts, observed-data); X-Kawal-Recipients names the readers of RED objects; answers with the TAXII status",
+        None,
+        "202",
+        &["id"],
+    );
+    case_objects["requestBody"] = json!({
+        "required": true,
+        "content": { "application/json": { "schema": { "type": "object", "description": "a TAXII envelope or STIX bundle" } } }
+    });
+    let mut case_view = case_op(
+        "The case as the caller may read it: its properties, TLP, owner, the organisations it is shared with, whether the caller may contribute, the merged timeline (every readable version of its objects in time order, nothing of what the caller may not read), tasks and links; 404 when the caller may read none of it",
+        None,
+        "200",
+        &["id"],
+    );
+    case_view["description"] = json!(
+        "A case is a STIX 2.1 incident carrying the case extension (GET /api/extensions) and the objects of its collection. Only the owner writes there; organisations it is shared with contribute notes, tasks they own, links, sightings and evidence under their own identity, when the owner allows contributions, never marked below the case's TLP."
+    );
+    let paths = json!({
+            "/api/extensions": { "get": { "summary": "The STIX extension definitions of cases, tasks and playbooks, as a bundle", "responses": { "200": { "description": "a STIX bundle" } } } },
+        "/api/cases": {
+            "get": op("The cases the caller may read, most recently changed first", None, "200"),
+            "post": op("Open a case (admins and analysts): a collection of its own, shared with nobody yet, and its incident", Some("NewCase"), "201")
+        },
+        "/api/cases/metrics": { "get": op("Means of the time to acknowledge, contain and resolve, per owning organisation and per category, and the number of cross-border cases, over the cases the caller may read", None, "200") },
+        "/api/cases/escalate": { "post": op("Escalate alerts of the caller's organisation into a new case (`new`) or one it owns (`case`): their observables, observed-data, one sighting per indicator and a link to each indicator", Some("Escalate"), "201") },
+        "/api/cases/{id}": {
+            "get": case_view,
+            "patch": case_op("Change the case (its owner): status along new → triage → in-progress → contained → resolved → closed (reopened to in-progress; 409 otherwise), severity, category, affected organisations and assets, assignees, due date; a new version of its incident", Some("CaseUpdate"), "200", &["id"])
+        },
+        "/api/cases/{id}/notes": { "post": case_op("Add a note (the owner, or a partner allowed to contribute); marked with the case's TLP unless `tlp` says otherwise; RED notes are read by `recipients` only", Some("NewNote"), "201", &["id"]) },
+        "/api/cases/{id}/tasks": { "post": case_op("Add a task; partners add tasks they own", Some("NewTask"), "201", &["id"]) },
+        "/api/cases/{id}/tasks/{object}": { "put": case_op("Move a task the caller's organisation made to a status (open, in-progress, done, cancelled)", Some("TaskStatus"), "200", &["id", "object"]) },
+        "/api/cases/{id}/links": { "post": case_op("Link an indicator, observed-data, malware, vulnerability, identity, course of action or artifact to the case", Some("NewLink"), "201", &["id"]) },
+        "/api/cases/{id}/objects": { "post": case_objects },
+        "/api/cases/{id}/share": { "post": case_op("Share the case (its owner) with organisations and the members of sharing groups at a TLP, allowing their contributions or not", Some("Share"), "200", &["id"]) },
+        "/api/cases/{id}/playbooks": { "post": case_op("Instantiate a CACAO 2.0 playbook (the JSON document) on the case (its owner): stored as a course-of-action carrying it, linked from the incident, its action steps made tasks in workflow order; an invalid playbook gets 400 naming the JSON path of the fault", None, "201", &["id"]) },
+        "/api/cases/{id}/export": { "get": case_op("The case as a STIX 2.1 bundle: the extension definitions, then every readable version of its objects in the order stored (TLP:RED left out); `kawal import` recreates the case on another instance", None, "200", &["id"]) }
+    });
+    match paths {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+fn case_schemas() -> serde_json::Map<String, Value> {
+    let schemas = json!({
+                "NewCase": {
+                    "type": "object", "additionalProperties": false, "required": ["name"],
+                    "properties": {
+                        "name": { "type": "string" },
+                        "description": { "type": "string" },
+                        "severity": { "enum": ["low", "medium", "high", "critical"] },
+                        "category": { "type": "string" },
+                        "affected_organisation_refs": { "type": "array", "items": { "type": "string" } },
+                        "affected_assets": { "type": "array", "items": { "type": "string" } },
+                        "assignee_refs": { "type": "array", "items": { "type": "string" } },
+                        "assignee_users": { "type": "array", "items": { "type": "string" } },
+                        "due": { "type": "string", "format": "date-time" },
+                        "tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] }
+                    }
+                },
+                "CaseUpdate": {
+                    "type": "object", "additionalProperties": false,
+                    "properties": {
+                        "status": { "enum": ["new", "triage", "in-progress", "contained", "resolved", "closed"] },
+                        "severity": { "enum": ["low", "medium", "high", "critical"] },
+                        "category": { "type": "string" },
+                        "name": { "type": "string" },
+                        "description": { "type": "string" },
+                        "affected_organisation_refs": { "type": "array", "items": { "type": "string" } },
+                        "affected_assets": { "type": "array", "items": { "type": "string" } },
+                        "assignee_refs": { "type": "array", "items": { "type": "string" } },
+                        "assignee_users": { "type": "array", "items": { "type": "string" } },
+                        "due": { "type": "string", "format": "date-time" }
+                    }
+                },
+                "NewNote": {
+                    "type": "object", "additionalProperties": false, "required": ["content"],
+                    "properties": {
+                        "content": { "type": "string" },
+                        "abstract": { "type": "string" },
+                        "tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] },
+                        "recipients": { "type": "array", "items": { "type": "string" }, "description": "organisation names that read a RED note" }
+                    }
+                },
+                "NewTask": {
+                    "type": "object", "additionalProperties": false, "required": ["name"],
+                    "properties": {
+                        "name": { "type": "string" },
+                        "description": { "type": "string" },
+                        "owner": { "type": "string", "description": "an organisation the case is shared with; the caller's own by default" },
+                        "due": { "type": "string", "format": "date-time" },
+                        "tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] },
+                        "recipients": { "type": "array", "items": { "type": "string" } }
+                    }
+                },
+                "TaskStatus": {
+                    "type": "object", "additionalProperties": false, "required": ["status"],
+                    "properties": { "status": { "enum": ["open", "in-progress", "done", "cancelled"] } }
+                },
+                "NewLink": {
+                    "type": "object", "additionalProperties": false, "required": ["target_ref"],
+                    "properties": {
+                        "target_ref": { "type": "string" },
+                        "relationship_type": { "type": "string", "default": "related-to" },
+                        "tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] }
+                    }
+                },
+                "Share": {
+                    "type": "object", "additionalProperties": false, "required": ["tlp"],
+                    "properties": {
+                        "organisations": { "type": "array", "items": { "type": "string" } },
+                        "groups": { "type": "array", "items": { "type": "string" } },
+                        "tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] },
+                        "contributions": { "type": "boolean", "default": false }
+                    }
+                },
+                "Escalate": {
+                    "type": "object", "additionalProperties": false, "required": ["alerts"],
+                    "properties": {
+                        "alerts": { "type": "array", "items": { "type": "string" } },
+                        "case": { "type": "string", "description": "an existing case the caller owns" },
+                        "new": { "$ref": "#/components/schemas/NewCase" }
+                    }
+                }
+    });
+    match schemas {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
 }

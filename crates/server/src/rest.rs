@@ -35,30 +35,32 @@ pub fn routes() -> Router<AppState> {
         .route("/api/audit", get(audit))
 }
 
-type RestResult = Result<Response, ApiError>;
+pub(crate) type RestResult = Result<Response, ApiError>;
 
-async fn who(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) async fn who(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
     principal(state, headers).await.map_err(ApiError::rest)
 }
 
-async fn run<T: Send + 'static>(
+pub(crate) async fn run<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&kawal_core::Exchange) -> kawal_core::exchange::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
     state.blocking(f).await.map_err(ApiError::rest)
 }
 
-fn json_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+pub(crate) fn json_body<T: DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, ApiError> {
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()).rest())?;
     serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")).rest())
 }
 
-fn ok(value: Value) -> RestResult {
+pub(crate) fn ok(value: Value) -> RestResult {
     Ok(Json(value).into_response())
 }
 
-fn created(value: Value) -> RestResult {
+pub(crate) fn created(value: Value) -> RestResult {
     Ok((StatusCode::CREATED, Json(value)).into_response())
 }
 

@@ -1,23 +1,28 @@
-//! Alert webhooks: each alert of the configured organisation is POSTed as JSON to the hook's
-//! URL, signed with HMAC-SHA256 of the body under the hook's secret
-//! (`X-Kawal-Signature: sha256=<hex>`) and named by `X-Kawal-Delivery: <alert id>`. A failed
-//! delivery or a non-2xx answer is retried with exponential backoff, a bounded number of
-//! times. Deliveries run in a task of their own per hook, fed from the alert stream, so a slow
-//! or dead receiver never holds up event intake; alerts it misses remain in `/api/alerts`.
+//! Webhooks: each alert of the configured organisation, and each case event an organisation
+//! may read (`[[case_webhooks]]`), is POSTed as JSON to the hook's URL, signed with
+//! HMAC-SHA256 of the body under the hook's secret (`X-Kawal-Signature: sha256=<hex>`), named
+//! by `X-Kawal-Delivery: <alert or event id>` and `X-Kawal-Event: alert | case.<kind>`. A
+//! failed delivery or a non-2xx answer is retried with exponential backoff, a bounded number
+//! of times; a delivery that succeeded is never sent again. Deliveries run in a task of their
+//! own per hook, fed from a broadcast stream, so a slow or dead receiver never holds up event
+//! intake or case work; alerts it misses remain in `/api/alerts`, case events in the cases'
+//! timelines.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use kawal_core::cases::CaseEvent;
 use kawal_core::{Alert, OrgId};
+use serde::Serialize;
 use sha2::Sha256;
 use tokio::sync::broadcast;
 
-/// A configured receiver of one organisation's alerts.
+/// A configured receiver of one organisation's alerts or case events.
 #[derive(Clone)]
 pub struct Webhook {
     pub url: String,
-    /// Whose alerts it receives.
+    /// Whose alerts, or which organisation's readable case events, it receives.
     pub org: OrgId,
     /// The HMAC key the receiver checks signatures with.
     pub secret: String,
@@ -32,7 +37,7 @@ impl std::fmt::Debug for Webhook {
     }
 }
 
-/// Attempts per alert, the first included.
+/// Attempts per delivery, the first included.
 pub const ATTEMPTS: u32 = 6;
 /// The wait before the first retry; each next one waits twice as long (0.5 s … 8 s).
 const FIRST_RETRY: Duration = Duration::from_millis(500);
@@ -49,35 +54,76 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={hex}")
 }
 
-/// Delivers the hook's organisation's alerts, in order, until the stream closes.
-pub(crate) async fn deliver_all(hook: Webhook, mut alerts: broadcast::Receiver<Arc<Alert>>) {
+/// What a webhook delivers.
+pub(crate) trait Deliverable: Serialize + Send + Sync + 'static {
+    /// Unique per delivery, the same across its retries.
+    fn delivery_id(&self) -> &str;
+    fn event_name(&self) -> String;
+    fn addressed_to(&self, org: OrgId) -> bool;
+}
+
+impl Deliverable for Alert {
+    fn delivery_id(&self) -> &str {
+        &self.id
+    }
+    fn event_name(&self) -> String {
+        "alert".to_owned()
+    }
+    fn addressed_to(&self, org: OrgId) -> bool {
+        self.org == org
+    }
+}
+
+impl Deliverable for CaseEvent {
+    fn delivery_id(&self) -> &str {
+        &self.id
+    }
+    fn event_name(&self) -> String {
+        let kind = serde_json::to_value(self.event)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        format!("case.{kind}")
+    }
+    fn addressed_to(&self, org: OrgId) -> bool {
+        self.audience.contains(&org)
+    }
+}
+
+/// Delivers what is addressed to the hook's organisation, in order, until the stream closes.
+pub(crate) async fn deliver_all<T: Deliverable>(
+    hook: Webhook,
+    mut items: broadcast::Receiver<Arc<T>>,
+) {
     let agent = ureq::AgentBuilder::new()
         .timeout(ATTEMPT_TIMEOUT)
         .redirects(0)
         .build();
     loop {
-        match alerts.recv().await {
-            Ok(alert) if alert.org == hook.org => deliver(&agent, &hook, &alert).await,
+        match items.recv().await {
+            Ok(item) if item.addressed_to(hook.org) => deliver(&agent, &hook, &*item).await,
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(missed)) => tracing::warn!(
                 url = %hook.url,
                 missed,
-                "the webhook fell behind; these alerts were not delivered (they are in /api/alerts)"
+                "the webhook fell behind; these deliveries were not made (alerts are in /api/alerts, case events in the cases' timelines)"
             ),
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }
 
-async fn deliver(agent: &ureq::Agent, hook: &Webhook, alert: &Alert) {
-    let body = match serde_json::to_vec(alert) {
+async fn deliver<T: Deliverable>(agent: &ureq::Agent, hook: &Webhook, item: &T) {
+    let id = item.delivery_id().to_owned();
+    let body = match serde_json::to_vec(item) {
         Ok(body) => body,
         Err(e) => {
-            tracing::warn!(alert = %alert.id, error = %e, "an alert could not be encoded for its webhook");
+            tracing::warn!(delivery = %id, error = %e, "a webhook delivery could not be encoded");
             return;
         }
     };
     let signed = signature(&hook.secret, &body);
+    let event = item.event_name();
     let body = Arc::new(body);
     let mut wait = FIRST_RETRY;
     for attempt in 1..=ATTEMPTS {
@@ -85,7 +131,8 @@ async fn deliver(agent: &ureq::Agent, hook: &Webhook, alert: &Alert) {
             .post(&hook.url)
             .set("Content-Type", "application/json")
             .set("X-Kawal-Signature", &signed)
-            .set("X-Kawal-Delivery", &alert.id);
+            .set("X-Kawal-Delivery", &id)
+            .set("X-Kawal-Event", &event);
         let sent = {
             let body = body.clone();
             // Only the outcome leaves the blocking pool, not ureq's large error.
@@ -99,17 +146,17 @@ async fn deliver(agent: &ureq::Agent, hook: &Webhook, alert: &Alert) {
         };
         let failure = match sent {
             Ok(Ok(())) => {
-                tracing::debug!(url = %hook.url, alert = %alert.id, attempt, "alert delivered");
+                tracing::debug!(url = %hook.url, delivery = %id, attempt, "delivered");
                 return;
             }
             Ok(Err(failure)) => failure,
             Err(e) => format!("the attempt was aborted: {e}"),
         };
         if attempt == ATTEMPTS {
-            tracing::error!(url = %hook.url, alert = %alert.id, attempts = ATTEMPTS, %failure, "alert not delivered; giving up");
+            tracing::error!(url = %hook.url, delivery = %id, attempts = ATTEMPTS, %failure, "not delivered; giving up");
             return;
         }
-        tracing::warn!(url = %hook.url, alert = %alert.id, attempt, %failure, retry_in_ms = wait.as_millis() as u64, "alert delivery failed; retrying");
+        tracing::warn!(url = %hook.url, delivery = %id, attempt, %failure, retry_in_ms = wait.as_millis() as u64, "delivery failed; retrying");
         tokio::time::sleep(wait).await;
         wait *= 2;
     }

@@ -115,6 +115,8 @@ CREATE TABLE IF NOT EXISTS sighting_sharing (
     share INTEGER NOT NULL,
     PRIMARY KEY (collection_id, org_id)
 );
+-- Collections that hold a case (an incident with the case extension and its contributions).
+CREATE TABLE IF NOT EXISTS case_collections (collection_id TEXT PRIMARY KEY, marked INTEGER NOT NULL);
 -- A leaf's hash lives with its data; `log_nodes` holds the interior nodes at heights 8, 16, …
 -- (the hashes of tiles above level 0); the others are computed from those when asked for.
 CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB NOT NULL);
@@ -715,6 +717,26 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<Token> {
         created: Timestamp::from_micros(row.get(4)?),
         revoked: row.get(5)?,
     })
+}
+
+fn alert_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, kawal_core::Alert)> {
+    let objects: String = r.get(10)?;
+    Ok((
+        r.get(0)?,
+        kawal_core::Alert {
+            id: r.get(1)?,
+            org: r.get(2)?,
+            observed: Timestamp::from_micros(r.get(3)?),
+            raised: Timestamp::from_micros(r.get(4)?),
+            indicator: r.get(5)?,
+            indicator_name: r.get(6)?,
+            collection: r.get(7)?,
+            source: r.get(8)?,
+            retro: r.get(9)?,
+            // Written by append_alerts from a JSON array.
+            objects: serde_json::from_str(&objects).unwrap_or_default(),
+        },
+    ))
 }
 
 fn members(conn: &Connection, group: GroupId) -> rusqlite::Result<Vec<OrgId>> {
@@ -1397,6 +1419,53 @@ impl Store for SqliteStore {
         })
     }
 
+    fn add_group_members(&self, group: GroupId, orgs: &[OrgId]) -> StoreResult<()> {
+        self.write(|w| {
+            let tx = immediate(&mut w.conn)?;
+            for org in orgs {
+                tx.execute(
+                    "INSERT OR IGNORE INTO group_members (group_id, org_id) VALUES (?1, ?2)",
+                    [group, *org],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
+    fn mark_case_collection(&self, collection: &str) -> StoreResult<()> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "INSERT OR IGNORE INTO case_collections (collection_id, marked) VALUES (?1, ?2)",
+                    params![collection, Timestamp::now().as_micros()],
+                )
+                .map(drop)
+        })
+    }
+
+    fn case_collections(&self) -> StoreResult<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT collection_id FROM case_collections ORDER BY marked, collection_id",
+            )?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn alert(&self, org: OrgId, id: &str) -> StoreResult<Option<kawal_core::Alert>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT seq, id, org_id, observed, raised, indicator, indicator_name, collection_id, source, retro, objects
+                 FROM alerts WHERE org_id = ?1 AND id = ?2",
+                params![org, id],
+                alert_from_row,
+            )
+            .optional()
+        })
+        .map(|found| found.map(|(_, alert)| alert))
+    }
+
     fn append_alerts(&self, alerts: &[kawal_core::Alert]) -> StoreResult<()> {
         self.write(|w| {
             let tx = immediate(&mut w.conn)?;
@@ -1452,25 +1521,7 @@ impl Store for SqliteStore {
         sql.push_str(&format!(" ORDER BY seq LIMIT ?{}", args.len()));
         self.read(|c| {
             let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(params_from_iter(args.iter()), |r| {
-                let objects: String = r.get(10)?;
-                Ok((
-                    r.get(0)?,
-                    kawal_core::Alert {
-                        id: r.get(1)?,
-                        org: r.get(2)?,
-                        observed: Timestamp::from_micros(r.get(3)?),
-                        raised: Timestamp::from_micros(r.get(4)?),
-                        indicator: r.get(5)?,
-                        indicator_name: r.get(6)?,
-                        collection: r.get(7)?,
-                        source: r.get(8)?,
-                        retro: r.get(9)?,
-                        // Written by append_alerts from a JSON array.
-                        objects: serde_json::from_str(&objects).unwrap_or_default(),
-                    },
-                ))
-            })?;
+            let rows = stmt.query_map(params_from_iter(args.iter()), alert_from_row)?;
             rows.collect()
         })
     }

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod browser;
+mod cases;
 mod cli;
 mod console;
 mod durability;

@@ -1,0 +1,584 @@
+//! Cross-border cases on the real binary: MY-CERT escalates an alert into a case and shares it
+//! AMBER with KH-CERT, which adds a note, a task and a sighting that MY-CERT then reads in the
+//! timeline; a RED note MY-CERT keeps for itself never reaches KH-CERT; TH-CERT, outside,
+//! finds no trace of the case anywhere; case webhooks get signed events, retried after a 500
+//! and never delivered twice once accepted; the exported case, imported on a second instance,
+//! is the same objects.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+const INDICATOR: &str = "indicator--6b617761-6c2d-4000-8000-00000000ca5e";
+const DOMAIN: &str = "campaign.example";
+const HOOK_SECRET: &str = "case hook secret";
+const RED_NOTE: &str = "our core router is the way in; not for partners";
+
+struct Received {
+    headers: BTreeMap<String, String>,
+    body: Vec<u8>,
+    answered: u16,
+}
+
+/// A receiver that answers 500 to its first request and 200 to every other.
+fn hook_receiver() -> (String, mpsc::Receiver<Received>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/case-events", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let mut headers = BTreeMap::new();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                match line.trim_end().split_once(": ") {
+                    Some((name, value)) => {
+                        headers.insert(name.to_ascii_lowercase(), value.to_owned());
+                    }
+                    None => break,
+                }
+            }
+            let length = headers
+                .get("content-length")
+                .map_or(0, |l| l.parse().unwrap());
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let answered = if n == 0 { 500 } else { 200 };
+            write!(
+                stream,
+                "HTTP/1.1 {answered} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .unwrap();
+            if tx
+                .send(Received {
+                    headers,
+                    body,
+                    answered,
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+fn send(method: &str, url: &str, token: &str, body: &Value) -> Reply {
+    call(
+        method,
+        url,
+        &[
+            ("Authorization", &bearer(token)),
+            ("Content-Type", "application/json"),
+        ],
+        Some(body.to_string().as_bytes()),
+    )
+}
+
+fn rest_get(url: &str, token: &str) -> Reply {
+    call("GET", url, &[("Authorization", &bearer(token))], None)
+}
+
+fn identity(base: &str, token: &str) -> String {
+    rest_get(&format!("{base}/api/whoami"), token).json()["organisation"]["identity_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The community: MY-CERT and KH-CERT share `asean`, TH-CERT has a group of its own.
+fn community(data: &Path) -> (String, String, String, String, String) {
+    std::fs::create_dir_all(data).unwrap();
+    for (org, country) in [("MY-CERT", "MY"), ("KH-CERT", "KH"), ("TH-CERT", "TH")] {
+        cli(data, &["admin", "org", "add", org, "--country", country]);
+    }
+    cli(
+        data,
+        &[
+            "admin",
+            "group",
+            "add",
+            "asean",
+            "--orgs",
+            "MY-CERT,KH-CERT",
+        ],
+    );
+    cli(data, &["admin", "group", "add", "th", "--orgs", "TH-CERT"]);
+    let indicators = cli(
+        data,
+        &[
+            "admin",
+            "collection",
+            "add",
+            "Indicators",
+            "--group",
+            "asean",
+        ],
+    )
+    .trim()
+    .to_owned();
+    cli(
+        data,
+        &["admin", "collection", "add", "TH own", "--group", "th"],
+    );
+    (
+        indicators,
+        issue_token(data, "MY-CERT", "analyst"),
+        issue_token(data, "MY-CERT", "sensor"),
+        issue_token(data, "KH-CERT", "analyst"),
+        issue_token(data, "TH-CERT", "analyst"),
+    )
+}
+
+/// MY-CERT's sensor sees the campaign's domain; returns the alert's id.
+fn raise_alert(base: &str, indicators: &str, my: &str, sensor: &str) -> String {
+    let indicator = json!({"objects": [{
+        "type": "indicator", "spec_version": "2.1", "id": INDICATOR,
+        "created": "2024-01-01T00:00:00.000Z", "modified": "2024-01-01T00:00:00.000Z",
+        "name": "campaign C2", "pattern": format!("[domain-name:value = '{DOMAIN}']"),
+        "pattern_type": "stix", "valid_from": "2024-01-01T00:00:00Z"
+    }]});
+    let stored = post(
+        &format!("{base}/kawal/collections/{indicators}/objects/"),
+        my,
+        &indicator.to_string(),
+        &[],
+    );
+    assert_eq!(stored.json()["success_count"], 1, "{}", stored.body);
+    let event = format!(
+        r#"{{"timestamp":"2024-03-10T12:00:01.000000+0000","flow_id":1,"event_type":"dns","src_ip":"10.1.1.7","src_port":40000,"dest_ip":"198.51.100.23","dest_port":53,"proto":"UDP","dns":{{"type":"query","id":1,"rrname":"{DOMAIN}","rrtype":"A"}}}}"#
+    );
+    let start = Instant::now();
+    loop {
+        let answer = call(
+            "POST",
+            &format!("{base}/api/events"),
+            &[
+                ("Authorization", &bearer(sensor)),
+                ("Content-Type", "application/x-ndjson"),
+            ],
+            Some(event.as_bytes()),
+        )
+        .json();
+        if let Some(alert) = answer["alerts"].as_array().and_then(|a| a.first()) {
+            return alert.as_str().unwrap().to_owned();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no alert: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn timeline_ids(case: &Value) -> BTreeSet<String> {
+    case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_case_crosses_a_border_within_tlp_and_moves_to_another_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (indicators, my, sensor, kh, th) = community(&data);
+    let (hook, deliveries) = hook_receiver();
+    let config = dir.path().join("kawal.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "overdue_check_s = 1\n\n[[case_webhooks]]\nurl = \"{hook}\"\norg = \"KH-CERT\"\nsecret = \"{HOOK_SECRET}\"\n"
+        ),
+    )
+    .unwrap();
+    let server = Binary::serve_with(&data, &["--config", config.to_str().unwrap()]);
+    let base = server.base.clone();
+    let (my_id, kh_id) = (identity(&base, &my), identity(&base, &kh));
+
+    // MY-CERT escalates its alert into a new case.
+    let alert = raise_alert(&base, &indicators, &my, &sensor);
+    let opened = send(
+        "POST",
+        &format!("{base}/api/cases/escalate"),
+        &my,
+        &json!({"alerts": [alert], "new": {"name": "Telco and ministry campaign", "severity": "high", "category": "intrusion", "tlp": "amber"}}),
+    );
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    let opened = opened.json();
+    let id = opened["id"].as_str().unwrap().to_owned();
+    let collection = opened["collection"].as_str().unwrap().to_owned();
+    let case_url = format!("{base}/api/cases/{id}");
+    assert_eq!(opened["status"], "new");
+    assert_eq!(opened["created_by_ref"], my_id);
+    assert_eq!(opened["links"][0]["target_ref"], INDICATOR, "{opened}");
+    let kinds: BTreeSet<&str> = opened["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in ["opened", "sighting", "observed-data", "link", "observable"] {
+        assert!(kinds.contains(kind), "{kind} missing: {kinds:?}");
+    }
+    // Not shared yet: KH-CERT does not see it.
+    assert_eq!(rest_get(&case_url, &kh).status, 404);
+
+    // A RED note MY-CERT keeps to itself, then the case is shared AMBER with KH-CERT.
+    let red = send(
+        "POST",
+        &format!("{case_url}/notes"),
+        &my,
+        &json!({"content": RED_NOTE, "tlp": "red", "recipients": ["MY-CERT"]}),
+    );
+    assert_eq!(red.status, 201, "{}", red.body);
+    let red_note = red.json()["id"].as_str().unwrap().to_owned();
+    let shared = send(
+        "POST",
+        &format!("{case_url}/share"),
+        &my,
+        &json!({"organisations": ["KH-CERT"], "tlp": "amber", "contributions": true}),
+    );
+    assert_eq!(shared.status, 200, "{}", shared.body);
+    assert_eq!(
+        shared.json()["organisations"],
+        json!(["MY-CERT", "KH-CERT"])
+    );
+    let moved = send("PATCH", &case_url, &my, &json!({"status": "triage"}));
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let back = send("PATCH", &case_url, &my, &json!({"status": "new"}));
+    assert_eq!(back.status, 409, "{}", back.body);
+
+    // KH-CERT reads the case and contributes a note, a task (overdue already) and a sighting.
+    let seen = rest_get(&case_url, &kh);
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert_eq!(seen.json()["can_contribute"], true);
+    let note = send(
+        "POST",
+        &format!("{case_url}/notes"),
+        &kh,
+        &json!({"content": "the ministry's mail relay queried the same domain"}),
+    );
+    assert_eq!(note.status, 201, "{}", note.body);
+    let kh_note = note.json()["id"].as_str().unwrap().to_owned();
+    let task = send(
+        "POST",
+        &format!("{case_url}/tasks"),
+        &kh,
+        &json!({"name": "Block the domain at the ministry", "due": "2024-01-01T00:00:00Z"}),
+    );
+    assert_eq!(task.status, 201, "{}", task.body);
+    let kh_task = task.json()["id"].as_str().unwrap().to_owned();
+    let sighting_id = "sighting--6b617761-6c2d-4000-8000-00000000ca5f";
+    let sighting = json!({"objects": [{
+        "type": "sighting", "spec_version": "2.1", "id": sighting_id,
+        "created": "2024-03-11T08:00:00.000Z", "modified": "2024-03-11T08:00:00.000Z",
+        "created_by_ref": kh_id, "sighting_of_ref": INDICATOR,
+        "where_sighted_refs": [kh_id], "count": 4,
+        "object_marking_refs": ["marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"]
+    }]});
+    let added = post(
+        &format!("{base}/kawal/collections/{collection}/objects/"),
+        &kh,
+        &sighting.to_string(),
+        &[],
+    );
+    assert_eq!(added.json()["success_count"], 1, "{}", added.body);
+    // Partners contribute; they do not rewrite the case or go below its TLP.
+    let hijack = json!({"objects": [{
+        "type": "incident", "spec_version": "2.1", "id": id,
+        "created": "2024-01-01T00:00:00.000Z", "modified": "2099-01-01T00:00:00.000Z",
+        "name": "closed by KH", "created_by_ref": kh_id
+    }]});
+    let refused = post(
+        &format!("{base}/kawal/collections/{collection}/objects/"),
+        &kh,
+        &hijack.to_string(),
+        &[],
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let green = send(
+        "POST",
+        &format!("{case_url}/notes"),
+        &kh,
+        &json!({"content": "wider", "tlp": "green"}),
+    );
+    assert_eq!(green.status, 403, "{}", green.body);
+    assert!(green.body.contains("less restrictive"), "{}", green.body);
+
+    // A CACAO playbook becomes the next tasks, in workflow order; a broken one is refused
+    // with the path of its fault.
+    let playbook = include_str!("../../../core/testdata/cacao/containment.json");
+    let instantiated = call(
+        "POST",
+        &format!("{case_url}/playbooks"),
+        &[("Authorization", &bearer(&my))],
+        Some(playbook.as_bytes()),
+    );
+    assert_eq!(instantiated.status, 201, "{}", instantiated.body);
+    let broken = playbook.replacen(
+        "\"on_completion\": \"parallel--",
+        "\"on_completion\": \"action--",
+        1,
+    );
+    let refused = call(
+        "POST",
+        &format!("{case_url}/playbooks"),
+        &[("Authorization", &bearer(&my))],
+        Some(broken.as_bytes()),
+    );
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("/workflow/action--6b617761-6c2d-4000-8000-0000000000a1/on_completion: step"),
+        "{}",
+        refused.body
+    );
+
+    // MY-CERT sees KH-CERT's contributions in its timeline, in order.
+    let mine = rest_get(&case_url, &my).json();
+    let ids = timeline_ids(&mine);
+    for contribution in [&kh_note, &kh_task, &sighting_id.to_owned(), &red_note] {
+        assert!(
+            ids.contains(contribution),
+            "{contribution} missing from {mine}"
+        );
+    }
+    let by_kh = mine["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["organisation"] == "KH-CERT")
+        .count();
+    assert_eq!(by_kh, 3, "{mine}");
+    let times: Vec<&str> = mine["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["at"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    let tasks: Vec<&str> = mine["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            "Block the domain at the ministry",
+            "Collect the sighting's context",
+            "Block the domain at the resolvers",
+            "Block the C2 address at the border",
+            "Isolate the infected hosts",
+            "Tell the partners",
+        ]
+    );
+    assert_eq!(mine["tasks"][0]["owner_ref"], kh_id);
+    assert!(mine["tasks"][1]["playbook_step"]
+        .as_str()
+        .unwrap()
+        .starts_with("playbook--6b617761-6c2d-4000-8000-000000000c00/action--"));
+
+    // KH-CERT sees everything but MY-CERT's RED note, of which nothing is left.
+    let theirs = rest_get(&case_url, &kh);
+    assert!(!theirs.body.contains(&red_note), "{}", theirs.body);
+    assert!(!theirs.body.contains(RED_NOTE), "{}", theirs.body);
+    assert_eq!(
+        timeline_ids(&theirs.json()),
+        ids.iter().filter(|i| **i != red_note).cloned().collect(),
+    );
+    let over_taxii = get_all(
+        &format!("{base}/kawal/collections/{collection}/objects/?match[type]=note"),
+        Some(&kh),
+        "objects",
+    );
+    assert!(over_taxii.iter().all(|n| n["id"] != red_note.as_str()));
+
+    // TH-CERT, outside, finds no trace of the case.
+    assert_eq!(rest_get(&case_url, &th).status, 404);
+    assert_eq!(rest_get(&format!("{case_url}/export"), &th).status, 404);
+    let listed = rest_get(&format!("{base}/api/cases"), &th);
+    assert_eq!(listed.json(), json!([]), "{}", listed.body);
+    let metrics = rest_get(&format!("{base}/api/cases/metrics"), &th).json();
+    assert_eq!(metrics["all"]["cases"], 0, "{metrics}");
+    for (url, taxii) in [
+        (format!("{base}/api/collections"), false),
+        (format!("{base}/kawal/collections/"), true),
+        (format!("{base}/api/feeds/domain"), false),
+    ] {
+        let reply = if taxii {
+            get(&url, Some(&th))
+        } else {
+            rest_get(&url, &th)
+        };
+        assert_eq!(reply.status, 200, "{url}: {}", reply.body);
+        for trace in [&id, &collection, &kh_note, &DOMAIN.to_owned()] {
+            assert!(
+                !reply.body.contains(trace.as_str()),
+                "{url}: {}",
+                reply.body
+            );
+        }
+    }
+    let objects = get(
+        &format!("{base}/kawal/collections/{collection}/objects/"),
+        Some(&th),
+    );
+    assert_eq!(objects.status, 404, "{}", objects.body);
+    let note_url = format!("{case_url}/notes");
+    assert_eq!(
+        send("POST", &note_url, &th, &json!({"content": "x"})).status,
+        404
+    );
+
+    // Metrics: one case, acknowledged, across two countries.
+    let metrics = rest_get(&format!("{base}/api/cases/metrics"), &my).json();
+    assert_eq!(metrics["all"]["cases"], 1, "{metrics}");
+    assert_eq!(metrics["cross_border"], 1, "{metrics}");
+    assert!(metrics["by_organisation"]["MY-CERT"]["mean_to_acknowledge_s"].is_number());
+    assert_eq!(metrics["by_category"]["intrusion"]["open"], 1);
+
+    check_webhooks(&deliveries, &id, &kh_task, &red_note);
+    check_export_and_import(dir.path(), &data, &id);
+}
+
+/// KH-CERT's hook got what KH-CERT may read: signed, the first retried after its 500, none
+/// twice after a 200, the overdue task once, and nothing about the RED note.
+fn check_webhooks(deliveries: &mpsc::Receiver<Received>, id: &str, task: &str, red_note: &str) {
+    let mut got = Vec::new();
+    let start = Instant::now();
+    let mut overdue_seen = false;
+    while start.elapsed() < Duration::from_secs(20) {
+        if let Ok(received) = deliveries.recv_timeout(Duration::from_millis(200)) {
+            overdue_seen |= received.headers.get("x-kawal-event").map(String::as_str)
+                == Some("case.task_overdue");
+            got.push(received);
+        }
+        // Long enough for a retry after the first 500 and for another overdue round.
+        if overdue_seen && start.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+    }
+    assert!(overdue_seen, "no overdue event");
+    let mut answered: BTreeMap<String, Vec<u16>> = BTreeMap::new();
+    for r in &got {
+        let signature = r.headers.get("x-kawal-signature").unwrap();
+        assert_eq!(*signature, server::webhook_signature(HOOK_SECRET, &r.body));
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["case"], id, "{body}");
+        assert_ne!(body["object"], red_note, "{body}");
+        answered
+            .entry(r.headers["x-kawal-delivery"].clone())
+            .or_default()
+            .push(r.answered);
+    }
+    assert_eq!(got[0].answered, 500);
+    for (delivery, answers) in &answered {
+        // Delivered until accepted, then never again.
+        assert_eq!(answers.last(), Some(&200), "{delivery}: {answers:?}");
+        assert_eq!(
+            answers.iter().filter(|a| **a == 200).count(),
+            1,
+            "{delivery}: {answers:?}"
+        );
+    }
+    assert_eq!(answered[&got[0].headers["x-kawal-delivery"]], [500, 200]);
+    let overdue: Vec<Value> = got
+        .iter()
+        .filter(|r| r.headers["x-kawal-event"] == "case.task_overdue")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    assert_eq!(overdue.len(), 1, "{overdue:?}");
+    assert_eq!(overdue[0]["object"], task);
+    let shared = got
+        .iter()
+        .any(|r| r.headers["x-kawal-event"] == "case.shared");
+    assert!(shared, "no case.shared event");
+}
+
+fn objects_of(bundle: &str) -> Vec<String> {
+    let bundle: Value = serde_json::from_str(bundle).unwrap();
+    let mut objects: Vec<String> = bundle["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(Value::to_string)
+        .collect();
+    objects.sort();
+    objects
+}
+
+/// `kawal case export` on the first instance, `kawal import` on a second: the second holds
+/// the same case, object by object, without the RED note.
+fn check_export_and_import(dir: &Path, data: &Path, id: &str) {
+    let exported = dir.join("case.json");
+    cli(
+        data,
+        &[
+            "case",
+            "export",
+            id,
+            "--org",
+            "MY-CERT",
+            "--out",
+            exported.to_str().unwrap(),
+        ],
+    );
+    let bundle = std::fs::read_to_string(&exported).unwrap();
+    assert!(!bundle.contains(RED_NOTE));
+    let second = dir.join("second");
+    std::fs::create_dir_all(&second).unwrap();
+    cli(
+        &second,
+        &["admin", "org", "add", "SG-CERT", "--country", "SG"],
+    );
+    cli(
+        &second,
+        &["admin", "group", "add", "sg", "--orgs", "SG-CERT"],
+    );
+    let target = cli(
+        &second,
+        &[
+            "admin",
+            "collection",
+            "add",
+            "Imported case",
+            "--group",
+            "sg",
+        ],
+    )
+    .trim()
+    .to_owned();
+    cli(
+        &second,
+        &[
+            "import",
+            exported.to_str().unwrap(),
+            "--collection",
+            &target,
+            "--org",
+            "SG-CERT",
+        ],
+    );
+    let again = cli(&second, &["case", "export", id, "--org", "SG-CERT"]);
+    assert_eq!(objects_of(&again), objects_of(&bundle));
+    assert!(objects_of(&bundle).len() > 10, "{bundle}");
+}
