@@ -173,7 +173,7 @@ pub fn insert_outcomes(store: Arc<dyn Store>) {
             a,
             &[],
             &[v1.clone(), v1_other, sco.clone(), v1],
-            &leaf,
+            true,
             &status,
         )
         .unwrap();
@@ -182,7 +182,7 @@ pub fn insert_outcomes(store: Arc<dyn Store>) {
     assert!(matches!(out[2], InsertOutcome::Added { .. }));
     assert!(matches!(out[3], InsertOutcome::AlreadyPresent { .. }));
     let again = store
-        .insert_versions(&cid, a, &[], &[sco], &leaf, &status)
+        .insert_versions(&cid, a, &[], &[sco], true, &status)
         .unwrap();
     assert!(
         matches!(again[0], InsertOutcome::AlreadyPresent { .. }),
@@ -215,10 +215,10 @@ pub fn date_added_strictly_increases(store: Arc<dyn Store>) {
         })
         .collect();
     store
-        .insert_versions(&cid, a, &[], &batch[..100], &leaf, &status)
+        .insert_versions(&cid, a, &[], &batch[..100], true, &status)
         .unwrap();
     store
-        .insert_versions(&cid, a, &[], &batch[100..], &leaf, &status)
+        .insert_versions(&cid, a, &[], &batch[100..], true, &status)
         .unwrap();
     let all = store
         .scan(
@@ -242,7 +242,7 @@ pub fn scan_filters(store: Arc<dyn Store>) {
             a,
             &[b],
             &[object(ID1, "2020-01-01T00:00:00.000Z", "")],
-            &leaf,
+            true,
             &status,
         )
         .unwrap();
@@ -256,7 +256,7 @@ pub fn scan_filters(store: Arc<dyn Store>) {
                 "2020-01-01T00:00:00.000Z",
                 r#","name":"x","is_family":true"#,
             )],
-            &leaf,
+            true,
             &status,
         )
         .unwrap();
@@ -330,7 +330,7 @@ pub fn newest_and_oldest(store: Arc<dyn Store>) {
                 object(ID1, "2020-01-01T00:00:00.000Z", ""),
                 object(ID1, "2020-02-01T00:00:00.000Z", ""),
             ],
-            &leaf,
+            true,
             &status,
         )
         .unwrap();
@@ -347,7 +347,7 @@ pub fn delete_versions(store: Arc<dyn Store>) {
     let v1 = object(ID1, "2020-01-01T00:00:00.000Z", "");
     let v2 = object(ID1, "2020-02-01T00:00:00.000Z", "");
     store
-        .insert_versions(&cid, a, &[], &[v1, v2.clone()], &leaf, &status)
+        .insert_versions(&cid, a, &[], &[v1, v2.clone()], true, &status)
         .unwrap();
     let t1 = Timestamp::parse("2020-01-01T00:00:00.000Z").unwrap();
     assert_eq!(
@@ -371,7 +371,7 @@ pub fn delete_versions(store: Arc<dyn Store>) {
         .delete_versions(&cid, ID1, &[left[0].version], &deletion_leaf)
         .unwrap();
     store
-        .insert_versions(&cid, a, &[], &[v2], &leaf, &status)
+        .insert_versions(&cid, a, &[], &[v2], true, &status)
         .unwrap();
     assert!(store.versions(&cid, ID1, false).unwrap()[0].date_added > before);
 }
@@ -394,7 +394,7 @@ pub fn statuses(store: Arc<dyn Store>) {
         s
     };
     store
-        .insert_versions(&cid, a, &[], &[], &leaf, &status_fn)
+        .insert_versions(&cid, a, &[], &[], true, &status_fn)
         .unwrap();
     assert!(store.status(&written.borrow()).unwrap().is_some());
 }
@@ -469,7 +469,7 @@ pub fn paging_under_concurrent_writes(store: Arc<dyn Store>) {
                     })
                     .collect();
                 store
-                    .insert_versions(&cid, a, &[], &batch, &leaf, &status)
+                    .insert_versions(&cid, a, &[], &batch, true, &status)
                     .unwrap();
             }
         })
@@ -526,15 +526,6 @@ pub fn status(outcomes: &[InsertOutcome]) -> StoredStatus {
 }
 
 /// A leaf naming the version, distinct for every version stored.
-pub fn leaf(new: &NewVersion, version: Timestamp, date_added: Timestamp) -> Option<Vec<u8>> {
-    Some(format!("object {} {version} {date_added}", new.object.id).into_bytes())
-}
-
-/// The leaf function of an instance that keeps no log.
-pub fn no_leaf(_: &NewVersion, _: Timestamp, _: Timestamp) -> Option<Vec<u8>> {
-    None
-}
-
 pub fn deletion_leaf(v: &crate::StoredVersion, sha256: &[u8; 32]) -> Option<Vec<u8>> {
     Some(format!("deletion {} {} {:02x}", v.id, v.version, sha256[0]).into_bytes())
 }
@@ -566,7 +557,7 @@ pub fn transparency_log(store: Arc<dyn Store>) {
         })
         .collect();
     let outcomes = store
-        .insert_versions(&cid, a, &[], &batch, &leaf, &status)
+        .insert_versions(&cid, a, &[], &batch, true, &status)
         .unwrap();
     let leaves: Vec<Option<u64>> = outcomes
         .iter()
@@ -578,7 +569,7 @@ pub fn transparency_log(store: Arc<dyn Store>) {
     assert_eq!(leaves, (0..37).map(Some).collect::<Vec<_>>());
     // Duplicates add no leaf.
     store
-        .insert_versions(&cid, a, &[], &batch[..3], &leaf, &status)
+        .insert_versions(&cid, a, &[], &batch[..3], true, &status)
         .unwrap();
     store.append_log(&[b"audit".to_vec()]).unwrap();
     let (size, root) = store.log_head().unwrap();
@@ -595,6 +586,22 @@ pub fn transparency_log(store: Arc<dyn Store>) {
         expected.append(tlog::leaf_hash(d)).unwrap();
     }
     assert_eq!(expected.root(), root);
+    // An object's leaf is the documented `log::ObjectLeaf` of what was stored.
+    let collection = store.collection(&cid).unwrap().unwrap();
+    let producer = store.org(a).unwrap().unwrap().identity_id;
+    let first = &store.versions(&cid, &batch[0].object.id, false).unwrap()[0];
+    let expected_leaf = crate::log::ObjectLeaf {
+        deletion: false,
+        collection: &cid,
+        id: &first.id,
+        version: first.version,
+        date_added: first.date_added,
+        producer: &producer,
+        tlp: batch[0].tlp.unwrap_or(collection.default_tlp),
+        sha256: batch[0].sha256,
+    }
+    .encode();
+    assert_eq!(data[0], expected_leaf);
     for index in [0, 17, 36, 37] {
         let proof = tlog::proof::inclusion_proof(&Nodes(&*store), index, size).unwrap();
         tlog::proof::verify_inclusion(
@@ -620,6 +627,8 @@ pub fn transparency_log(store: Arc<dyn Store>) {
             .unwrap(),
         1
     );
+    // The deleted version's leaf reads back as it was hashed, now that its row is gone.
+    assert_eq!(store.log_leaves(5, 6).unwrap(), vec![(5, data[5].clone())]);
     let (after, new_root) = store.log_head().unwrap();
     assert_eq!(after, 39);
     assert!(
@@ -648,7 +657,7 @@ pub fn transparency_log(store: Arc<dyn Store>) {
             a,
             &[],
             std::slice::from_ref(&unlogged),
-            &no_leaf,
+            false,
             &status,
         )
         .unwrap();
@@ -884,7 +893,7 @@ pub fn search_index(store: Arc<dyn Store>) {
             a,
             &[],
             &[named(ID1, "Kitten campaign")],
-            &leaf,
+            true,
             &status,
         )
         .unwrap();
@@ -893,7 +902,7 @@ pub fn search_index(store: Arc<dyn Store>) {
         stix::tlp::TLP2_RED
     ));
     store
-        .insert_versions(&cid, b, &[a], &[relationship], &leaf, &status)
+        .insert_versions(&cid, b, &[a], &[relationship], true, &status)
         .unwrap();
     let query = |fts: &str| IndexQuery {
         fts: fts_query(fts),

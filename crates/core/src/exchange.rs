@@ -631,22 +631,6 @@ impl Exchange {
                 }
             }
         }
-        let default_tlp = collection.default_tlp;
-        let leaf = |new: &NewVersion, version: Timestamp, date_added: Timestamp| {
-            self.logging.then(|| {
-                ObjectLeaf {
-                    deletion: false,
-                    collection: collection_id,
-                    id: &new.object.id,
-                    version,
-                    date_added,
-                    producer: &producer_identity,
-                    tlp: new.tlp.unwrap_or(default_tlp),
-                    sha256: new.sha256,
-                }
-                .encode()
-            })
-        };
         let built = std::cell::RefCell::new(None);
         let status_of = |outcomes: &[InsertOutcome]| {
             let status = write_status(
@@ -671,7 +655,7 @@ impl Exchange {
             producer,
             &recipients,
             &accepted,
-            &leaf,
+            self.logging,
             &status_of,
         )?;
         let status = built.into_inner().ok_or_else(|| {

@@ -26,10 +26,6 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// the same transaction, so a status exists exactly when its objects do.
 pub type StatusFn<'a> = dyn Fn(&[InsertOutcome]) -> StoredStatus + 'a;
 
-/// Builds the log leaf of a version being stored, given its version and `date_added`;
-/// `None` when the instance keeps no transparency log.
-pub type LeafFn<'a> = dyn Fn(&NewVersion, Timestamp, Timestamp) -> Option<Vec<u8>> + 'a;
-
 /// Builds the log leaf of a version being deleted, given the SHA-256 of its bytes; `None`
 /// when the instance keeps no transparency log.
 pub type DeletionLeafFn<'a> = dyn Fn(&StoredVersion, &[u8; 32]) -> Option<Vec<u8>> + 'a;
@@ -130,16 +126,19 @@ pub trait Store: Send + Sync + 'static {
     fn revoke_token(&self, id: &str) -> StoreResult<bool>;
 
     /// Stores the versions in one transaction, giving each added version a `date_added`
-    /// strictly greater than every `date_added` handed out before, and appending the leaf
-    /// `leaf(version, its version timestamp, its date_added)` to the transparency log in the
-    /// same transaction, together with the status resource `status(outcomes)`.
+    /// strictly greater than every `date_added` handed out before, and, when `logged`,
+    /// appending its leaf to the transparency log in the same transaction, together with the
+    /// status resource `status(outcomes)`. The leaf is the `log::ObjectLeaf` of the stored
+    /// row (the producer's identity, the version's TLP or else the collection's default), so a
+    /// store may keep only its hash and render its text from the row when asked; it must keep
+    /// the text once the row is deleted.
     fn insert_versions(
         &self,
         collection: &str,
         producer: OrgId,
         recipients: &[OrgId],
         versions: &[NewVersion],
-        leaf: &LeafFn<'_>,
+        logged: bool,
         status: &StatusFn<'_>,
     ) -> StoreResult<Vec<InsertOutcome>>;
     /// Up to `scan.batch` versions with `date_added` greater than `after`, oldest first.

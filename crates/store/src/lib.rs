@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use kawal_core::store::{DeletionLeafFn, LeafFn, StatusFn};
+use kawal_core::log::ObjectLeaf;
+use kawal_core::store::{DeletionLeafFn, StatusFn};
 use kawal_core::{
     AuditEvent, AuditQuery, Collection, GroupId, InsertOutcome, NewCollection, NewVersion, OrgId,
     Organisation, Role, Scan, Session, SharingGroup, Store, StoreError, StoreResult, StoredStatus,
@@ -79,6 +80,9 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS objects_by_version ON objects (collection_id, id, version);
 CREATE UNIQUE INDEX IF NOT EXISTS objects_by_date_added ON objects (collection_id, date_added);
+-- The row a leaf without stored text is rendered from; leaves grow with `date_added`, so this
+-- index only ever appends.
+CREATE INDEX IF NOT EXISTS objects_by_leaf ON objects (leaf) WHERE leaf IS NOT NULL;
 CREATE TABLE IF NOT EXISTS statuses (
     id TEXT PRIMARY KEY,
     owner INTEGER NOT NULL,
@@ -117,7 +121,8 @@ CREATE TABLE IF NOT EXISTS sighting_sharing (
 );
 -- Collections that hold a case (an incident with the case extension and its contributions).
 CREATE TABLE IF NOT EXISTS case_collections (collection_id TEXT PRIMARY KEY, marked INTEGER NOT NULL);
--- A leaf's hash lives with its data; `log_nodes` holds the interior nodes at heights 8, 16, …
+-- A leaf's hash lives with its data; the data of an object version's leaf is empty while the
+-- version is stored, and rendered from its row (`render_object_leaf`). `log_nodes` holds the interior nodes at heights 8, 16, …
 -- (the hashes of tiles above level 0); the others are computed from those when asked for.
 CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS log_nodes (
@@ -327,6 +332,7 @@ fn append_leaf(
     tx: &Connection,
     frontier: &mut tlog::Frontier,
     data: &[u8],
+    kept: LeafText,
 ) -> rusqlite::Result<u64> {
     let mut node =
         tx.prepare_cached("INSERT INTO log_nodes (level, idx, hash) VALUES (?1, ?2, ?3)")?;
@@ -344,9 +350,69 @@ fn append_leaf(
     if let Some(e) = failed {
         return Err(e);
     }
+    let stored = match kept {
+        LeafText::Stored => data,
+        LeafText::RenderedFromRow => &[],
+    };
     tx.prepare_cached("INSERT INTO log_leaves (idx, hash, data) VALUES (?1, ?2, ?3)")?
-        .execute(params![index as i64, &leaf_hash[..], data])?;
+        .execute(params![index as i64, &leaf_hash[..], stored])?;
     Ok(index)
+}
+
+/// Stores the text of a version's leaf before its row, which it was rendered from, goes.
+fn keep_leaf_text(
+    tx: &Connection,
+    collection: &str,
+    id: &str,
+    version: i64,
+) -> rusqlite::Result<()> {
+    let leaf = tx
+        .prepare_cached(&format!(
+            "SELECT o.leaf, {LEAF_COLUMNS} FROM objects o
+             WHERE o.collection_id = ?1 AND o.id = ?2 AND o.version = ?3 AND o.leaf IS NOT NULL"
+        ))?
+        .query_row(params![collection, id, version], |r| {
+            Ok((r.get::<_, i64>(0)?, render_object_leaf(r, 1)?))
+        })
+        .optional()?;
+    if let Some((index, text)) = leaf {
+        tx.prepare_cached("UPDATE log_leaves SET data = ?2 WHERE idx = ?1 AND length(data) = 0")?
+            .execute(params![index, text])?;
+    }
+    Ok(())
+}
+
+/// Whether a leaf's text is stored, or rendered again from the object row that names it.
+#[derive(Clone, Copy)]
+enum LeafText {
+    Stored,
+    RenderedFromRow,
+}
+
+/// The columns `render_object_leaf` reads, for an `objects` row `o`.
+const LEAF_COLUMNS: &str = "o.collection_id, o.id, o.version, o.date_added,
+    coalesce((SELECT g.identity_id FROM orgs g WHERE g.id = o.producer), ''),
+    coalesce(o.tlp, (SELECT c.default_tlp FROM collections c WHERE c.id = o.collection_id)),
+    o.sha256";
+
+/// The leaf text of an object version, from its row (`LEAF_COLUMNS` from column `first`), as
+/// `insert_versions` hashed it.
+fn render_object_leaf(row: &Row<'_>, first: usize) -> rusqlite::Result<Vec<u8>> {
+    let collection: String = row.get(first)?;
+    let id: String = row.get(first + 1)?;
+    let producer: String = row.get(first + 4)?;
+    let sha256: Vec<u8> = row.get(first + 6)?;
+    Ok(ObjectLeaf {
+        deletion: false,
+        collection: &collection,
+        id: &id,
+        version: Timestamp::from_micros(row.get(first + 2)?),
+        date_added: Timestamp::from_micros(row.get(first + 3)?),
+        producer: &producer,
+        tlp: tlp_from_code(row.get(first + 5)?),
+        sha256: sha256.try_into().unwrap_or([0; 32]),
+    }
+    .encode())
 }
 
 /// Interior nodes are stored only at heights that are multiples of this: one row per 256
@@ -411,7 +477,7 @@ fn append_leaves<'a>(
 ) -> rusqlite::Result<()> {
     let mut frontier = load_frontier(tx)?;
     for data in leaves {
-        append_leaf(tx, &mut frontier, data)?;
+        append_leaf(tx, &mut frontier, data, LeafText::Stored)?;
     }
     save_frontier(tx, &frontier)
 }
@@ -1051,7 +1117,7 @@ impl Store for SqliteStore {
         producer: OrgId,
         recipients: &[OrgId],
         versions: &[NewVersion],
-        leaf: &LeafFn<'_>,
+        logged: bool,
         status: &StatusFn<'_>,
     ) -> StoreResult<Vec<InsertOutcome>> {
         let recipients = (!recipients.is_empty()).then(|| {
@@ -1065,6 +1131,18 @@ impl Store for SqliteStore {
             let mut outcomes = Vec::with_capacity(versions.len());
             let mut last = group.mark;
             let frontier = &mut group.frontier;
+            // What every leaf of this write shares; `render_object_leaf` reads the same from
+            // the row.
+            let leaf_context = if logged {
+                Some(tx.query_row(
+                    "SELECT coalesce((SELECT identity_id FROM orgs WHERE id = ?2), ''), default_tlp
+                     FROM collections WHERE id = ?1",
+                    params![collection, producer],
+                    |r| Ok((r.get::<_, String>(0)?, tlp_from_code(r.get(1)?))),
+                )?)
+            } else {
+                None
+            };
             {
                 let mut stored_hash = tx.prepare_cached(
                     "SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
@@ -1091,13 +1169,6 @@ impl Store for SqliteStore {
                     };
                     let date_added = now.max(last + 1);
                     let version = known_version.unwrap_or(date_added);
-                    // Encoded before the insert, so the row can name the leaf it will get; the
-                    // rare duplicate wastes the encoding.
-                    let leaf_data = leaf(
-                        new,
-                        Timestamp::from_micros(version),
-                        Timestamp::from_micros(date_added),
-                    );
                     let inserted = insert.execute(params![
                         collection,
                         object.id,
@@ -1110,7 +1181,7 @@ impl Store for SqliteStore {
                         recipients,
                         &new.sha256[..],
                         object.raw(),
-                        leaf_data.as_ref().map(|_| frontier.size() as i64)
+                        leaf_context.as_ref().map(|_| frontier.size() as i64)
                     ])? == 1;
                     if !inserted {
                         let stored: Option<Vec<u8>> = stored_hash
@@ -1127,8 +1198,21 @@ impl Store for SqliteStore {
                     last = date_added;
                     let (version, date_added) =
                         (Timestamp::from_micros(version), Timestamp::from_micros(date_added));
-                    let leaf = match leaf_data {
-                        Some(data) => Some(append_leaf(tx, frontier, &data)?),
+                    let leaf = match &leaf_context {
+                        Some((producer, default_tlp)) => {
+                            let text = ObjectLeaf {
+                                deletion: false,
+                                collection,
+                                id: &object.id,
+                                version,
+                                date_added,
+                                producer,
+                                tlp: new.tlp.unwrap_or(*default_tlp),
+                                sha256: new.sha256,
+                            }
+                            .encode();
+                            Some(append_leaf(tx, frontier, &text, LeafText::RenderedFromRow)?)
+                        }
                         None => None,
                     };
                     outcomes.push(InsertOutcome::Added { version, date_added, leaf });
@@ -1229,6 +1313,7 @@ impl Store for SqliteStore {
                     let (Some(sha), Some(v)) = (sha, stored.iter().find(|v| v.version == *version)) else { continue };
                     let sha: [u8; 32] = sha.try_into().unwrap_or([0; 32]);
                     console::forget(&tx, collection, id, version.as_micros())?;
+                    keep_leaf_text(&tx, collection, id, version.as_micros())?;
                     delete.execute(params![collection, id, version.as_micros()])?;
                     leaves.extend(leaf(v, &sha));
                     removed += 1;
@@ -1268,11 +1353,26 @@ impl Store for SqliteStore {
 
     fn log_leaves(&self, start: u64, end: u64) -> StoreResult<Vec<(u64, Vec<u8>)>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT idx, data FROM log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
-            )?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT l.idx, l.hash, l.data, o.rowid, {LEAF_COLUMNS} FROM log_leaves l
+                 LEFT JOIN objects o ON length(l.data) = 0 AND o.leaf = l.idx
+                 WHERE l.idx >= ?1 AND l.idx < ?2 ORDER BY l.idx"
+            ))?;
             let rows = stmt.query_map(params![start as i64, end as i64], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+                let index = r.get::<_, i64>(0)? as u64;
+                let data: Vec<u8> = r.get(2)?;
+                if !data.is_empty() || r.get::<_, Option<i64>>(3)?.is_none() {
+                    return Ok((index, data));
+                }
+                let text = render_object_leaf(r, 4)?;
+                // A rendering that drifted from what was hashed must not be served as the leaf.
+                if tlog::leaf_hash(&text)[..] != r.get::<_, Vec<u8>>(1)?[..] {
+                    return Err(rusqlite::Error::ToSqlConversionFailure(
+                        format!("leaf {index} rendered from its object does not match its hash")
+                            .into(),
+                    ));
+                }
+                Ok((index, text))
             })?;
             rows.collect()
         })
