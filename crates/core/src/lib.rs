@@ -22,8 +22,8 @@ pub use exchange::{
 pub use model::*;
 pub use sightings::SightingTarget;
 pub use store::{
-    AuditQuery, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus, WitnessSwap,
-    WitnessedCheckpoint,
+    AuditQuery, EvidenceRecord, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus,
+    WitnessSwap, WitnessedCheckpoint,
 };
 pub use watch::{Cursors, IndicatorUpdates};
 pub use witness::WitnessError;

@@ -55,13 +55,17 @@ fn tlp(value: Option<&str>) -> Result<Option<Tlp>, ApiError> {
 
 /// Tells the case webhooks that `object` of `case` has a new version. Runs after the answer's
 /// work is stored; a failure to compute the audience is logged, never the caller's problem.
-async fn announce(
+pub(crate) async fn announce(
     state: &AppState,
     who: &Principal,
     case: &str,
     object: &str,
     kind: CaseEventKind,
 ) {
+    if state.case_events().receiver_count() == 0 {
+        // No case webhooks are configured: nobody would hear of it.
+        return;
+    }
     let (who, case, object) = (who.clone(), case.to_owned(), object.to_owned());
     match state
         .blocking(move |ex| ex.case_event(&who, &case, &object, kind))
@@ -73,6 +77,30 @@ async fn announce(
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e.description, "a case event could not be announced"),
+    }
+}
+
+/// Tells the case webhooks about what a write stored in a collection, if it holds a case
+/// (`Exchange::case_write_events`), however the objects came: the REST API or TAXII.
+pub(crate) async fn announce_write(
+    state: &AppState,
+    collection: String,
+    status: &kawal_core::Status,
+) {
+    if status.successes.is_empty() || state.case_events().receiver_count() == 0 {
+        return;
+    }
+    let ids: Vec<String> = status.successes.iter().map(|s| s.id.clone()).collect();
+    match state
+        .blocking(move |ex| ex.case_write_events(&collection, &ids))
+        .await
+    {
+        Ok(events) => {
+            for event in events {
+                let _ = state.case_events().send(Arc::new(event));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e.description, "case events could not be announced"),
     }
 }
 
@@ -390,14 +418,12 @@ async fn add_objects(
             .map(str::to_owned)
             .collect(),
     };
-    let status = run(&state, {
-        let (who, id) = (who.clone(), id.clone());
+    let (collection, status) = run(&state, {
+        let who = who.clone();
         move |ex| ex.add_to_case(&who, &id, &body, &recipients)
     })
     .await?;
-    for success in &status.successes {
-        announce(&state, &who, &id, &success.id, CaseEventKind::Contribution).await;
-    }
+    announce_write(&state, collection, &status).await;
     Ok((StatusCode::ACCEPTED, Json(json!(status))).into_response())
 }
 

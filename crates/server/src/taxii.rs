@@ -80,7 +80,7 @@ fn with_date_added(mut response: Response, page: &Page) -> Response {
     response
 }
 
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &state.config().public_url {
         return url.trim_end_matches('/').to_owned();
     }

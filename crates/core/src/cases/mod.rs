@@ -3,7 +3,7 @@
 //! date, whether partners may contribute) and every object stored beside it in its case
 //! collection: notes, opinions, tasks (`x-kawal-task`, [`TASK_EXTENSION`]), relationships that
 //! link indicators, malware or vulnerabilities, sightings with their observed-data, and
-//! evidence `artifact`s. Each state change is a new version of the incident, so the history a
+//! evidence (`artifact`s and the `file`s naming them, the bytes kept by the server). Each state change is a new version of the incident, so the history a
 //! reader may see is the case's timeline, and every contribution is an ordinary STIX object
 //! read through [`crate::policy::may_read`].
 //!
@@ -13,6 +13,7 @@
 
 pub mod cacao;
 mod contribute;
+pub mod evidence;
 mod exchange;
 pub mod metrics;
 pub mod timeline;
@@ -26,8 +27,8 @@ use stix::{Timestamp, Tlp};
 
 pub use contribute::contribution_refusal;
 pub use exchange::{
-    CaseEvent, CaseEventKind, CaseSummary, CaseUpdate, CaseView, EscalateRequest, NewCase, NewTask,
-    Share,
+    CaseEvent, CaseEventKind, CaseSummary, CaseUpdate, CaseView, EscalateRequest, EvidenceAdded,
+    EvidenceFile, NewCase, NewTask, Share,
 };
 
 /// The extension-definition carrying case properties on an `incident` (a property

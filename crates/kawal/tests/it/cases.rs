@@ -582,3 +582,242 @@ fn check_export_and_import(dir: &Path, data: &Path, id: &str) {
     assert_eq!(objects_of(&again), objects_of(&bundle));
     assert!(objects_of(&bundle).len() > 10, "{bundle}");
 }
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn upload(
+    url: &str,
+    token: &str,
+    content_type: &str,
+    bytes: &[u8],
+    extra: &[(&str, &str)],
+) -> Reply {
+    let auth = bearer(token);
+    let mut headers = vec![
+        ("Authorization", auth.as_str()),
+        ("Content-Type", content_type),
+    ];
+    headers.extend_from_slice(extra);
+    call("POST", url, &headers, Some(bytes))
+}
+
+/// Every file kept under `<data>/evidence`.
+fn kept_files(data: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for shard in std::fs::read_dir(data.join("evidence")).unwrap() {
+        let shard = shard.unwrap().path();
+        if shard.is_dir() {
+            files.extend(
+                std::fs::read_dir(&shard)
+                    .unwrap()
+                    .map(|f| f.unwrap().path()),
+            );
+        } else {
+            files.push(shard);
+        }
+    }
+    files
+}
+
+/// Evidence files: MY-CERT uploads a capture to a case shared with KH-CERT, which fetches it;
+/// TH-CERT, outside, gets 404 even after storing an artifact of its own naming the hash; the
+/// same bytes uploaded again, under another name or to another case, are kept once; a RED
+/// capture MY-CERT keeps to itself is not KH-CERT's; beyond `evidence_max_bytes`, 413.
+#[test]
+fn evidence_files_are_kept_once_and_read_by_the_case_s_readers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_, my, _, kh, th) = community(&data);
+    let config = dir.path().join("kawal.toml");
+    std::fs::write(&config, "evidence_max_bytes = 4096\n").unwrap();
+    let server = Binary::serve_with(&data, &["--config", config.to_str().unwrap()]);
+    let base = server.base.clone();
+    let open = |name: &str| {
+        let opened = send(
+            "POST",
+            &format!("{base}/api/cases"),
+            &my,
+            &json!({"name": name, "category": "intrusion", "tlp": "amber"}),
+        );
+        assert_eq!(opened.status, 201, "{}", opened.body);
+        opened.json()["id"].as_str().unwrap().to_owned()
+    };
+    let case = open("Mail relay compromise");
+    let case_url = format!("{base}/api/cases/{case}");
+    let shared = send(
+        "POST",
+        &format!("{case_url}/share"),
+        &my,
+        &json!({"organisations": ["KH-CERT"], "tlp": "amber", "contributions": true}),
+    );
+    assert_eq!(shared.status, 200, "{}", shared.body);
+
+    let capture = b"GET /beacon HTTP/1.1\r\nHost: campaign.example\r\n\r\n".repeat(20);
+    let sha256 = sha256_hex(&capture);
+    let uploaded = upload(
+        &format!("{case_url}/evidence?filename=relay%20capture.pcap"),
+        &my,
+        "application/vnd.tcpdump.pcap",
+        &capture,
+        &[],
+    );
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+    let uploaded = uploaded.json();
+    assert_eq!(uploaded["sha256"], sha256.as_str());
+    assert_eq!(uploaded["new"], true);
+    let evidence_url = format!("{base}/api/evidence/{sha256}");
+    assert_eq!(uploaded["url"], evidence_url.as_str());
+
+    // KH-CERT reads the case's evidence: the artifact names the bytes, the bytes are served.
+    let seen = rest_get(&case_url, &kh).json();
+    assert_eq!(seen["evidence"][0]["name"], "relay capture.pcap", "{seen}");
+    assert_eq!(seen["evidence"][0]["sha256"], sha256.as_str());
+    let artifact = seen["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["object"]["type"] == "artifact")
+        .map(|e| e["object"].clone())
+        .unwrap_or_else(|| panic!("no artifact in {seen}"));
+    assert_eq!(artifact["hashes"]["SHA-256"], sha256.as_str());
+    assert_eq!(artifact["url"], evidence_url.as_str());
+    assert!(artifact.get("payload_bin").is_none(), "{artifact}");
+    assert!(seen["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["target_ref"] == artifact["id"]));
+    let fetched = rest_get(&evidence_url, &kh);
+    assert_eq!(fetched.status, 200, "{}", fetched.body);
+    assert_eq!(fetched.body.as_bytes(), &capture[..]);
+    assert_eq!(fetched.content_type, "application/vnd.tcpdump.pcap");
+    assert_eq!(fetched.header("x-content-type-options"), Some("nosniff"));
+    let disposition = fetched.header("content-disposition").unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"relay capture.pcap\""),
+        "{disposition}"
+    );
+
+    // TH-CERT finds nothing, and naming the hash in an artifact of its own gains it nothing.
+    assert_eq!(rest_get(&evidence_url, &th).status, 404);
+    let th_collection = get(&format!("{base}/kawal/collections/"), Some(&th)).json()["collections"]
+        [0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = json!({"objects": [{
+        "type": "artifact", "spec_version": "2.1",
+        "id": artifact["id"], "hashes": {"SHA-256": sha256}, "url": evidence_url
+    }]});
+    let stored = post(
+        &format!("{base}/kawal/collections/{th_collection}/objects/"),
+        &th,
+        &forged.to_string(),
+        &[],
+    );
+    assert_eq!(stored.json()["success_count"], 1, "{}", stored.body);
+    let refused = rest_get(&evidence_url, &th);
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    assert!(!refused.body.contains(&*case), "{}", refused.body);
+    let th_upload = upload(
+        &format!("{case_url}/evidence?filename=x.bin"),
+        &th,
+        "application/octet-stream",
+        b"x",
+        &[],
+    );
+    assert_eq!(th_upload.status, 404, "{}", th_upload.body);
+
+    // The same bytes, from KH-CERT under another name and from MY-CERT into another case,
+    // are kept once.
+    let again = upload(
+        &format!("{case_url}/evidence"),
+        &kh,
+        "application/vnd.tcpdump.pcap",
+        &capture,
+        &[("X-Kawal-Filename", "ministry.pcap")],
+    );
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.json()["new"], false);
+    let other_case = open("Ministry phishing");
+    let elsewhere = upload(
+        &format!("{base}/api/cases/{other_case}/evidence?filename=copy.pcap"),
+        &my,
+        "application/vnd.tcpdump.pcap",
+        &capture,
+        &[],
+    );
+    assert_eq!(elsewhere.status, 201, "{}", elsewhere.body);
+    assert_eq!(elsewhere.json()["sha256"], sha256.as_str());
+    let names: BTreeSet<String> = rest_get(&case_url, &my).json()["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["ministry.pcap", "relay capture.pcap"]
+            .map(str::to_owned)
+            .into()
+    );
+
+    // RED evidence MY-CERT keeps to itself.
+    let secret = b"internal topology notes".to_vec();
+    let red = upload(
+        &format!("{case_url}/evidence?filename=topology.txt&tlp=red"),
+        &my,
+        "text/plain",
+        &secret,
+        &[("X-Kawal-Recipients", "MY-CERT")],
+    );
+    assert_eq!(red.status, 201, "{}", red.body);
+    let red_url = format!("{base}/api/evidence/{}", sha256_hex(&secret));
+    assert_eq!(rest_get(&red_url, &my).status, 200);
+    assert_eq!(rest_get(&red_url, &kh).status, 404);
+    assert!(!rest_get(&case_url, &kh).body.contains("topology.txt"));
+
+    let mut kept = kept_files(&data);
+    kept.sort();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept
+        .iter()
+        .any(|f| f.ends_with(format!("{}/{sha256}", &sha256[..2]))));
+
+    // Beyond the limit: the protocol's error object, and nothing kept.
+    let large = upload(
+        &format!("{case_url}/evidence?filename=large.bin"),
+        &my,
+        "application/octet-stream",
+        &vec![7u8; 5000],
+        &[],
+    );
+    assert_eq!(large.status, 413, "{}", large.body);
+    assert_eq!(large.json()["http_status"], "413");
+    assert_eq!(kept_files(&data).len(), 2);
+    for (query, content_type, why) in [
+        ("", "text/plain", "filename"),
+        ("?filename=../etc/passwd", "text/plain", "path"),
+        ("?filename=a.txt", "text", "media type"),
+    ] {
+        let refused = upload(
+            &format!("{case_url}/evidence{query}"),
+            &my,
+            content_type,
+            b"x",
+            &[],
+        );
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused.body.contains(why), "{}", refused.body);
+    }
+    assert_eq!(
+        rest_get(&format!("{base}/api/evidence/not-a-hash"), &my).status,
+        400
+    );
+}
