@@ -27,8 +27,8 @@ struct Received {
     answered: u16,
 }
 
-/// A receiver that answers 500 to its first request and 200 to every other.
-fn hook_receiver() -> (String, mpsc::Receiver<Received>) {
+/// A receiver that answers 200, but 500 to its first request if `fail_first`.
+fn hook_receiver(fail_first: bool) -> (String, mpsc::Receiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/case-events", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
@@ -54,7 +54,7 @@ fn hook_receiver() -> (String, mpsc::Receiver<Received>) {
                 .map_or(0, |l| l.parse().unwrap());
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
-            let answered = if n == 0 { 500 } else { 200 };
+            let answered = if fail_first && n == 0 { 500 } else { 200 };
             write!(
                 stream,
                 "HTTP/1.1 {answered} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -197,12 +197,13 @@ fn a_case_crosses_a_border_within_tlp_and_moves_to_another_instance() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (indicators, my, sensor, kh, th) = community(&data);
-    let (hook, deliveries) = hook_receiver();
+    let (hook, deliveries) = hook_receiver(true);
+    let (my_hook, my_deliveries) = hook_receiver(false);
     let config = dir.path().join("kawal.toml");
     std::fs::write(
         &config,
         format!(
-            "overdue_check_s = 1\n\n[[case_webhooks]]\nurl = \"{hook}\"\norg = \"KH-CERT\"\nsecret = \"{HOOK_SECRET}\"\n"
+            "overdue_check_s = 1\n\n[[case_webhooks]]\nurl = \"{hook}\"\norg = \"KH-CERT\"\nsecret = \"{HOOK_SECRET}\"\n\n[[case_webhooks]]\nurl = \"{my_hook}\"\norg = \"MY-CERT\"\nsecret = \"{HOOK_SECRET}\"\n"
         ),
     )
     .unwrap();
@@ -457,6 +458,7 @@ fn a_case_crosses_a_border_within_tlp_and_moves_to_another_instance() {
     assert_eq!(metrics["by_category"]["intrusion"]["open"], 1);
 
     check_webhooks(&deliveries, &id, &kh_task, &red_note);
+    check_taxii_contribution_announced(&my_deliveries, &id, sighting_id);
     check_export_and_import(dir.path(), &data, &id);
 }
 
@@ -512,6 +514,32 @@ fn check_webhooks(deliveries: &mpsc::Receiver<Received>, id: &str, task: &str, r
         .iter()
         .any(|r| r.headers["x-kawal-event"] == "case.shared");
     assert!(shared, "no case.shared event");
+}
+
+/// KH-CERT's sighting came over TAXII, not the REST API; MY-CERT's hook hears of it as a
+/// contribution all the same.
+fn check_taxii_contribution_announced(
+    deliveries: &mpsc::Receiver<Received>,
+    id: &str,
+    sighting: &str,
+) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let Ok(received) = deliveries.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let body: Value = serde_json::from_slice(&received.body).unwrap();
+        if body["object"] == sighting {
+            assert_eq!(received.headers["x-kawal-event"], "case.contribution");
+            assert_eq!(body["case"], id);
+            assert_eq!(
+                received.headers["x-kawal-signature"],
+                server::webhook_signature(HOOK_SECRET, &received.body)
+            );
+            return;
+        }
+    }
+    panic!("MY-CERT's hook heard nothing of KH-CERT's sighting");
 }
 
 fn objects_of(bundle: &str) -> Vec<String> {
