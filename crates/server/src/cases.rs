@@ -1,14 +1,15 @@
 //! Cases over REST: `/api/cases` (list, open), `/api/cases/{id}` (the case with its timeline,
-//! tasks, links and audience; changes), notes, tasks, links, STIX contributions, sharing,
-//! export, escalation of alerts, metrics, and the published extension definitions. Every
-//! change that stores a new version announces a case event to the case webhooks of the
-//! organisations that may read that version.
+//! tasks, links, evidence and audience; changes), notes, tasks, links, STIX contributions,
+//! sharing, export, escalation of alerts, metrics, playbooks (the library at `/api/playbooks`,
+//! instantiated on a case) and the published extension definitions. Every change that stores
+//! a new version announces a case event to the case webhooks of the organisations that may
+//! read that version.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/cases/{id}/objects", post(add_objects))
         .route("/api/cases/{id}/share", post(share))
         .route("/api/cases/{id}/playbooks", post(instantiate))
+        .route("/api/playbooks", get(playbooks).post(import_playbook))
         .route("/api/cases/{id}/export", get(export))
 }
 
@@ -531,7 +533,8 @@ pub(crate) async fn announce_overdue(state: AppState) {
     }
 }
 
-/// A CACAO 2.0 playbook (the JSON document) instantiated on the case.
+/// A CACAO 2.0 playbook instantiated on the case: the JSON document itself, or
+/// `{"playbook_ref": "course-of-action--…"}` naming a playbook of the library.
 async fn instantiate(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -541,13 +544,73 @@ async fn instantiate(
     let who = who(&state, &headers).await?;
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()).rest())?;
     let document = String::from_utf8(body.to_vec()).map_err(|e| bad("body", e))?;
+    let template = match serde_json::from_str::<Value>(&document) {
+        Ok(Value::Object(map)) if !map.contains_key("type") && map.contains_key("playbook_ref") => {
+            let reference: LibraryRef =
+                serde_json::from_value(Value::Object(map)).map_err(|e| bad("body", e))?;
+            Some(reference.playbook_ref)
+        }
+        // Anything else is a playbook, whose faults the CACAO checks name precisely.
+        _ => None,
+    };
     let (course, tasks) = run(&state, {
         let (who, id) = (who.clone(), id.clone());
-        move |ex| ex.instantiate_playbook(&who, &id, &document)
+        move |ex| match template {
+            Some(template) => ex.instantiate_template(&who, &id, &template),
+            None => ex.instantiate_playbook(&who, &id, &document),
+        }
     })
     .await?;
     for object in std::iter::once(&course).chain(&tasks) {
         announce(&state, &who, &id, object, CaseEventKind::Contribution).await;
     }
     created(json!({ "course_of_action": course, "tasks": tasks }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LibraryRef {
+    playbook_ref: String,
+}
+
+async fn playbooks(State(state): State<AppState>, headers: HeaderMap) -> RestResult {
+    let who = who(&state, &headers).await?;
+    ok(json!(run(&state, move |ex| ex.playbooks(&who)).await?))
+}
+
+/// A CACAO 2.0 playbook (the body) imported into the library, in the collection the
+/// `collection` URL parameter names, marked `tlp` if given.
+async fn import_playbook(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> RestResult {
+    let who = who(&state, &headers).await?;
+    let (mut collection, mut marking) = (None, None);
+    for (name, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match &*name {
+            "collection" => collection = Some(value.into_owned()),
+            "tlp" => marking = tlp(Some(&value))?,
+            _ => {
+                return Err(bad(
+                    &name,
+                    "unknown URL parameter; an import takes `collection` and `tlp`",
+                ))
+            }
+        }
+    }
+    let collection = collection.ok_or_else(|| {
+        bad(
+            "collection",
+            "name the collection the playbook goes into (one your organisation writes to)",
+        )
+    })?;
+    let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()).rest())?;
+    let document = String::from_utf8(body.to_vec()).map_err(|e| bad("body", e))?;
+    let summary = run(&state, move |ex| {
+        ex.import_playbook(&who, &collection, &document, marking)
+    })
+    .await?;
+    created(json!(summary))
 }

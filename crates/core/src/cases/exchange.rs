@@ -191,7 +191,7 @@ fn envelope(objects: &[String]) -> String {
     format!("{{\"objects\":[{}]}}", objects.join(","))
 }
 
-fn writing_org(who: &Principal) -> Result<OrgId> {
+pub(super) fn writing_org(who: &Principal) -> Result<OrgId> {
     match (who.org(), who.role()) {
         (Some(org), Some(role)) if role.writes_content() => Ok(org),
         (Some(_), Some(role)) => Err(Error::Forbidden(format!(
@@ -394,7 +394,7 @@ impl Exchange {
         }
     }
 
-    fn org_names(&self) -> Result<BTreeMap<OrgId, Organisation>> {
+    pub(super) fn org_names(&self) -> Result<BTreeMap<OrgId, Organisation>> {
         Ok(self
             .store()
             .orgs()?
@@ -556,7 +556,7 @@ impl Exchange {
     // ---- writing ----------------------------------------------------------------------------
 
     /// Writes the objects through ingest; any refusal fails the whole call, naming it.
-    fn write_case_objects(
+    pub(super) fn write_case_objects(
         &self,
         who: &Principal,
         collection: &str,
@@ -575,7 +575,7 @@ impl Exchange {
         Ok(())
     }
 
-    fn own_identity(&self, org: OrgId) -> Result<String> {
+    pub(super) fn own_identity(&self, org: OrgId) -> Result<String> {
         self.store()
             .org(org)?
             .map(|o| o.identity_id)
@@ -980,35 +980,40 @@ impl Exchange {
     ) -> Result<(String, Vec<String>)> {
         let playbook = super::cacao::parse(document)
             .map_err(|fault| Error::BadRequest(format!("invalid CACAO playbook: {fault}")))?;
-        let (located, _, tlp, identity) = self.owned(who, id)?;
+        self.instantiate(who, id, &playbook, None)
+    }
+
+    /// Instantiates `playbook`; a copy of the library's `template` (its id and TLP) is marked
+    /// no less restrictively than the template, and names it.
+    pub(super) fn instantiate(
+        &self,
+        who: &Principal,
+        id: &str,
+        playbook: &super::cacao::Playbook,
+        template: Option<(&str, Tlp)>,
+    ) -> Result<(String, Vec<String>)> {
+        let (located, _, case_tlp, identity) = self.owned(who, id)?;
+        let tlp = template.map_or(case_tlp, |(_, floor)| case_tlp.max(floor));
         let now = Timestamp::now();
         let course_id = new_id("course-of-action");
-        let mut course = json!({
-            "type": "course-of-action", "spec_version": "2.1", "id": course_id,
-            "created": now.to_string(), "modified": now.to_string(),
-            "created_by_ref": identity,
-            "name": playbook.name,
-            "object_marking_refs": [tlp.marking_ref()],
-            "extensions": { super::PLAYBOOK_EXTENSION: {
-                "extension_type": "property-extension",
-                "playbook": playbook.document,
-            } },
-        });
-        if let Some(description) = &playbook.description {
-            course["description"] = json!(description);
-        }
+        let course = super::playbook_object(
+            playbook,
+            &super::CourseOfAction {
+                id: &course_id,
+                created: now,
+                modified: now,
+                created_by: &identity,
+                tlp: Some(tlp),
+                template_ref: template.map(|(template, _)| template),
+            },
+        );
         let link = link_object(id, &course_id, "related-to", &identity, tlp, now);
         let recipients = if tlp == Tlp::Red {
             self.partners(&located.collection, located.owner().unwrap_or_default())?
         } else {
             Vec::new()
         };
-        self.write_case_objects(
-            who,
-            &located.collection.id,
-            &[course.to_string(), link],
-            &recipients,
-        )?;
+        self.write_case_objects(who, &located.collection.id, &[course, link], &recipients)?;
         let tasks: Vec<NewTask> = playbook
             .steps
             .iter()

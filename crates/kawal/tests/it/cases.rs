@@ -849,3 +849,160 @@ fn evidence_files_are_kept_once_and_read_by_the_case_s_readers_only() {
         400
     );
 }
+
+/// The playbook library: MY-CERT imports a CACAO playbook GREEN into the collection it shares
+/// with KH-CERT; KH-CERT lists it and makes it the tasks of its own case, in workflow order;
+/// TH-CERT, outside, neither lists nor uses it; an AMBER playbook is not copied into a case.
+#[test]
+fn playbooks_are_imported_shared_and_instantiated_from_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (indicators, my, _, kh, th) = community(&data);
+    let server = Binary::serve(&data);
+    let base = server.base.clone();
+    let playbook = include_str!("../../../core/testdata/cacao/containment.json");
+    let import = |token: &str, query: &str, body: &str| {
+        call(
+            "POST",
+            &format!("{base}/api/playbooks?{query}"),
+            &[
+                ("Authorization", &bearer(token)),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body.as_bytes()),
+        )
+    };
+    let imported = import(&my, &format!("collection={indicators}&tlp=green"), playbook);
+    assert_eq!(imported.status, 201, "{}", imported.body);
+    let template = imported.json();
+    let template_id = "course-of-action--6b617761-6c2d-4000-8000-000000000c00";
+    assert_eq!(template["id"], template_id);
+    assert_eq!(template["tlp"], "green");
+    assert_eq!(template["steps"].as_array().unwrap().len(), 5, "{template}");
+    // Importing it again changes nothing; a broken one is refused at its path.
+    let again = import(&my, &format!("collection={indicators}&tlp=green"), playbook);
+    assert_eq!(again.status, 201, "{}", again.body);
+    let broken = import(
+        &my,
+        &format!("collection={indicators}"),
+        &playbook.replacen("\"type\": \"parallel\"", "\"type\": \"fork\"", 1),
+    );
+    assert_eq!(broken.status, 400, "{}", broken.body);
+    assert!(
+        broken.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("/workflow/parallel--6b617761-6c2d-4000-8000-0000000000b1/type: `fork`"),
+        "{}",
+        broken.body
+    );
+    assert_eq!(
+        import(&th, &format!("collection={indicators}"), playbook).status,
+        404
+    );
+
+    // An AMBER variant, shared the same way.
+    let amber = playbook
+        .replace("000000000c00", "000000000c01")
+        .replace("Contain a C2 campaign", "Contain quietly");
+    let stored = import(&my, &format!("collection={indicators}&tlp=amber"), &amber);
+    assert_eq!(stored.status, 201, "{}", stored.body);
+
+    let listed = rest_get(&format!("{base}/api/playbooks"), &kh).json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Contain a C2 campaign across two CERTs",
+            "Contain quietly across two CERTs"
+        ],
+        "{listed}"
+    );
+    assert_eq!(listed[0]["organisation"], "MY-CERT");
+    assert_eq!(
+        rest_get(&format!("{base}/api/playbooks"), &th).json(),
+        json!([])
+    );
+
+    // KH-CERT works its own case from the GREEN template.
+    let opened = send(
+        "POST",
+        &format!("{base}/api/cases"),
+        &kh,
+        &json!({"name": "Ministry mail relay", "category": "intrusion", "tlp": "amber"}),
+    );
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    let case_url = format!("{base}/api/cases/{}", opened.json()["id"].as_str().unwrap());
+    let instantiated = send(
+        "POST",
+        &format!("{case_url}/playbooks"),
+        &kh,
+        &json!({"playbook_ref": template_id}),
+    );
+    assert_eq!(instantiated.status, 201, "{}", instantiated.body);
+    let case = rest_get(&case_url, &kh).json();
+    let tasks: Vec<&str> = case["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            "Collect the sighting's context",
+            "Block the domain at the resolvers",
+            "Block the C2 address at the border",
+            "Isolate the infected hosts",
+            "Tell the partners",
+        ]
+    );
+    let copy = case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["object"]["type"] == "course-of-action")
+        .map(|e| e["object"].clone())
+        .unwrap_or_else(|| panic!("no course of action in {case}"));
+    assert_eq!(
+        copy["extensions"]["extension-definition--c5328bec-0be3-4d28-8cd3-45173ec97a65"]
+            ["template_ref"],
+        template_id
+    );
+    assert_eq!(case["tlp"], "amber");
+    // The case's copy is work, not a template: the library is unchanged.
+    let listed = rest_get(&format!("{base}/api/playbooks"), &kh).json();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+
+    let refused = send(
+        "POST",
+        &format!("{case_url}/playbooks"),
+        &kh,
+        &json!({"playbook_ref": "course-of-action--6b617761-6c2d-4000-8000-000000000c01"}),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("TLP:AMBER"), "{}", refused.body);
+
+    let th_case = send(
+        "POST",
+        &format!("{base}/api/cases"),
+        &th,
+        &json!({"name": "Elsewhere", "category": "intrusion"}),
+    );
+    let th_case_url = format!(
+        "{base}/api/cases/{}",
+        th_case.json()["id"].as_str().unwrap()
+    );
+    let unseen = send(
+        "POST",
+        &format!("{th_case_url}/playbooks"),
+        &th,
+        &json!({"playbook_ref": template_id}),
+    );
+    assert_eq!(unseen.status, 404, "{}", unseen.body);
+}
