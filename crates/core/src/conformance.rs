@@ -9,7 +9,8 @@ use stix::{Timestamp, Tlp};
 
 use crate::model::{InsertOutcome, NewVersion, Role, Token, Writers};
 use crate::store::{
-    AuditQuery, NewCollection, Scan, Store, StoredStatus, WitnessSwap, WitnessedCheckpoint,
+    AuditQuery, EvidenceRecord, NewCollection, Scan, Store, StoredStatus, WitnessSwap,
+    WitnessedCheckpoint,
 };
 use crate::AuditEvent;
 
@@ -22,7 +23,7 @@ macro_rules! store_conformance_tests {
             date_added_strictly_increases, scan_filters, newest_and_oldest, delete_versions,
             statuses, audit_trail, paging_under_concurrent_writes, transparency_log,
             witness_state, alerts, sighting_sharing, users_and_sessions, search_index,
-            group_members_grow, case_collections);
+            group_members_grow, case_collections, evidence_records);
     };
     (@each $factory:expr; $($check:ident),*) => {
         $(
@@ -981,4 +982,23 @@ pub fn case_collections(store: Arc<dyn Store>) {
         store.case_collections().unwrap(),
         [collection, "second".to_owned()]
     );
+}
+
+pub fn evidence_records(store: Arc<dyn Store>) {
+    let (_, _, collection) = setup(&*store);
+    let sha256 = "ab".repeat(32);
+    assert!(store.evidence(&sha256).unwrap().is_empty());
+    let record = |collection: &str, file: &str| EvidenceRecord {
+        sha256: sha256.clone(),
+        collection: collection.to_owned(),
+        artifact: "artifact--6b617761-6c2d-5000-8000-000000000001".to_owned(),
+        file: file.to_owned(),
+    };
+    let first = record(&collection, "file--6b617761-6c2d-5000-8000-000000000002");
+    let second = record("second", "file--6b617761-6c2d-5000-8000-000000000003");
+    store.record_evidence(&first).unwrap();
+    store.record_evidence(&second).unwrap();
+    store.record_evidence(&first).unwrap();
+    assert_eq!(store.evidence(&sha256).unwrap(), [first, second]);
+    assert!(store.evidence(&"cd".repeat(32)).unwrap().is_empty());
 }

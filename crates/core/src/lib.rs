@@ -26,8 +26,8 @@ pub use people::{ActiveSession, SignedIn};
 pub use search::{SearchHit, SearchRequest, SearchResults};
 pub use sightings::SightingTarget;
 pub use store::{
-    AuditQuery, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus, WitnessSwap,
-    WitnessedCheckpoint,
+    AuditQuery, EvidenceRecord, NewCollection, Scan, Store, StoreError, StoreResult, StoredStatus,
+    WitnessSwap, WitnessedCheckpoint,
 };
 pub use watch::{Cursors, IndicatorUpdates};
 pub use witness::WitnessError;

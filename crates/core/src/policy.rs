@@ -143,6 +143,19 @@ pub fn may_contribute(
         && may_read(who.org(), collection, incident)
 }
 
+/// The relay rule for copying content into a case: a playbook from the library made into the
+/// case's course of action and tasks. A case's audience grows each time it is shared, beyond
+/// what anyone can know when the copy is made, so only content that may go to any non-public
+/// audience of the community is copied — CLEAR and GREEN (cases are never public) — and only
+/// by an organisation that may read it where it is ([`may_read`]).
+pub fn may_copy_into_case(
+    reader: Option<OrgId>,
+    collection: &Collection,
+    version: &StoredVersion,
+) -> bool {
+    may_read(reader, collection, version) && effective_tlp(collection, version) <= Tlp::Green
+}
+
 #[cfg(test)]
 mod tests {
     use stix::Timestamp;
@@ -388,7 +401,55 @@ mod tests {
         assert!(!may_contribute(&analyst, &c, &indicator, true));
     }
 
+    #[test]
+    fn only_clear_and_green_content_readable_to_the_copier_goes_into_a_case() {
+        let c = collection(false);
+        for (tlp, copied) in [
+            (Tlp::Clear, true),
+            (Tlp::Green, true),
+            (Tlp::Amber, false),
+            (Tlp::AmberStrict, false),
+            (Tlp::Red, false),
+        ] {
+            let v = version(Some(tlp));
+            assert_eq!(
+                may_copy_into_case(Some(PRODUCER), &c, &v),
+                copied,
+                "{tlp:?}"
+            );
+            assert_eq!(may_copy_into_case(Some(MEMBER), &c, &v), copied, "{tlp:?}");
+            assert!(!may_copy_into_case(Some(OUTSIDER), &c, &v), "{tlp:?}");
+        }
+        let mut unmarked = version(None);
+        unmarked.producer = MEMBER;
+        assert!(
+            !may_copy_into_case(Some(MEMBER), &c, &unmarked),
+            "AMBER by default"
+        );
+    }
+
     proptest::proptest! {
+        /// Copying into a case never reaches beyond reading, nor beyond GREEN.
+        #[test]
+        fn copying_into_a_case_implies_reading_and_at_most_green(
+            reader in proptest::option::of(1i64..=4),
+            tlp in proptest::option::of(0usize..5),
+            default_tlp in 0usize..5,
+            public: bool,
+            producer in 1i64..=4,
+            recipients in proptest::collection::vec(1i64..=4, 0..3),
+        ) {
+            let mut c = collection(public);
+            c.default_tlp = Tlp::ALL[default_tlp];
+            let mut v = version(tlp.map(|t| Tlp::ALL[t]));
+            v.producer = producer;
+            v.recipients = recipients;
+            if may_copy_into_case(reader, &c, &v) {
+                proptest::prop_assert!(may_read(reader, &c, &v));
+                proptest::prop_assert!(effective_tlp(&c, &v) <= Tlp::Green);
+            }
+        }
+
         /// Contributing never reaches beyond reading: whoever may contribute is a member that
         /// writes content and may read the case's incident.
         #[test]

@@ -42,6 +42,18 @@ pub struct NewCollection {
     pub public: bool,
 }
 
+/// An upload of evidence bytes (kept content-addressed by their SHA-256): the artifact and the
+/// file object it stored in a collection. Only these grant reading the bytes, never an artifact
+/// that merely names the hash, so knowing a hash is not having the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRecord {
+    /// Lowercase hex.
+    pub sha256: String,
+    pub collection: String,
+    pub artifact: String,
+    pub file: String,
+}
+
 /// A scan of one collection in `date_added` order. Filters that do not depend on who reads are
 /// applied by the store; the access policy and version selection are applied by the caller.
 #[derive(Debug, Clone, Default)]
@@ -217,6 +229,11 @@ pub trait Store: Send + Sync + 'static {
     fn mark_case_collection(&self, collection: &str) -> StoreResult<()>;
     /// The collections that hold cases, in the order they were marked.
     fn case_collections(&self) -> StoreResult<Vec<String>>;
+    /// Records that an upload of the bytes `sha256` stored an artifact (and the file naming
+    /// it) in a collection; recording it again changes nothing.
+    fn record_evidence(&self, evidence: &EvidenceRecord) -> StoreResult<()>;
+    /// What the uploads of the bytes `sha256` stored, in the order they were recorded.
+    fn evidence(&self, sha256: &str) -> StoreResult<Vec<EvidenceRecord>>;
     /// Newest first.
     fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
 

@@ -54,6 +54,7 @@ struct File {
     #[serde(default)]
     case_webhooks: Vec<WebhookEntry>,
     overdue_check_s: Option<u64>,
+    evidence_max_bytes: Option<u64>,
     archive_days: Option<u64>,
     archive_max_bytes: Option<u64>,
     retro_hunt_days: Option<u64>,
@@ -181,6 +182,8 @@ pub struct Config {
     pub case_webhooks: Vec<WebhookEntry>,
     /// How often open tasks are checked against their due dates.
     pub overdue_every: std::time::Duration,
+    /// The largest case evidence file.
+    pub evidence_max_bytes: u64,
     /// Archived events older than this are deleted (by whole segments).
     pub archive_max_age: std::time::Duration,
     /// The oldest archived events are deleted while the archive is larger than this.
@@ -243,6 +246,13 @@ impl Config {
             retro_hunt_days <= archive_days,
             "retro_hunt_days ({retro_hunt_days}) cannot be more than archive_days ({archive_days}): older events are not kept"
         );
+        let evidence_max_bytes = file
+            .evidence_max_bytes
+            .unwrap_or(server::DEFAULT_EVIDENCE_MAX_BYTES);
+        anyhow::ensure!(
+            evidence_max_bytes >= 1,
+            "evidence_max_bytes must be at least 1"
+        );
         let overdue_check_s = file.overdue_check_s.unwrap_or(60);
         anyhow::ensure!(overdue_check_s >= 1, "overdue_check_s must be at least 1");
         for hook in file.webhooks.iter().chain(&file.case_webhooks) {
@@ -294,6 +304,7 @@ impl Config {
             webhooks: file.webhooks,
             case_webhooks: file.case_webhooks,
             overdue_every: std::time::Duration::from_secs(overdue_check_s),
+            evidence_max_bytes,
             archive_max_age: std::time::Duration::from_secs(archive_days * DAY),
             archive_max_bytes,
             retro_hunt: std::time::Duration::from_secs(retro_hunt_days * DAY),
@@ -464,7 +475,7 @@ mod tests {
     }
 
     #[test]
-    fn archive_keys_have_defaults_and_bounds() {
+    fn size_and_age_keys_have_defaults_and_bounds() {
         let dir = tempfile::tempdir().unwrap();
         let load = |text: &str| {
             let path = dir.path().join("kawal.toml");
@@ -477,6 +488,17 @@ mod tests {
         };
         let days = |n: u64| std::time::Duration::from_secs(n * DAY);
         let defaults = load("").unwrap();
+        assert_eq!(defaults.evidence_max_bytes, 32 << 20);
+        assert_eq!(
+            load("evidence_max_bytes = 1024")
+                .unwrap()
+                .evidence_max_bytes,
+            1024
+        );
+        assert_eq!(
+            load("evidence_max_bytes = 0").err().unwrap(),
+            "evidence_max_bytes must be at least 1"
+        );
         assert_eq!(defaults.archive_max_age, days(30));
         assert_eq!(defaults.archive_max_bytes, 10 << 30);
         assert_eq!(defaults.retro_hunt, days(7));

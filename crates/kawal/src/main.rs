@@ -373,6 +373,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         webhooks,
         case_webhooks,
         overdue_every: config.overdue_every,
+        evidence: Some(open_evidence(&config)?),
         archive: Some(open_archive(&config)?),
     };
     let sources = event_sources(&exchange, &config)?;
@@ -396,6 +397,13 @@ fn serve(args: ServeArgs) -> Result<()> {
         served?;
         Ok(())
     })
+}
+
+/// Where case evidence files are kept: `<data>/evidence`.
+fn open_evidence(config: &Config) -> Result<server::EvidenceSettings> {
+    let dir = config.data.join("evidence");
+    server::EvidenceSettings::open(&dir, config.evidence_max_bytes)
+        .with_context(|| format!("cannot open the evidence directory {}", dir.display()))
 }
 
 /// The event archive in `<data>/archive`, with the configured retention; the server is its one

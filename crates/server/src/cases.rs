@@ -1,14 +1,15 @@
 //! Cases over REST: `/api/cases` (list, open), `/api/cases/{id}` (the case with its timeline,
-//! tasks, links and audience; changes), notes, tasks, links, STIX contributions, sharing,
-//! export, escalation of alerts, metrics, and the published extension definitions. Every
-//! change that stores a new version announces a case event to the case webhooks of the
-//! organisations that may read that version.
+//! tasks, links, evidence and audience; changes), notes, tasks, links, STIX contributions,
+//! sharing, export, escalation of alerts, metrics, playbooks (the library at `/api/playbooks`,
+//! instantiated on a case) and the published extension definitions. Every change that stores
+//! a new version announces a case event to the case webhooks of the organisations that may
+//! read that version.
 
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/cases/{id}/objects", post(add_objects))
         .route("/api/cases/{id}/share", post(share))
         .route("/api/cases/{id}/playbooks", post(instantiate))
+        .route("/api/playbooks", get(playbooks).post(import_playbook))
         .route("/api/cases/{id}/export", get(export))
 }
 
@@ -55,13 +57,17 @@ fn tlp(value: Option<&str>) -> Result<Option<Tlp>, ApiError> {
 
 /// Tells the case webhooks that `object` of `case` has a new version. Runs after the answer's
 /// work is stored; a failure to compute the audience is logged, never the caller's problem.
-async fn announce(
+pub(crate) async fn announce(
     state: &AppState,
     who: &Principal,
     case: &str,
     object: &str,
     kind: CaseEventKind,
 ) {
+    if state.case_events().receiver_count() == 0 {
+        // No case webhooks are configured: nobody would hear of it.
+        return;
+    }
     let (who, case, object) = (who.clone(), case.to_owned(), object.to_owned());
     match state
         .blocking(move |ex| ex.case_event(&who, &case, &object, kind))
@@ -73,6 +79,30 @@ async fn announce(
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e.description, "a case event could not be announced"),
+    }
+}
+
+/// Tells the case webhooks about what a write stored in a collection, if it holds a case
+/// (`Exchange::case_write_events`), however the objects came: the REST API or TAXII.
+pub(crate) async fn announce_write(
+    state: &AppState,
+    collection: String,
+    status: &kawal_core::Status,
+) {
+    if status.successes.is_empty() || state.case_events().receiver_count() == 0 {
+        return;
+    }
+    let ids: Vec<String> = status.successes.iter().map(|s| s.id.clone()).collect();
+    match state
+        .blocking(move |ex| ex.case_write_events(&collection, &ids))
+        .await
+    {
+        Ok(events) => {
+            for event in events {
+                let _ = state.case_events().send(Arc::new(event));
+            }
+        }
+        Err(e) => tracing::warn!(error = %e.description, "case events could not be announced"),
     }
 }
 
@@ -390,14 +420,12 @@ async fn add_objects(
             .map(str::to_owned)
             .collect(),
     };
-    let status = run(&state, {
-        let (who, id) = (who.clone(), id.clone());
+    let (collection, status) = run(&state, {
+        let who = who.clone();
         move |ex| ex.add_to_case(&who, &id, &body, &recipients)
     })
     .await?;
-    for success in &status.successes {
-        announce(&state, &who, &id, &success.id, CaseEventKind::Contribution).await;
-    }
+    announce_write(&state, collection, &status).await;
     Ok((StatusCode::ACCEPTED, Json(json!(status))).into_response())
 }
 
@@ -505,7 +533,8 @@ pub(crate) async fn announce_overdue(state: AppState) {
     }
 }
 
-/// A CACAO 2.0 playbook (the JSON document) instantiated on the case.
+/// A CACAO 2.0 playbook instantiated on the case: the JSON document itself, or
+/// `{"playbook_ref": "course-of-action--…"}` naming a playbook of the library.
 async fn instantiate(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -515,13 +544,73 @@ async fn instantiate(
     let who = who(&state, &headers).await?;
     let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()).rest())?;
     let document = String::from_utf8(body.to_vec()).map_err(|e| bad("body", e))?;
+    let template = match serde_json::from_str::<Value>(&document) {
+        Ok(Value::Object(map)) if !map.contains_key("type") && map.contains_key("playbook_ref") => {
+            let reference: LibraryRef =
+                serde_json::from_value(Value::Object(map)).map_err(|e| bad("body", e))?;
+            Some(reference.playbook_ref)
+        }
+        // Anything else is a playbook, whose faults the CACAO checks name precisely.
+        _ => None,
+    };
     let (course, tasks) = run(&state, {
         let (who, id) = (who.clone(), id.clone());
-        move |ex| ex.instantiate_playbook(&who, &id, &document)
+        move |ex| match template {
+            Some(template) => ex.instantiate_template(&who, &id, &template),
+            None => ex.instantiate_playbook(&who, &id, &document),
+        }
     })
     .await?;
     for object in std::iter::once(&course).chain(&tasks) {
         announce(&state, &who, &id, object, CaseEventKind::Contribution).await;
     }
     created(json!({ "course_of_action": course, "tasks": tasks }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LibraryRef {
+    playbook_ref: String,
+}
+
+async fn playbooks(State(state): State<AppState>, headers: HeaderMap) -> RestResult {
+    let who = who(&state, &headers).await?;
+    ok(json!(run(&state, move |ex| ex.playbooks(&who)).await?))
+}
+
+/// A CACAO 2.0 playbook (the body) imported into the library, in the collection the
+/// `collection` URL parameter names, marked `tlp` if given.
+async fn import_playbook(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> RestResult {
+    let who = who(&state, &headers).await?;
+    let (mut collection, mut marking) = (None, None);
+    for (name, value) in form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()) {
+        match &*name {
+            "collection" => collection = Some(value.into_owned()),
+            "tlp" => marking = tlp(Some(&value))?,
+            _ => {
+                return Err(bad(
+                    &name,
+                    "unknown URL parameter; an import takes `collection` and `tlp`",
+                ))
+            }
+        }
+    }
+    let collection = collection.ok_or_else(|| {
+        bad(
+            "collection",
+            "name the collection the playbook goes into (one your organisation writes to)",
+        )
+    })?;
+    let body = body.map_err(|r| ApiError::new(r.status(), r.body_text()).rest())?;
+    let document = String::from_utf8(body.to_vec()).map_err(|e| bad("body", e))?;
+    let summary = run(&state, move |ex| {
+        ex.import_playbook(&who, &collection, &document, marking)
+    })
+    .await?;
+    created(json!(summary))
 }

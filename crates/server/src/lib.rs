@@ -1,6 +1,6 @@
 //! HTTP for Kawal: TAXII 2.1 under `/taxii2/` and `/kawal/`, the REST API under `/api/`
 //! (protection feeds at `/api/feeds/{format}`); sensor events from HTTP, syslog and tailed
-//! files (`sources`); sightings shared back and alert webhooks.
+//! files (`sources`); sightings shared back and alert webhooks; cases and their evidence files.
 //! Only this crate knows HTTP; every decision about content is made by `core`.
 
 mod archive;
@@ -9,6 +9,7 @@ mod cases;
 pub mod console;
 mod error;
 mod events;
+mod evidence;
 mod feeds;
 mod filters;
 mod hunts;
@@ -34,6 +35,7 @@ use kawal_core::Exchange;
 
 pub use archive::ArchiveSettings;
 pub use error::ApiError;
+pub use evidence::{EvidenceSettings, DEFAULT_MAX_BYTES as DEFAULT_EVIDENCE_MAX_BYTES};
 pub use negotiate::{STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE};
 pub use taxii::{API_ROOT, RECIPIENTS_HEADER};
 pub use webhooks::{signature as webhook_signature, Webhook};
@@ -77,6 +79,8 @@ pub struct ServerConfig {
     pub case_webhooks: Vec<Webhook>,
     /// How often open tasks are checked against their due dates.
     pub overdue_every: Duration,
+    /// Where case evidence files are kept; without it uploads and downloads are refused.
+    pub evidence: Option<EvidenceSettings>,
     /// The event archive, which this server alone writes; without it events are matched
     /// but neither kept nor hunted.
     pub archive: Option<ArchiveSettings>,
@@ -95,6 +99,7 @@ impl Default for ServerConfig {
             webhooks: Vec::new(),
             case_webhooks: Vec::new(),
             overdue_every: Duration::from_secs(60),
+            evidence: None,
             archive: None,
         }
     }
@@ -190,6 +195,7 @@ pub fn router(state: AppState) -> Router {
         .merge(taxii::routes())
         .merge(rest::routes())
         .merge(cases::routes())
+        .merge(evidence::routes())
         .merge(feeds::routes())
         .merge(events::routes())
         .merge(hunts::routes())

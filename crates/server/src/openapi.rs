@@ -374,7 +374,7 @@ fn case_paths() -> serde_json::Map<String, Value> {
         "content": { "application/json": { "schema": { "type": "object", "description": "a TAXII envelope or STIX bundle" } } }
     });
     let mut case_view = case_op(
-        "The case as the caller may read it: its properties, TLP, owner, the organisations it is shared with, whether the caller may contribute, the merged timeline (every readable version of its objects in time order, nothing of what the caller may not read), tasks and links; 404 when the caller may read none of it",
+        "The case as the caller may read it: its properties, TLP, owner, the organisations it is shared with, whether the caller may contribute, the merged timeline (every readable version of its objects in time order, nothing of what the caller may not read), tasks, links and evidence files; 404 when the caller may read none of it",
         None,
         "200",
         &["id"],
@@ -382,6 +382,75 @@ fn case_paths() -> serde_json::Map<String, Value> {
     case_view["description"] = json!(
         "A case is a STIX 2.1 incident carrying the case extension (GET /api/extensions) and the objects of its collection. Only the owner writes there; organisations it is shared with contribute notes, tasks they own, links, sightings and evidence under their own identity, when the owner allows contributions, never marked below the case's TLP."
     );
+    let mut upload = case_op(
+        "Upload an evidence file to the case (its owner, or a partner allowed to contribute): the raw body, kept content-addressed by its SHA-256, described in the case by an artifact, a file naming it and a link from the incident",
+        None,
+        "201",
+        &["id"],
+    );
+    upload["description"] = json!(
+        "The body is the file's bytes; `Content-Type` its media type (the artifact's mime_type, served back with it). The bytes are synced to <data>/evidence/<first 2 hex>/<sha256> before the artifact is stored; bytes kept already are not written again. The artifact carries hashes.SHA-256 and the url of GET /api/evidence/{sha256}, never the bytes inline; TLP and the transparency log apply to it as to any contribution. 413 beyond evidence_max_bytes."
+    );
+    if let Some(parameters) = upload["parameters"].as_array_mut() {
+        parameters.extend([
+            json!({ "name": "filename", "in": "query", "schema": { "type": "string" }, "description": "the file's name (or the X-Kawal-Filename header); a name, not a path" }),
+            json!({ "name": "tlp", "in": "query", "schema": { "enum": ["clear", "green", "amber", "amber+strict", "red"] }, "description": "the case's TLP when omitted; RED objects are read by the organisations in X-Kawal-Recipients" }),
+        ]);
+    }
+    upload["requestBody"] = json!({
+        "required": true,
+        "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } }
+    });
+    upload["responses"]["201"] = json!({
+        "description": "{sha256, size, new (whether the bytes were new to this server), artifact, file, link, url}"
+    });
+    upload["responses"]["413"] = json!({ "$ref": "#/components/responses/Error" });
+    let mut evidence = case_op(
+        "The bytes of an evidence file, to a caller that may read an artifact an upload of those bytes stored (an artifact merely naming the hash grants nothing); 404 otherwise",
+        None,
+        "200",
+        &["sha256"],
+    );
+    evidence["responses"]["200"] = json!({
+        "description": "the bytes, with the artifact's mime_type as Content-Type, X-Content-Type-Options: nosniff and Content-Disposition: attachment with the uploaded name",
+        "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } }
+    });
+    let mut instantiate = case_op(
+        "Instantiate a CACAO 2.0 playbook on the case (its owner): stored as a course-of-action carrying it, linked from the incident, its action steps made tasks in workflow order; an invalid playbook gets 400 naming the JSON path of the fault",
+        None,
+        "201",
+        &["id"],
+    );
+    instantiate["requestBody"] = json!({
+        "required": true,
+        "content": { "application/json": { "schema": { "oneOf": [
+            { "type": "object", "description": "a CACAO 2.0 playbook (type: playbook)" },
+            { "$ref": "#/components/schemas/LibraryRef" }
+        ] } } }
+    });
+    instantiate["description"] = json!(
+        "A playbook of the library is copied into the case only if it is TLP:CLEAR or GREEN (403 otherwise), since a case's audience grows whenever it is shared; the copy and its tasks are marked no less restrictively than the template, and the copy names it in template_ref."
+    );
+    instantiate["responses"]["201"] =
+        json!({ "description": "{course_of_action, tasks: [ids in workflow order]}" });
+    let library = op(
+        "The playbook library: the newest readable version of each valid CACAO playbook stored as a course-of-action in the collections the caller may read (cases' copies aside), with its steps in workflow order",
+        None,
+        "200",
+    );
+    let mut import = op(
+        "Import a CACAO 2.0 playbook (the JSON body) into the library, in a collection the caller writes to; it is shared with that collection's audience like any object. Its id is course-of-action--<the playbook's UUID>, versioned by the playbook's modified; an invalid playbook gets 400 naming the JSON path of the fault",
+        None,
+        "201",
+    );
+    import["parameters"] = json!([
+        { "name": "collection", "in": "query", "required": true, "schema": { "type": "string" } },
+        { "name": "tlp", "in": "query", "schema": { "enum": ["clear", "green", "amber", "amber+strict", "red"] }, "description": "the collection's default TLP governs when omitted" }
+    ]);
+    import["requestBody"] = json!({
+        "required": true,
+        "content": { "application/json": { "schema": { "type": "object", "description": "a CACAO 2.0 playbook" } } }
+    });
     let paths = json!({
             "/api/extensions": { "get": { "summary": "The STIX extension definitions of cases, tasks and playbooks, as a bundle", "responses": { "200": { "description": "a STIX bundle" } } } },
         "/api/cases": {
@@ -400,7 +469,10 @@ fn case_paths() -> serde_json::Map<String, Value> {
         "/api/cases/{id}/links": { "post": case_op("Link an indicator, observed-data, malware, vulnerability, identity, course of action or artifact to the case", Some("NewLink"), "201", &["id"]) },
         "/api/cases/{id}/objects": { "post": case_objects },
         "/api/cases/{id}/share": { "post": case_op("Share the case (its owner) with organisations and the members of sharing groups at a TLP, allowing their contributions or not", Some("Share"), "200", &["id"]) },
-        "/api/cases/{id}/playbooks": { "post": case_op("Instantiate a CACAO 2.0 playbook (the JSON document) on the case (its owner): stored as a course-of-action carrying it, linked from the incident, its action steps made tasks in workflow order; an invalid playbook gets 400 naming the JSON path of the fault", None, "201", &["id"]) },
+        "/api/cases/{id}/playbooks": { "post": instantiate },
+        "/api/playbooks": { "get": library, "post": import },
+        "/api/cases/{id}/evidence": { "post": upload },
+        "/api/evidence/{sha256}": { "get": evidence },
         "/api/cases/{id}/export": { "get": case_op("The case as a STIX 2.1 bundle: the extension definitions, then every readable version of its objects in the order stored (TLP:RED left out); `kawal import` recreates the case on another instance", None, "200", &["id"]) }
     });
     match paths {
@@ -481,6 +553,10 @@ fn case_schemas() -> serde_json::Map<String, Value> {
                         "tlp": { "enum": ["clear", "green", "amber", "amber+strict", "red"] },
                         "contributions": { "type": "boolean", "default": false }
                     }
+                },
+                "LibraryRef": {
+                    "type": "object", "additionalProperties": false, "required": ["playbook_ref"],
+                    "properties": { "playbook_ref": { "type": "string", "description": "the id of a course-of-action in GET /api/playbooks" } }
                 },
                 "Escalate": {
                     "type": "object", "additionalProperties": false, "required": ["alerts"],

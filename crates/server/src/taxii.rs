@@ -80,7 +80,7 @@ fn with_date_added(mut response: Response, page: &Page) -> Response {
     response
 }
 
-fn base_url(state: &AppState, headers: &HeaderMap) -> String {
+pub(crate) fn base_url(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &state.config().public_url {
         return url.trim_end_matches('/').to_owned();
     }
@@ -310,9 +310,20 @@ async fn add_objects(
             .collect(),
     };
     let status = state
-        .blocking(move |ex| ex.add_objects(&who, &collection, &text, &recipients))
+        .blocking({
+            let collection = collection.clone();
+            move |ex| ex.add_objects(&who, &collection, &text, &recipients)
+        })
         .await?;
     let json = serde_json::to_string(&status).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    // A contribution to a case over TAXII is announced like one over the REST API, beside
+    // the answer rather than before it.
+    if !status.successes.is_empty() && state.case_events().receiver_count() > 0 {
+        let state = state.clone();
+        tokio::spawn(
+            async move { crate::cases::announce_write(&state, collection, &status).await },
+        );
+    }
     Ok(taxii(StatusCode::ACCEPTED, json))
 }
 

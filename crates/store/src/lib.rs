@@ -121,6 +121,16 @@ CREATE TABLE IF NOT EXISTS sighting_sharing (
 );
 -- Collections that hold a case (an incident with the case extension and its contributions).
 CREATE TABLE IF NOT EXISTS case_collections (collection_id TEXT PRIMARY KEY, marked INTEGER NOT NULL);
+-- Uploads of evidence bytes (<data>/evidence/<2 hex>/<sha256>) and the artifact and file objects
+-- they stored; only these grant reading the bytes.
+CREATE TABLE IF NOT EXISTS evidence (
+    seq INTEGER PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    collection_id TEXT NOT NULL,
+    artifact_id TEXT NOT NULL,
+    file_id TEXT NOT NULL,
+    UNIQUE (sha256, collection_id, artifact_id, file_id)
+);
 -- A leaf's hash lives with its data; the data of an object version's leaf is empty while the
 -- version is stored, and rendered from its row (`render_object_leaf`). `log_nodes` holds the interior nodes at heights 8, 16, …
 -- (the hashes of tiles above level 0); the others are computed from those when asked for.
@@ -1549,6 +1559,39 @@ impl Store for SqliteStore {
                 "SELECT collection_id FROM case_collections ORDER BY marked, collection_id",
             )?;
             let rows = stmt.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn record_evidence(&self, evidence: &kawal_core::EvidenceRecord) -> StoreResult<()> {
+        self.write(|w| {
+            w.conn
+                .execute(
+                    "INSERT OR IGNORE INTO evidence (sha256, collection_id, artifact_id, file_id) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        evidence.sha256,
+                        evidence.collection,
+                        evidence.artifact,
+                        evidence.file
+                    ],
+                )
+                .map(drop)
+        })
+    }
+
+    fn evidence(&self, sha256: &str) -> StoreResult<Vec<kawal_core::EvidenceRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT sha256, collection_id, artifact_id, file_id FROM evidence WHERE sha256 = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([sha256], |r| {
+                Ok(kawal_core::EvidenceRecord {
+                    sha256: r.get(0)?,
+                    collection: r.get(1)?,
+                    artifact: r.get(2)?,
+                    file: r.get(3)?,
+                })
+            })?;
             rows.collect()
         })
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use stix::{Timestamp, Tlp};
 
+use super::evidence::{self, Evidence, EvidenceObjects, Upload};
 use super::metrics::{self, CaseRecord, Metrics};
 use super::timeline::{self, CaseObject, Entry, Link};
 use super::{
@@ -23,7 +24,7 @@ use crate::model::{
     Collection, NewVersion, OrgId, Organisation, Principal, StoredVersion, Writers,
 };
 use crate::policy;
-use crate::store::{NewCollection, Scan};
+use crate::store::{EvidenceRecord, NewCollection, Scan};
 
 /// What a new case says about itself.
 #[derive(Debug, Clone)]
@@ -104,6 +105,8 @@ pub struct CaseView {
     pub timeline: Vec<Entry>,
     pub tasks: Vec<Task>,
     pub links: Vec<Link>,
+    /// The evidence files the reader may read, fetched from `/api/evidence/<sha256>`.
+    pub evidence: Vec<Evidence>,
 }
 
 /// One line of the list of cases.
@@ -114,6 +117,28 @@ pub struct CaseSummary {
     pub collection: String,
     pub tlp: Tlp,
     pub owner: String,
+}
+
+/// What an evidence upload stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceAdded {
+    pub sha256: String,
+    pub artifact: String,
+    pub file: String,
+    /// The link from the incident, when the case had none to this artifact yet.
+    pub link: Option<String>,
+    /// Where the bytes are fetched from.
+    pub url: String,
+}
+
+/// Evidence bytes a reader may fetch, and how to serve them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceFile {
+    pub sha256: String,
+    /// From the artifact; `application/octet-stream` when it names none.
+    pub mime_type: String,
+    /// The name of the upload, from the file object naming the artifact.
+    pub name: Option<String>,
 }
 
 /// Something that happened to a case, for its webhooks.
@@ -166,7 +191,7 @@ fn envelope(objects: &[String]) -> String {
     format!("{{\"objects\":[{}]}}", objects.join(","))
 }
 
-fn writing_org(who: &Principal) -> Result<OrgId> {
+pub(super) fn writing_org(who: &Principal) -> Result<OrgId> {
     match (who.org(), who.role()) {
         (Some(org), Some(role)) if role.writes_content() => Ok(org),
         (Some(_), Some(role)) => Err(Error::Forbidden(format!(
@@ -369,7 +394,7 @@ impl Exchange {
         }
     }
 
-    fn org_names(&self) -> Result<BTreeMap<OrgId, Organisation>> {
+    pub(super) fn org_names(&self) -> Result<BTreeMap<OrgId, Organisation>> {
         Ok(self
             .store()
             .orgs()?
@@ -425,6 +450,7 @@ impl Exchange {
             timeline: assembled.timeline,
             tasks: assembled.tasks,
             links: assembled.links,
+            evidence: assembled.evidence,
         })
     }
 
@@ -530,7 +556,7 @@ impl Exchange {
     // ---- writing ----------------------------------------------------------------------------
 
     /// Writes the objects through ingest; any refusal fails the whole call, naming it.
-    fn write_case_objects(
+    pub(super) fn write_case_objects(
         &self,
         who: &Principal,
         collection: &str,
@@ -549,7 +575,7 @@ impl Exchange {
         Ok(())
     }
 
-    fn own_identity(&self, org: OrgId) -> Result<String> {
+    pub(super) fn own_identity(&self, org: OrgId) -> Result<String> {
         self.store()
             .org(org)?
             .map(|o| o.identity_id)
@@ -954,35 +980,40 @@ impl Exchange {
     ) -> Result<(String, Vec<String>)> {
         let playbook = super::cacao::parse(document)
             .map_err(|fault| Error::BadRequest(format!("invalid CACAO playbook: {fault}")))?;
-        let (located, _, tlp, identity) = self.owned(who, id)?;
+        self.instantiate(who, id, &playbook, None)
+    }
+
+    /// Instantiates `playbook`; a copy of the library's `template` (its id and TLP) is marked
+    /// no less restrictively than the template, and names it.
+    pub(super) fn instantiate(
+        &self,
+        who: &Principal,
+        id: &str,
+        playbook: &super::cacao::Playbook,
+        template: Option<(&str, Tlp)>,
+    ) -> Result<(String, Vec<String>)> {
+        let (located, _, case_tlp, identity) = self.owned(who, id)?;
+        let tlp = template.map_or(case_tlp, |(_, floor)| case_tlp.max(floor));
         let now = Timestamp::now();
         let course_id = new_id("course-of-action");
-        let mut course = json!({
-            "type": "course-of-action", "spec_version": "2.1", "id": course_id,
-            "created": now.to_string(), "modified": now.to_string(),
-            "created_by_ref": identity,
-            "name": playbook.name,
-            "object_marking_refs": [tlp.marking_ref()],
-            "extensions": { super::PLAYBOOK_EXTENSION: {
-                "extension_type": "property-extension",
-                "playbook": playbook.document,
-            } },
-        });
-        if let Some(description) = &playbook.description {
-            course["description"] = json!(description);
-        }
+        let course = super::playbook_object(
+            playbook,
+            &super::CourseOfAction {
+                id: &course_id,
+                created: now,
+                modified: now,
+                created_by: &identity,
+                tlp: Some(tlp),
+                template_ref: template.map(|(template, _)| template),
+            },
+        );
         let link = link_object(id, &course_id, "related-to", &identity, tlp, now);
         let recipients = if tlp == Tlp::Red {
             self.partners(&located.collection, located.owner().unwrap_or_default())?
         } else {
             Vec::new()
         };
-        self.write_case_objects(
-            who,
-            &located.collection.id,
-            &[course.to_string(), link],
-            &recipients,
-        )?;
+        self.write_case_objects(who, &located.collection.id, &[course, link], &recipients)?;
         let tasks: Vec<NewTask> = playbook
             .steps
             .iter()
@@ -1001,16 +1032,156 @@ impl Exchange {
     }
 
     /// Adds STIX objects to the case (sightings, evidence, anything its write rules allow),
-    /// as a TAXII POST to its collection would.
+    /// as a TAXII POST to its collection would; returns the collection with the status.
     pub fn add_to_case(
         &self,
         who: &Principal,
         id: &str,
         body: &str,
         recipients: &[String],
-    ) -> Result<crate::exchange::Status> {
+    ) -> Result<(String, crate::exchange::Status)> {
         let located = self.locate(who, id)?;
-        self.add_objects(who, &located.collection.id, body, recipients)
+        let status = self.add_objects(who, &located.collection.id, body, recipients)?;
+        Ok((located.collection.id, status))
+    }
+
+    // ---- evidence ---------------------------------------------------------------------------
+
+    /// Whether the principal may add evidence to the case (its owner, or a partner allowed to
+    /// contribute), asked before the server keeps any bytes, so that no one else fills its
+    /// disk. An invisible case is not found.
+    pub fn check_evidence_target(&self, who: &Principal, id: &str) -> Result<()> {
+        writing_org(who)?;
+        let located = self.locate(who, id)?;
+        let collection = &located.collection;
+        if policy::may_write(who, collection)
+            || self.contribution_target(who, collection)?.is_some()
+        {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "your organisation may not add evidence to case `{id}`"
+            )))
+        }
+    }
+
+    /// Describes evidence bytes the server keeps (`upload`) in the case: an artifact, the file
+    /// naming it and a link from the incident, written as any contribution is (marked with the
+    /// case's TLP unless `tlp` says otherwise; RED read by `recipients`), then records that
+    /// this upload grants reading the bytes to the readers of that artifact.
+    pub fn add_case_evidence(
+        &self,
+        who: &Principal,
+        id: &str,
+        upload: &Upload,
+        tlp: Option<Tlp>,
+        recipients: &[String],
+    ) -> Result<EvidenceAdded> {
+        let org = writing_org(who)?;
+        evidence::check_sha256(&upload.sha256).map_err(Error::BadRequest)?;
+        evidence::check_file_name(&upload.file_name).map_err(Error::BadRequest)?;
+        let located = self.locate(who, id)?;
+        let collection = &located.collection;
+        let tlp = tlp.unwrap_or_else(|| self.case_tlp(&located));
+        let identity = self.own_identity(org)?;
+        let EvidenceObjects {
+            artifact_id,
+            artifact,
+            file_id,
+            file,
+        } = evidence::evidence_objects(upload, tlp);
+        let mut objects = Vec::new();
+        // The same bytes are the same artifact (and under the same name, the same file): one
+        // another organisation stored here already is named, not stored again, since only its
+        // maker adds versions of it.
+        for (object_id, raw) in [(&artifact_id, artifact), (&file_id, file)] {
+            let made_by_other = self
+                .store()
+                .versions(&collection.id, object_id, false)?
+                .iter()
+                .any(|v| v.producer != org);
+            if !made_by_other {
+                objects.push(raw);
+            }
+        }
+        let linked = self
+            .readable_versions(who, collection, &["relationship"])?
+            .iter()
+            .any(|v| {
+                v.raw
+                    .as_deref()
+                    .is_some_and(|raw| raw.contains(artifact_id.as_str()))
+            });
+        let link = (!linked).then(|| {
+            link_object(
+                id,
+                &artifact_id,
+                "related-to",
+                &identity,
+                tlp,
+                Timestamp::now(),
+            )
+        });
+        let link_id = link.as_deref().map(object_id);
+        objects.extend(link);
+        if !objects.is_empty() {
+            self.write_case_objects(who, &collection.id, &objects, recipients)?;
+        }
+        self.store().record_evidence(&EvidenceRecord {
+            sha256: upload.sha256.clone(),
+            collection: collection.id.clone(),
+            artifact: artifact_id.clone(),
+            file: file_id.clone(),
+        })?;
+        Ok(EvidenceAdded {
+            sha256: upload.sha256.clone(),
+            artifact: artifact_id,
+            file: file_id,
+            link: link_id,
+            url: upload.url.clone(),
+        })
+    }
+
+    /// How to serve the evidence bytes `sha256` to the principal: only when it may read an
+    /// artifact naming them that an upload of those very bytes stored (an artifact that merely
+    /// names a hash grants nothing), read through [`Exchange::object`] and so
+    /// [`policy::may_read`]. Unknown and unreadable evidence look the same.
+    pub fn evidence(&self, who: &Principal, sha256: &str) -> Result<EvidenceFile> {
+        evidence::check_sha256(sha256).map_err(Error::BadRequest)?;
+        let newest = |collection: &str, object: &str| -> Result<Option<StoredVersion>> {
+            match self.object(who, collection, object, &ListQuery::default(), true) {
+                Ok(page) => Ok(page.items.into_iter().next()),
+                Err(Error::NotFound(_) | Error::Unauthenticated(_)) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        for record in self.store().evidence(sha256)? {
+            let Some(artifact) = newest(&record.collection, &record.artifact)? else {
+                continue;
+            };
+            let Some((named, mime_type)) =
+                artifact.raw.as_deref().and_then(evidence::read_artifact)
+            else {
+                continue;
+            };
+            if named != sha256 {
+                continue;
+            }
+            let name = newest(&record.collection, &record.file)?
+                .and_then(|v| evidence::read_file(v.raw.as_deref()?, "", Tlp::Clear))
+                .filter(|f| f.sha256 == sha256)
+                .map(|f| f.name);
+            self.record(who, "read", &format!("evidence/{sha256}"), "ok");
+            return Ok(EvidenceFile {
+                sha256: sha256.to_owned(),
+                mime_type: mime_type.unwrap_or_else(|| "application/octet-stream".to_owned()),
+                name,
+            });
+        }
+        self.record(who, "read", &format!("evidence/{sha256}"), "not found");
+        Err(Error::NotFound(format!(
+            "no evidence `{sha256}` is visible to you"
+        )))
     }
 
     /// Escalates alerts of the principal's organisation into a new case or one it owns: the
@@ -1161,7 +1332,59 @@ impl Exchange {
         let Ok(located) = self.locate(who, case) else {
             return Ok(None);
         };
-        let collection = &located.collection;
+        self.event_in(&located.collection, case, object, event)
+    }
+
+    /// The events of a write that stored `ids` in a collection, when the collection holds a
+    /// case (none otherwise), whoever wrote and however (TAXII, the REST API, an import): an
+    /// incident version whose status differs from the one before it is a `status` event,
+    /// anything else a `contribution`.
+    pub fn case_write_events(&self, collection_id: &str, ids: &[String]) -> Result<Vec<CaseEvent>> {
+        if ids.is_empty()
+            || !self
+                .store()
+                .case_collections()?
+                .iter()
+                .any(|c| c == collection_id)
+        {
+            return Ok(Vec::new());
+        }
+        let (Some(collection), Some((incident, versions))) = (
+            self.store().collection(collection_id)?,
+            self.case_incident(collection_id)?,
+        ) else {
+            return Ok(Vec::new());
+        };
+        let status_of = |v: &StoredVersion| {
+            v.raw
+                .as_deref()
+                .and_then(read_case)
+                .map(|c| c.fields.status)
+        };
+        let status_changed = match versions.as_slice() {
+            [.., before, newest] => status_of(before) != status_of(newest),
+            _ => false,
+        };
+        let mut seen = HashSet::new();
+        let mut events = Vec::new();
+        for id in ids.iter().filter(|id| seen.insert(id.as_str())) {
+            let kind = if *id == incident && status_changed {
+                CaseEventKind::Status
+            } else {
+                CaseEventKind::Contribution
+            };
+            events.extend(self.event_in(&collection, &incident, id, kind)?);
+        }
+        Ok(events)
+    }
+
+    fn event_in(
+        &self,
+        collection: &Collection,
+        case: &str,
+        object: &str,
+        event: CaseEventKind,
+    ) -> Result<Option<CaseEvent>> {
         let Some(newest) = self
             .store()
             .versions(&collection.id, object, false)?

@@ -3,17 +3,20 @@
 //! date, whether partners may contribute) and every object stored beside it in its case
 //! collection: notes, opinions, tasks (`x-kawal-task`, [`TASK_EXTENSION`]), relationships that
 //! link indicators, malware or vulnerabilities, sightings with their observed-data, and
-//! evidence `artifact`s. Each state change is a new version of the incident, so the history a
+//! evidence (`artifact`s and the `file`s naming them, the bytes kept by the server). Each state change is a new version of the incident, so the history a
 //! reader may see is the case's timeline, and every contribution is an ordinary STIX object
 //! read through [`crate::policy::may_read`].
 //!
 //! This module is pure: building and reading case objects, the status workflow, the
-//! timeline, metrics, CACAO playbooks and the rule partners' contributions are held to. The
-//! exchange's operations on cases are in `exchange`.
+//! timeline, metrics, CACAO playbooks, evidence and the rule partners' contributions are held
+//! to. The exchange's operations on cases are in `exchange`, those on the playbook library in
+//! `library`.
 
 pub mod cacao;
 mod contribute;
+pub mod evidence;
 mod exchange;
+mod library;
 pub mod metrics;
 pub mod timeline;
 
@@ -26,9 +29,10 @@ use stix::{Timestamp, Tlp};
 
 pub use contribute::contribution_refusal;
 pub use exchange::{
-    CaseEvent, CaseEventKind, CaseSummary, CaseUpdate, CaseView, EscalateRequest, NewCase, NewTask,
-    Share,
+    CaseEvent, CaseEventKind, CaseSummary, CaseUpdate, CaseView, EscalateRequest, EvidenceAdded,
+    EvidenceFile, NewCase, NewTask, Share,
 };
+pub use library::PlaybookSummary;
 
 /// The extension-definition carrying case properties on an `incident` (a property
 /// extension). The OASIS CTI TC's Incident Core extension is a draft whose
@@ -403,6 +407,70 @@ pub fn link_object(
     .to_string()
 }
 
+/// How a CACAO playbook is carried as a STIX `course-of-action`.
+#[derive(Debug, Clone)]
+pub struct CourseOfAction<'a> {
+    pub id: &'a str,
+    pub created: Timestamp,
+    pub modified: Timestamp,
+    pub created_by: &'a str,
+    /// Unmarked, the collection's default TLP governs it.
+    pub tlp: Option<Tlp>,
+    /// The library's course of action a case's copy was made from.
+    pub template_ref: Option<&'a str>,
+}
+
+/// The course of action carrying `playbook` ([`PLAYBOOK_EXTENSION`]).
+pub fn playbook_object(playbook: &cacao::Playbook, course: &CourseOfAction<'_>) -> String {
+    let mut extension = json!({
+        "extension_type": "property-extension",
+        "playbook": playbook.document,
+    });
+    if let Some(template) = course.template_ref {
+        extension["template_ref"] = json!(template);
+    }
+    let mut object = json!({
+        "type": "course-of-action",
+        "spec_version": "2.1",
+        "id": course.id,
+        "created": course.created.to_string(),
+        "modified": course.modified.to_string(),
+        "created_by_ref": course.created_by,
+        "name": playbook.name,
+        "extensions": { PLAYBOOK_EXTENSION: extension },
+    });
+    if let Some(description) = &playbook.description {
+        object["description"] = json!(description);
+    }
+    if let Some(tlp) = course.tlp {
+        object["object_marking_refs"] = marking(tlp);
+    }
+    object.to_string()
+}
+
+/// The id of the library's course of action for a CACAO playbook: the playbook's own UUID, so
+/// importing a playbook again (or a newer version of it) makes a version of the same object.
+pub fn library_id(playbook_id: &str) -> String {
+    let uuid = playbook_id
+        .strip_prefix("playbook--")
+        .unwrap_or(playbook_id);
+    format!("course-of-action--{uuid}")
+}
+
+/// The CACAO document a stored course of action carries, as JSON text; `None` for one that
+/// carries none.
+pub fn carried_playbook(raw: &str) -> Option<String> {
+    let value: Value = serde_json::from_str(raw).ok()?;
+    if value.get("type")?.as_str()? != "course-of-action" {
+        return None;
+    }
+    let document = value
+        .get("extensions")?
+        .get(PLAYBOOK_EXTENSION)?
+        .get("playbook")?;
+    document.is_object().then(|| document.to_string())
+}
+
 /// The types a link may point at. Sightings are contributions of their own (STIX
 /// relationships may not point at relationship objects).
 pub const LINKABLE: [&str; 7] = [
@@ -462,7 +530,7 @@ pub fn extension_definitions() -> Vec<String> {
         definition(
             PLAYBOOK_EXTENSION,
             "Kawal CACAO playbook",
-            "A CACAO 2.0 playbook carried on a course-of-action, in the property `playbook` of this extension.",
+            "A CACAO 2.0 playbook carried on a course-of-action, in the property `playbook` of this extension; a case's copy of a playbook from the library names the library's course-of-action in `template_ref`.",
             json!(["property-extension"]),
             "/api/extensions/playbook",
         ),
@@ -566,6 +634,47 @@ mod tests {
         for raw in all {
             stix::parse_object(&raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
         }
+    }
+
+    #[test]
+    fn a_playbook_rides_on_a_course_of_action_named_after_it() {
+        let document = include_str!("../../testdata/cacao/containment.json");
+        let playbook = cacao::parse(document).unwrap_or_else(|f| panic!("{f}"));
+        let id = library_id(&playbook.id);
+        assert_eq!(id, "course-of-action--6b617761-6c2d-4000-8000-000000000c00");
+        let at = Timestamp::from_micros(1_700_000_000_000_000);
+        for (tlp, template_ref) in [(None, None), (Some(Tlp::Green), Some(id.as_str()))] {
+            let raw = playbook_object(
+                &playbook,
+                &CourseOfAction {
+                    id: &id,
+                    created: at,
+                    modified: at,
+                    created_by: "identity--0a0a0a0a-0000-4000-8000-0000000000aa",
+                    tlp,
+                    template_ref,
+                },
+            );
+            let parsed = stix::parse_object(&raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(parsed.tlp(), tlp);
+            let carried = carried_playbook(&raw).expect("a playbook");
+            assert_eq!(
+                cacao::parse(&carried).map(|p| p.steps),
+                Ok(playbook.steps.clone())
+            );
+            assert_eq!(raw.contains("template_ref"), template_ref.is_some());
+        }
+        assert_eq!(
+            carried_playbook(&note_object(
+                &id,
+                "identity--0a0a0a0a-0000-4000-8000-0000000000aa",
+                None,
+                "x",
+                Tlp::Amber,
+                at
+            )),
+            None
+        );
     }
 
     #[test]

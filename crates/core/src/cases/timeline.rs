@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use stix::{Timestamp, Tlp};
 
+use super::evidence::{self, Evidence};
 use super::{read_case, CaseState, Task, TASK_TYPE};
 
 /// One readable version of an object of the case.
@@ -53,6 +54,8 @@ pub struct Assembled {
     /// Newest readable version of each task, in their sequence, then by creation.
     pub tasks: Vec<Task>,
     pub links: Vec<Link>,
+    /// Newest readable version of each evidence file, ordered by it.
+    pub evidence: Vec<Evidence>,
     /// Every readable version of the incident, oldest first.
     #[serde(skip)]
     pub history: Vec<CaseState>,
@@ -77,6 +80,7 @@ pub fn assemble(mut objects: Vec<CaseObject>) -> Assembled {
     let mut out = Assembled::default();
     let mut tasks: BTreeMap<String, Task> = BTreeMap::new();
     let mut links: BTreeMap<String, Link> = BTreeMap::new();
+    let mut files: Vec<Evidence> = Vec::new();
     let mut previous_case: Option<CaseState> = None;
     for object in objects {
         let value: Value = serde_json::from_str(&object.raw).unwrap_or(Value::Null);
@@ -175,6 +179,18 @@ pub fn assemble(mut objects: Vec<CaseObject>) -> Assembled {
                         .unwrap_or("")
                 ),
             ),
+            "file" => match evidence::read_file(&object.raw, &object.organisation, object.tlp) {
+                Some(file) => {
+                    let summary = match file.size {
+                        Some(size) => format!("evidence file {} ({size} bytes)", file.name),
+                        None => format!("evidence file {}", file.name),
+                    };
+                    files.retain(|f| f.id != file.id);
+                    files.push(file);
+                    ("evidence", summary)
+                }
+                None => ("observable", "file observed".to_owned()),
+            },
             other if stix::category(other) == Some(stix::Category::Observable) => {
                 ("observable", format!("{other} observed"))
             }
@@ -194,6 +210,7 @@ pub fn assemble(mut objects: Vec<CaseObject>) -> Assembled {
     tasks.sort_by(|a, b| (a.sequence, &a.created, &a.id).cmp(&(b.sequence, &b.created, &b.id)));
     out.tasks = tasks;
     out.links = links.into_values().collect();
+    out.evidence = files;
     out
 }
 

@@ -27,8 +27,8 @@ struct Received {
     answered: u16,
 }
 
-/// A receiver that answers 500 to its first request and 200 to every other.
-fn hook_receiver() -> (String, mpsc::Receiver<Received>) {
+/// A receiver that answers 200, but 500 to its first request if `fail_first`.
+fn hook_receiver(fail_first: bool) -> (String, mpsc::Receiver<Received>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/case-events", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
@@ -54,7 +54,7 @@ fn hook_receiver() -> (String, mpsc::Receiver<Received>) {
                 .map_or(0, |l| l.parse().unwrap());
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
-            let answered = if n == 0 { 500 } else { 200 };
+            let answered = if fail_first && n == 0 { 500 } else { 200 };
             write!(
                 stream,
                 "HTTP/1.1 {answered} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
@@ -197,12 +197,13 @@ fn a_case_crosses_a_border_within_tlp_and_moves_to_another_instance() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (indicators, my, sensor, kh, th) = community(&data);
-    let (hook, deliveries) = hook_receiver();
+    let (hook, deliveries) = hook_receiver(true);
+    let (my_hook, my_deliveries) = hook_receiver(false);
     let config = dir.path().join("kawal.toml");
     std::fs::write(
         &config,
         format!(
-            "overdue_check_s = 1\n\n[[case_webhooks]]\nurl = \"{hook}\"\norg = \"KH-CERT\"\nsecret = \"{HOOK_SECRET}\"\n"
+            "overdue_check_s = 1\n\n[[case_webhooks]]\nurl = \"{hook}\"\norg = \"KH-CERT\"\nsecret = \"{HOOK_SECRET}\"\n\n[[case_webhooks]]\nurl = \"{my_hook}\"\norg = \"MY-CERT\"\nsecret = \"{HOOK_SECRET}\"\n"
         ),
     )
     .unwrap();
@@ -457,6 +458,7 @@ fn a_case_crosses_a_border_within_tlp_and_moves_to_another_instance() {
     assert_eq!(metrics["by_category"]["intrusion"]["open"], 1);
 
     check_webhooks(&deliveries, &id, &kh_task, &red_note);
+    check_taxii_contribution_announced(&my_deliveries, &id, sighting_id);
     check_export_and_import(dir.path(), &data, &id);
 }
 
@@ -512,6 +514,32 @@ fn check_webhooks(deliveries: &mpsc::Receiver<Received>, id: &str, task: &str, r
         .iter()
         .any(|r| r.headers["x-kawal-event"] == "case.shared");
     assert!(shared, "no case.shared event");
+}
+
+/// KH-CERT's sighting came over TAXII, not the REST API; MY-CERT's hook hears of it as a
+/// contribution all the same.
+fn check_taxii_contribution_announced(
+    deliveries: &mpsc::Receiver<Received>,
+    id: &str,
+    sighting: &str,
+) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let Ok(received) = deliveries.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let body: Value = serde_json::from_slice(&received.body).unwrap();
+        if body["object"] == sighting {
+            assert_eq!(received.headers["x-kawal-event"], "case.contribution");
+            assert_eq!(body["case"], id);
+            assert_eq!(
+                received.headers["x-kawal-signature"],
+                server::webhook_signature(HOOK_SECRET, &received.body)
+            );
+            return;
+        }
+    }
+    panic!("MY-CERT's hook heard nothing of KH-CERT's sighting");
 }
 
 fn objects_of(bundle: &str) -> Vec<String> {
@@ -581,4 +609,400 @@ fn check_export_and_import(dir: &Path, data: &Path, id: &str) {
     let again = cli(&second, &["case", "export", id, "--org", "SG-CERT"]);
     assert_eq!(objects_of(&again), objects_of(&bundle));
     assert!(objects_of(&bundle).len() > 10, "{bundle}");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn upload(
+    url: &str,
+    token: &str,
+    content_type: &str,
+    bytes: &[u8],
+    extra: &[(&str, &str)],
+) -> Reply {
+    let auth = bearer(token);
+    let mut headers = vec![
+        ("Authorization", auth.as_str()),
+        ("Content-Type", content_type),
+    ];
+    headers.extend_from_slice(extra);
+    call("POST", url, &headers, Some(bytes))
+}
+
+/// Every file kept under `<data>/evidence`.
+fn kept_files(data: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for shard in std::fs::read_dir(data.join("evidence")).unwrap() {
+        let shard = shard.unwrap().path();
+        if shard.is_dir() {
+            files.extend(
+                std::fs::read_dir(&shard)
+                    .unwrap()
+                    .map(|f| f.unwrap().path()),
+            );
+        } else {
+            files.push(shard);
+        }
+    }
+    files
+}
+
+/// Evidence files: MY-CERT uploads a capture to a case shared with KH-CERT, which fetches it;
+/// TH-CERT, outside, gets 404 even after storing an artifact of its own naming the hash; the
+/// same bytes uploaded again, under another name or to another case, are kept once; a RED
+/// capture MY-CERT keeps to itself is not KH-CERT's; beyond `evidence_max_bytes`, 413.
+#[test]
+fn evidence_files_are_kept_once_and_read_by_the_case_s_readers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_, my, _, kh, th) = community(&data);
+    let config = dir.path().join("kawal.toml");
+    std::fs::write(&config, "evidence_max_bytes = 4096\n").unwrap();
+    let server = Binary::serve_with(&data, &["--config", config.to_str().unwrap()]);
+    let base = server.base.clone();
+    let open = |name: &str| {
+        let opened = send(
+            "POST",
+            &format!("{base}/api/cases"),
+            &my,
+            &json!({"name": name, "category": "intrusion", "tlp": "amber"}),
+        );
+        assert_eq!(opened.status, 201, "{}", opened.body);
+        opened.json()["id"].as_str().unwrap().to_owned()
+    };
+    let case = open("Mail relay compromise");
+    let case_url = format!("{base}/api/cases/{case}");
+    let shared = send(
+        "POST",
+        &format!("{case_url}/share"),
+        &my,
+        &json!({"organisations": ["KH-CERT"], "tlp": "amber", "contributions": true}),
+    );
+    assert_eq!(shared.status, 200, "{}", shared.body);
+
+    let capture = b"GET /beacon HTTP/1.1\r\nHost: campaign.example\r\n\r\n".repeat(20);
+    let sha256 = sha256_hex(&capture);
+    let uploaded = upload(
+        &format!("{case_url}/evidence?filename=relay%20capture.pcap"),
+        &my,
+        "application/vnd.tcpdump.pcap",
+        &capture,
+        &[],
+    );
+    assert_eq!(uploaded.status, 201, "{}", uploaded.body);
+    let uploaded = uploaded.json();
+    assert_eq!(uploaded["sha256"], sha256.as_str());
+    assert_eq!(uploaded["new"], true);
+    let evidence_url = format!("{base}/api/evidence/{sha256}");
+    assert_eq!(uploaded["url"], evidence_url.as_str());
+
+    // KH-CERT reads the case's evidence: the artifact names the bytes, the bytes are served.
+    let seen = rest_get(&case_url, &kh).json();
+    assert_eq!(seen["evidence"][0]["name"], "relay capture.pcap", "{seen}");
+    assert_eq!(seen["evidence"][0]["sha256"], sha256.as_str());
+    let artifact = seen["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["object"]["type"] == "artifact")
+        .map(|e| e["object"].clone())
+        .unwrap_or_else(|| panic!("no artifact in {seen}"));
+    assert_eq!(artifact["hashes"]["SHA-256"], sha256.as_str());
+    assert_eq!(artifact["url"], evidence_url.as_str());
+    assert!(artifact.get("payload_bin").is_none(), "{artifact}");
+    assert!(seen["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["target_ref"] == artifact["id"]));
+    let fetched = rest_get(&evidence_url, &kh);
+    assert_eq!(fetched.status, 200, "{}", fetched.body);
+    assert_eq!(fetched.body.as_bytes(), &capture[..]);
+    assert_eq!(fetched.content_type, "application/vnd.tcpdump.pcap");
+    assert_eq!(fetched.header("x-content-type-options"), Some("nosniff"));
+    let disposition = fetched.header("content-disposition").unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"relay capture.pcap\""),
+        "{disposition}"
+    );
+
+    // TH-CERT finds nothing, and naming the hash in an artifact of its own gains it nothing.
+    assert_eq!(rest_get(&evidence_url, &th).status, 404);
+    let th_collection = get(&format!("{base}/kawal/collections/"), Some(&th)).json()["collections"]
+        [0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forged = json!({"objects": [{
+        "type": "artifact", "spec_version": "2.1",
+        "id": artifact["id"], "hashes": {"SHA-256": sha256}, "url": evidence_url
+    }]});
+    let stored = post(
+        &format!("{base}/kawal/collections/{th_collection}/objects/"),
+        &th,
+        &forged.to_string(),
+        &[],
+    );
+    assert_eq!(stored.json()["success_count"], 1, "{}", stored.body);
+    let refused = rest_get(&evidence_url, &th);
+    assert_eq!(refused.status, 404, "{}", refused.body);
+    assert!(!refused.body.contains(&*case), "{}", refused.body);
+    let th_upload = upload(
+        &format!("{case_url}/evidence?filename=x.bin"),
+        &th,
+        "application/octet-stream",
+        b"x",
+        &[],
+    );
+    assert_eq!(th_upload.status, 404, "{}", th_upload.body);
+
+    // The same bytes, from KH-CERT under another name and from MY-CERT into another case,
+    // are kept once.
+    let again = upload(
+        &format!("{case_url}/evidence"),
+        &kh,
+        "application/vnd.tcpdump.pcap",
+        &capture,
+        &[("X-Kawal-Filename", "ministry.pcap")],
+    );
+    assert_eq!(again.status, 201, "{}", again.body);
+    assert_eq!(again.json()["new"], false);
+    let other_case = open("Ministry phishing");
+    let elsewhere = upload(
+        &format!("{base}/api/cases/{other_case}/evidence?filename=copy.pcap"),
+        &my,
+        "application/vnd.tcpdump.pcap",
+        &capture,
+        &[],
+    );
+    assert_eq!(elsewhere.status, 201, "{}", elsewhere.body);
+    assert_eq!(elsewhere.json()["sha256"], sha256.as_str());
+    let names: BTreeSet<String> = rest_get(&case_url, &my).json()["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        ["ministry.pcap", "relay capture.pcap"]
+            .map(str::to_owned)
+            .into()
+    );
+
+    // RED evidence MY-CERT keeps to itself.
+    let secret = b"internal topology notes".to_vec();
+    let red = upload(
+        &format!("{case_url}/evidence?filename=topology.txt&tlp=red"),
+        &my,
+        "text/plain",
+        &secret,
+        &[("X-Kawal-Recipients", "MY-CERT")],
+    );
+    assert_eq!(red.status, 201, "{}", red.body);
+    let red_url = format!("{base}/api/evidence/{}", sha256_hex(&secret));
+    assert_eq!(rest_get(&red_url, &my).status, 200);
+    assert_eq!(rest_get(&red_url, &kh).status, 404);
+    assert!(!rest_get(&case_url, &kh).body.contains("topology.txt"));
+
+    let mut kept = kept_files(&data);
+    kept.sort();
+    assert_eq!(kept.len(), 2, "{kept:?}");
+    assert!(kept
+        .iter()
+        .any(|f| f.ends_with(format!("{}/{sha256}", &sha256[..2]))));
+
+    // Beyond the limit: the protocol's error object, and nothing kept.
+    let large = upload(
+        &format!("{case_url}/evidence?filename=large.bin"),
+        &my,
+        "application/octet-stream",
+        &vec![7u8; 5000],
+        &[],
+    );
+    assert_eq!(large.status, 413, "{}", large.body);
+    assert_eq!(large.json()["http_status"], "413");
+    assert_eq!(kept_files(&data).len(), 2);
+    for (query, content_type, why) in [
+        ("", "text/plain", "filename"),
+        ("?filename=../etc/passwd", "text/plain", "path"),
+        ("?filename=a.txt", "text", "media type"),
+    ] {
+        let refused = upload(
+            &format!("{case_url}/evidence{query}"),
+            &my,
+            content_type,
+            b"x",
+            &[],
+        );
+        assert_eq!(refused.status, 400, "{}", refused.body);
+        assert!(refused.body.contains(why), "{}", refused.body);
+    }
+    assert_eq!(
+        rest_get(&format!("{base}/api/evidence/not-a-hash"), &my).status,
+        400
+    );
+}
+
+/// The playbook library: MY-CERT imports a CACAO playbook GREEN into the collection it shares
+/// with KH-CERT; KH-CERT lists it and makes it the tasks of its own case, in workflow order;
+/// TH-CERT, outside, neither lists nor uses it; an AMBER playbook is not copied into a case.
+#[test]
+fn playbooks_are_imported_shared_and_instantiated_from_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (indicators, my, _, kh, th) = community(&data);
+    let server = Binary::serve(&data);
+    let base = server.base.clone();
+    let playbook = include_str!("../../../core/testdata/cacao/containment.json");
+    let import = |token: &str, query: &str, body: &str| {
+        call(
+            "POST",
+            &format!("{base}/api/playbooks?{query}"),
+            &[
+                ("Authorization", &bearer(token)),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body.as_bytes()),
+        )
+    };
+    let imported = import(&my, &format!("collection={indicators}&tlp=green"), playbook);
+    assert_eq!(imported.status, 201, "{}", imported.body);
+    let template = imported.json();
+    let template_id = "course-of-action--6b617761-6c2d-4000-8000-000000000c00";
+    assert_eq!(template["id"], template_id);
+    assert_eq!(template["tlp"], "green");
+    assert_eq!(template["steps"].as_array().unwrap().len(), 5, "{template}");
+    // Importing it again changes nothing; a broken one is refused at its path.
+    let again = import(&my, &format!("collection={indicators}&tlp=green"), playbook);
+    assert_eq!(again.status, 201, "{}", again.body);
+    let broken = import(
+        &my,
+        &format!("collection={indicators}"),
+        &playbook.replacen("\"type\": \"parallel\"", "\"type\": \"fork\"", 1),
+    );
+    assert_eq!(broken.status, 400, "{}", broken.body);
+    assert!(
+        broken.json()["description"]
+            .as_str()
+            .unwrap()
+            .contains("/workflow/parallel--6b617761-6c2d-4000-8000-0000000000b1/type: `fork`"),
+        "{}",
+        broken.body
+    );
+    assert_eq!(
+        import(&th, &format!("collection={indicators}"), playbook).status,
+        404
+    );
+
+    // An AMBER variant, shared the same way.
+    let amber = playbook
+        .replace("000000000c00", "000000000c01")
+        .replace("Contain a C2 campaign", "Contain quietly");
+    let stored = import(&my, &format!("collection={indicators}&tlp=amber"), &amber);
+    assert_eq!(stored.status, 201, "{}", stored.body);
+
+    let listed = rest_get(&format!("{base}/api/playbooks"), &kh).json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Contain a C2 campaign across two CERTs",
+            "Contain quietly across two CERTs"
+        ],
+        "{listed}"
+    );
+    assert_eq!(listed[0]["organisation"], "MY-CERT");
+    assert_eq!(
+        rest_get(&format!("{base}/api/playbooks"), &th).json(),
+        json!([])
+    );
+
+    // KH-CERT works its own case from the GREEN template.
+    let opened = send(
+        "POST",
+        &format!("{base}/api/cases"),
+        &kh,
+        &json!({"name": "Ministry mail relay", "category": "intrusion", "tlp": "amber"}),
+    );
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    let case_url = format!("{base}/api/cases/{}", opened.json()["id"].as_str().unwrap());
+    let instantiated = send(
+        "POST",
+        &format!("{case_url}/playbooks"),
+        &kh,
+        &json!({"playbook_ref": template_id}),
+    );
+    assert_eq!(instantiated.status, 201, "{}", instantiated.body);
+    let case = rest_get(&case_url, &kh).json();
+    let tasks: Vec<&str> = case["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tasks,
+        [
+            "Collect the sighting's context",
+            "Block the domain at the resolvers",
+            "Block the C2 address at the border",
+            "Isolate the infected hosts",
+            "Tell the partners",
+        ]
+    );
+    let copy = case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["object"]["type"] == "course-of-action")
+        .map(|e| e["object"].clone())
+        .unwrap_or_else(|| panic!("no course of action in {case}"));
+    assert_eq!(
+        copy["extensions"]["extension-definition--c5328bec-0be3-4d28-8cd3-45173ec97a65"]
+            ["template_ref"],
+        template_id
+    );
+    assert_eq!(case["tlp"], "amber");
+    // The case's copy is work, not a template: the library is unchanged.
+    let listed = rest_get(&format!("{base}/api/playbooks"), &kh).json();
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+
+    let refused = send(
+        "POST",
+        &format!("{case_url}/playbooks"),
+        &kh,
+        &json!({"playbook_ref": "course-of-action--6b617761-6c2d-4000-8000-000000000c01"}),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("TLP:AMBER"), "{}", refused.body);
+
+    let th_case = send(
+        "POST",
+        &format!("{base}/api/cases"),
+        &th,
+        &json!({"name": "Elsewhere", "category": "intrusion"}),
+    );
+    let th_case_url = format!(
+        "{base}/api/cases/{}",
+        th_case.json()["id"].as_str().unwrap()
+    );
+    let unseen = send(
+        "POST",
+        &format!("{th_case_url}/playbooks"),
+        &th,
+        &json!({"playbook_ref": template_id}),
+    );
+    assert_eq!(unseen.status, 404, "{}", unseen.body);
 }
