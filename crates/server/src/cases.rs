@@ -55,7 +55,7 @@ fn tlp(value: Option<&str>) -> Result<Option<Tlp>, ApiError> {
 
 /// Tells the case webhooks that `object` of `case` has a new version. Runs after the answer's
 /// work is stored; a failure to compute the audience is logged, never the caller's problem.
-async fn announce(
+pub(crate) async fn announce(
     state: &AppState,
     who: &Principal,
     case: &str,
