@@ -159,7 +159,7 @@ pub(crate) fn grouped_bars(
             svg,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}<title>{}</title></text>"#,
             label - 6.0,
-            y0 + bar * 1.8,
+            y0 + bar * 1.5 + 4.0,
             escape(&short(name, 24)),
             escape(name)
         );

@@ -126,6 +126,8 @@ struct CasePage {
     tasks: Vec<TaskRow>,
     links: Vec<LinkRow>,
     organisations: Vec<String>,
+    /// The case's other organisations, which a TLP:RED note may be addressed to.
+    red_readers: Vec<String>,
     /// Organisations a task may be given to: any of the case's for its owner, a partner's
     /// own for a partner.
     task_owners: Vec<Choice>,
@@ -285,6 +287,12 @@ fn case_page(viewer: &Viewer, view: CaseView, context: Context, error: Option<St
             .map(|o| o.name.clone())
             .collect(),
         share_groups: context.own_groups,
+        red_readers: view
+            .organisations
+            .iter()
+            .filter(|o| **o != viewer.org_name)
+            .cloned()
+            .collect(),
         organisations: view.organisations.clone(),
         task_owners,
         tlps: tlp_choices(view.tlp),
