@@ -424,8 +424,75 @@ pub fn audit_trail(store: Arc<dyn Store>) {
         })
         .unwrap();
     assert_eq!(
-        all.iter().map(|e| e.at.as_micros()).collect::<Vec<_>>(),
+        all.iter()
+            .map(|(_, e)| e.at.as_micros())
+            .collect::<Vec<_>>(),
         vec![3, 2, 1]
+    );
+    // The next page starts before the last position seen, whatever was appended since.
+    let first_page = store
+        .audit(&AuditQuery {
+            limit: 2,
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    store.append_audit(&[event(4, b, "read")]).unwrap();
+    let second_page = store
+        .audit(&AuditQuery {
+            limit: 2,
+            before: first_page.last().map(|(seq, _)| *seq),
+            ..AuditQuery::default()
+        })
+        .unwrap();
+    assert_eq!(
+        second_page
+            .iter()
+            .map(|(_, e)| e.at.as_micros())
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+    let find = |query: AuditQuery| -> Vec<i64> {
+        store
+            .audit(&AuditQuery { limit: 10, ..query })
+            .unwrap()
+            .iter()
+            .map(|(_, e)| e.at.as_micros())
+            .collect()
+    };
+    store
+        .append_audit(&[AuditEvent {
+            target: "collection/50%_off".into(),
+            outcome: "refused: wrong credentials".into(),
+            ..event(5, a, "sign-in")
+        }])
+        .unwrap();
+    assert_eq!(
+        find(AuditQuery {
+            target: Some("50%_".into()),
+            ..AuditQuery::default()
+        }),
+        vec![5]
+    );
+    // Wildcards typed by the caller match only themselves.
+    assert!(find(AuditQuery {
+        target: Some("50%x".into()),
+        ..AuditQuery::default()
+    })
+    .is_empty());
+    assert_eq!(
+        find(AuditQuery {
+            outcome: Some("refused".into()),
+            ..AuditQuery::default()
+        }),
+        vec![5]
+    );
+    assert_eq!(
+        find(AuditQuery {
+            since: Some(Timestamp::from_micros(2)),
+            until: Some(Timestamp::from_micros(3)),
+            ..AuditQuery::default()
+        }),
+        vec![3, 2]
     );
     let writes_of_a = store
         .audit(&AuditQuery {
@@ -445,7 +512,7 @@ pub fn audit_trail(store: Arc<dyn Store>) {
             })
             .unwrap()
             .len(),
-        2
+        4
     );
 }
 
@@ -876,6 +943,26 @@ pub fn users_and_sessions(store: Arc<dyn Store>) {
     assert_eq!(store.session(&[1; 32]).unwrap(), None);
     assert!(store.delete_session(&[2; 32]).unwrap());
     assert!(!store.delete_session(&[2; 32]).unwrap());
+
+    // Disabling closes the account's sessions; enabling does not bring them back.
+    store.create_session(&session(4, 900)).unwrap();
+    assert!(store.set_user_disabled(user.id, true).unwrap());
+    assert!(store.set_user_disabled(user.id, true).unwrap());
+    assert!(store.user(user.id).unwrap().is_some_and(|u| u.disabled));
+    assert_eq!(store.session(&[4; 32]).unwrap(), None);
+    assert!(store.set_user_disabled(user.id, false).unwrap());
+    assert_eq!(store.user_by_name("ana").unwrap().as_ref(), Some(&user));
+    assert!(!store.set_user_disabled(user.id + 100, true).unwrap());
+
+    store.create_session(&session(5, 900)).unwrap();
+    assert!(store.delete_user(user.id).unwrap());
+    assert!(!store.delete_user(user.id).unwrap());
+    assert_eq!(store.user_by_name("ana").unwrap(), None);
+    assert_eq!(store.session(&[5; 32]).unwrap(), None);
+    // The name may be given to a new account.
+    store
+        .create_user(a, "ana", crate::Role::Reader, "$argon2id$hash")
+        .unwrap();
 }
 
 pub fn search_index(store: Arc<dyn Store>) {

@@ -174,6 +174,25 @@ pub struct CollectionView {
     pub can_write: bool,
 }
 
+/// What an administrator manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminScope {
+    /// Organisations, sharing groups, collections, and every account, token and audit event.
+    Instance,
+    /// The accounts, tokens and audit events of this organisation.
+    Organisation(OrgId),
+}
+
+impl AdminScope {
+    /// Whether this scope covers what belongs to `org`.
+    pub fn covers(self, org: OrgId) -> bool {
+        match self {
+            AdminScope::Instance => true,
+            AdminScope::Organisation(own) => own == org,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// The most objects a page holds, whatever the client asks.
@@ -953,6 +972,16 @@ impl Exchange {
         }
     }
 
+    /// What the principal administers: the whole instance (the command line and admins of
+    /// the instance's organisation) or its own organisation (the admins of any other). The
+    /// same checks every administrative method makes; nobody else administers anything.
+    pub fn admin_scope(&self, who: &Principal) -> Result<AdminScope> {
+        match self.require_instance_admin(who) {
+            Ok(()) => Ok(AdminScope::Instance),
+            Err(e) => who.org_admin().map(AdminScope::Organisation).ok_or(e),
+        }
+    }
+
     pub fn add_org(
         &self,
         who: &Principal,
@@ -1021,6 +1050,63 @@ impl Exchange {
     pub fn groups(&self, who: &Principal) -> Result<Vec<SharingGroup>> {
         self.require_instance_admin(who)?;
         Ok(self.store.groups()?)
+    }
+
+    /// Adds organisations to a sharing group. The groups of cases grow only when their owners
+    /// share them, so they are refused here.
+    pub fn add_group_members(
+        &self,
+        who: &Principal,
+        group: &str,
+        members: &[String],
+    ) -> Result<SharingGroup> {
+        self.require_instance_admin(who)?;
+        let found = self
+            .store
+            .group_by_name(group)?
+            .ok_or_else(|| Error::BadRequest(format!("sharing group `{group}` does not exist")))?;
+        if found.name.starts_with("case:") {
+            return Err(Error::BadRequest(format!(
+                "`{group}` is the sharing group of a case; the case's owner shares it"
+            )));
+        }
+        if members.is_empty() {
+            return Err(Error::BadRequest(
+                "name the organisations to add to the group".to_owned(),
+            ));
+        }
+        let ids = members
+            .iter()
+            .map(|m| self.org_named(m).map(|o| o.id))
+            .collect::<Result<Vec<_>>>()?;
+        self.store.add_group_members(found.id, &ids)?;
+        self.record_admin(who, "group.members", &found.name, &members.join(", "))?;
+        self.store
+            .group_by_name(group)?
+            .ok_or_else(|| Error::NotFound(format!("sharing group `{group}` disappeared")))
+    }
+
+    /// The sharing groups the principal's organisation belongs to (cases' own groups left
+    /// out): the audiences it may name when it shares a case.
+    pub fn own_groups(&self, who: &Principal) -> Result<Vec<SharingGroup>> {
+        let Some(org) = who.org() else {
+            return Err(Error::Unauthenticated(
+                "sharing groups are listed for an organisation".to_owned(),
+            ));
+        };
+        Ok(self
+            .store
+            .groups()?
+            .into_iter()
+            .filter(|g| g.members.contains(&org) && !g.name.starts_with("case:"))
+            .collect())
+    }
+
+    /// Every collection, for the instance's administrators, who manage them without reading
+    /// their content.
+    pub fn administered_collections(&self, who: &Principal) -> Result<Vec<Collection>> {
+        self.require_instance_admin(who)?;
+        Ok(self.store.collections()?)
     }
 
     pub fn add_collection(
@@ -1249,21 +1335,33 @@ impl Exchange {
     }
 
     /// Instance admins search the whole trail; an organisation's admins see their own.
-    pub fn audit(&self, who: &Principal, mut query: AuditQuery) -> Result<Vec<AuditEvent>> {
+    pub fn audit(&self, who: &Principal, query: AuditQuery) -> Result<Vec<AuditEvent>> {
+        Ok(self
+            .audit_page(who, query)?
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect())
+    }
+
+    /// As [`Exchange::audit`], with each event's position, which `before` takes to page on.
+    pub fn audit_page(
+        &self,
+        who: &Principal,
+        mut query: AuditQuery,
+    ) -> Result<Vec<(i64, AuditEvent)>> {
         self.flush_audit()?;
-        if self.require_instance_admin(who).is_err() {
-            match who {
-                _ if who.org_admin().is_some() => query.org = who.org_admin(),
-                Principal::Anonymous => {
-                    return Err(Error::Unauthenticated(
-                        "the audit trail requires an admin token".to_owned(),
-                    ))
-                }
-                _ => {
-                    return Err(Error::Forbidden(
-                        "the audit trail requires an admin token".to_owned(),
-                    ))
-                }
+        match self.admin_scope(who) {
+            Ok(AdminScope::Instance) => {}
+            Ok(AdminScope::Organisation(org)) => query.org = Some(org),
+            Err(Error::Unauthenticated(_)) => {
+                return Err(Error::Unauthenticated(
+                    "the audit trail requires an admin token".to_owned(),
+                ))
+            }
+            Err(_) => {
+                return Err(Error::Forbidden(
+                    "the audit trail requires an admin token".to_owned(),
+                ))
             }
         }
         query.limit = query.limit.clamp(1, 10_000);

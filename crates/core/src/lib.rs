@@ -18,8 +18,8 @@ pub mod watch;
 pub mod witness;
 
 pub use exchange::{
-    CollectionView, Error, Exchange, FeedIndicator, Limits, ListQuery, NewCollectionRequest,
-    ObjectVersion, Page, Status, StatusDetail, VersionSelect,
+    AdminScope, CollectionView, Error, Exchange, FeedIndicator, Limits, ListQuery,
+    NewCollectionRequest, ObjectVersion, Page, Status, StatusDetail, VersionSelect,
 };
 pub use model::*;
 pub use people::{ActiveSession, SignedIn};

@@ -124,6 +124,8 @@ pub struct User {
     #[serde(skip)]
     pub password_hash: String,
     pub created: Timestamp,
+    /// A disabled account signs in to nothing; its history stays attached to its name.
+    pub disabled: bool,
 }
 
 /// A signed-in browser. The session secret lives only in the browser's cookie; the store keeps

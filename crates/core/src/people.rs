@@ -48,6 +48,10 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| auth::hash_secret(&auth::new_session_secret()).unwrap_or_default())
 }
 
+fn is_self(who: &Principal, user: &User) -> bool {
+    matches!(who, Principal::User { username, .. } if *username == user.username)
+}
+
 /// Whether an account of role `own` may issue itself a token of role `wanted`: never one with
 /// rights it does not have.
 pub fn may_issue_own_token(own: Role, wanted: Role) -> bool {
@@ -119,6 +123,55 @@ impl Exchange {
         }
     }
 
+    /// An account the principal administers, by name; accounts of organisations it does
+    /// not administer look the same as accounts that do not exist.
+    fn administered_user(&self, who: &Principal, username: &str) -> Result<User> {
+        let scope = self.admin_scope(who)?;
+        self.store()
+            .user_by_name(username)?
+            .filter(|u| scope.covers(u.org))
+            .ok_or_else(|| Error::NotFound(format!("no account `{username}` that you manage")))
+    }
+
+    /// Disables an account (its sessions close, it cannot sign in) or enables it again.
+    /// Nobody disables their own account, so an organisation cannot lock out its last admin
+    /// by mistake.
+    pub fn set_user_disabled(
+        &self,
+        who: &Principal,
+        username: &str,
+        disabled: bool,
+    ) -> Result<User> {
+        let user = self.administered_user(who, username)?;
+        if disabled && is_self(who, &user) {
+            return Err(Error::BadRequest(
+                "you cannot disable your own account".to_owned(),
+            ));
+        }
+        self.store().set_user_disabled(user.id, disabled)?;
+        let action = if disabled {
+            "user.disable"
+        } else {
+            "user.enable"
+        };
+        self.record_admin(who, action, username, "ok")?;
+        Ok(User { disabled, ..user })
+    }
+
+    /// Deletes an account and its sessions. What it did stays in the audit trail under its
+    /// name.
+    pub fn delete_user(&self, who: &Principal, username: &str) -> Result<()> {
+        let user = self.administered_user(who, username)?;
+        if is_self(who, &user) {
+            return Err(Error::BadRequest(
+                "you cannot delete your own account".to_owned(),
+            ));
+        }
+        self.store().delete_user(user.id)?;
+        self.record_admin(who, "user.delete", username, "ok")?;
+        Ok(())
+    }
+
     /// Checks a username and password and opens a session. Failures say no more than that
     /// the pair is wrong, and are kept in the audit trail with `from` (the client's address).
     pub fn sign_in(&self, username: &str, password: &str, from: &str) -> Result<SignedIn> {
@@ -140,6 +193,13 @@ impl Exchange {
             self.record_event(actor, None, "sign-in", from, "refused: wrong credentials");
             return Err(refused());
         };
+        if user.disabled {
+            // Only someone holding the password learns that the account is disabled.
+            self.record_event(actor, Some(user.org), "sign-in", from, "refused: disabled");
+            return Err(Error::Forbidden(
+                "this account is disabled; ask your organisation's administrator".to_owned(),
+            ));
+        }
         let secret = auth::new_session_secret();
         let session = Session {
             secret_sha256: auth::session_digest(&secret),
@@ -166,7 +226,7 @@ impl Exchange {
             self.store().delete_session(&digest)?;
             return Ok(None);
         }
-        let Some(user) = self.store().user(session.user)? else {
+        let Some(user) = self.store().user(session.user)?.filter(|u| !u.disabled) else {
             self.store().delete_session(&digest)?;
             return Ok(None);
         };

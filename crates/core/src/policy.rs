@@ -133,8 +133,12 @@ pub fn may_contribute(
     incident: &StoredVersion,
     open: bool,
 ) -> bool {
-    let acting = matches!(who, Principal::Token { .. } | Principal::Local { .. })
-        && who.role().is_some_and(Role::writes_content);
+    // A person signed in to the console contributes as a token of their organisation and
+    // role would; monitoring, with a sensor's rights, never does.
+    let acting = matches!(
+        who,
+        Principal::Token { .. } | Principal::User { .. } | Principal::Local { .. }
+    ) && who.role().is_some_and(Role::writes_content);
     open && acting
         && incident.type_name == "incident"
         && who
@@ -378,6 +382,13 @@ mod tests {
         assert!(!may_write(&analyst, &c));
         assert!(may_contribute(&analyst, &c, &incident, true));
         assert!(!may_contribute(&analyst, &c, &incident, false));
+        let person = |role| Principal::User {
+            username: "kim".to_owned(),
+            org: MEMBER,
+            role,
+        };
+        assert!(may_contribute(&person(Role::Analyst), &c, &incident, true));
+        assert!(!may_contribute(&person(Role::Reader), &c, &incident, true));
         for who in [
             principal(MEMBER, Role::Reader),
             principal(MEMBER, Role::Sensor),

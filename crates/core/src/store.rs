@@ -76,12 +76,20 @@ pub struct StoredStatus {
     pub json: String,
 }
 
+/// Which audit events to find, newest first. Text filters are exact for `actor` and
+/// `action` (the names the trail uses), a substring for `target` and a prefix for `outcome`
+/// (`refused` finds every refusal, whatever its reason).
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     pub actor: Option<String>,
     pub action: Option<String>,
+    pub target: Option<String>,
+    pub outcome: Option<String>,
     pub org: Option<OrgId>,
     pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    /// Only events stored before this position (as returned with each event): the next page.
+    pub before: Option<i64>,
     pub limit: usize,
 }
 
@@ -234,8 +242,8 @@ pub trait Store: Send + Sync + 'static {
     fn record_evidence(&self, evidence: &EvidenceRecord) -> StoreResult<()>;
     /// What the uploads of the bytes `sha256` stored, in the order they were recorded.
     fn evidence(&self, sha256: &str) -> StoreResult<Vec<EvidenceRecord>>;
-    /// Newest first.
-    fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>>;
+    /// Newest first, each with its position in the trail.
+    fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, AuditEvent)>>;
 
     fn create_user(
         &self,
@@ -247,6 +255,11 @@ pub trait Store: Send + Sync + 'static {
     fn user(&self, id: i64) -> StoreResult<Option<User>>;
     fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
     fn users(&self) -> StoreResult<Vec<User>>;
+    /// Disables or enables an account; disabling closes its sessions. Returns false when no
+    /// such account exists.
+    fn set_user_disabled(&self, id: i64, disabled: bool) -> StoreResult<bool>;
+    /// Removes an account and its sessions. Returns false when no such account exists.
+    fn delete_user(&self, id: i64) -> StoreResult<bool>;
     fn create_session(&self, session: &Session) -> StoreResult<()>;
     /// The session whose secret has this SHA-256.
     fn session(&self, secret_sha256: &[u8; 32]) -> StoreResult<Option<Session>>;

@@ -791,7 +791,8 @@ fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
                     .iter()
                     .find(|o| o.id == u.org)
                     .map_or("?", |o| o.name.as_str());
-                println!("{}	{org}	{}", u.username, u.role);
+                let disabled = if u.disabled { "\tdisabled" } else { "" };
+                println!("{}\t{org}\t{}{disabled}", u.username, u.role);
             }
             Ok(())
         }

@@ -58,8 +58,11 @@ pub fn document() -> Value {
     audit["parameters"] = json!([
         { "name": "actor", "in": "query", "schema": { "type": "string" } },
         { "name": "action", "in": "query", "schema": { "type": "string" } },
+        { "name": "target", "in": "query", "schema": { "type": "string" }, "description": "events whose target contains this text" },
+        { "name": "outcome", "in": "query", "schema": { "type": "string" }, "description": "events whose outcome begins with this text (`refused` finds every refusal)" },
         { "name": "org", "in": "query", "schema": { "type": "integer" } },
         { "name": "since", "in": "query", "schema": { "type": "string", "format": "date-time" } },
+        { "name": "until", "in": "query", "schema": { "type": "string", "format": "date-time" } },
         { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 10000 } }
     ]);
     let mut feed = op(

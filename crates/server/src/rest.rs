@@ -329,6 +329,9 @@ async fn audit(
         match &*name {
             "actor" => q.actor = Some(value.into_owned()),
             "action" => q.action = Some(value.into_owned()),
+            "target" => q.target = Some(value.into_owned()),
+            "outcome" => q.outcome = Some(value.into_owned()),
+            "until" => q.until = Some(Timestamp::parse(&value).map_err(|e| bad(e.to_string()))?),
             "org" => {
                 q.org = Some(
                     value

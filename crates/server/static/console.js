@@ -1,5 +1,5 @@
 // Kawal console enhancements. Every page reads without this module; it adds live lists that
-// follow new content over server-sent events.
+// follow new content over server-sent events, and asks before irreversible changes.
 
 function row(item) {
   const li = document.createElement("li");
@@ -43,3 +43,11 @@ function follow(list) {
 }
 
 document.querySelectorAll("[data-live-url]").forEach(follow);
+
+// A button with data-confirm asks before its form is sent; without script the form is sent
+// as it is.
+document.querySelectorAll("button[data-confirm]").forEach((button) => {
+  button.addEventListener("click", (event) => {
+    if (!window.confirm(button.dataset.confirm)) event.preventDefault();
+  });
+});

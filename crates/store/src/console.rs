@@ -26,6 +26,12 @@ CREATE TABLE IF NOT EXISTS sessions (
     csrf TEXT NOT NULL,
     expires INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Accounts that may not sign in; a table of its own so that stores made before it need no
+-- migration.
+CREATE TABLE IF NOT EXISTS disabled_users (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id),
+    since INTEGER NOT NULL
+);
 -- One row per indexed object version; `doc` is its row in `search_text`.
 CREATE TABLE IF NOT EXISTS search_docs (
     doc INTEGER PRIMARY KEY,
@@ -77,7 +83,8 @@ CREATE TABLE IF NOT EXISTS day_counts (
 ) WITHOUT ROWID;
 "#;
 
-const USER_COLUMNS: &str = "id, username, org_id, role, password_hash, created";
+const USER_COLUMNS: &str = "id, username, org_id, role, password_hash, created, \
+    EXISTS (SELECT 1 FROM disabled_users WHERE user_id = users.id)";
 
 pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = row.get(3)?;
@@ -89,6 +96,7 @@ pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         role: role.parse().unwrap_or(Role::Sensor),
         password_hash: row.get(4)?,
         created: Timestamp::from_micros(row.get(5)?),
+        disabled: row.get(6)?,
     })
 }
 
@@ -111,7 +119,38 @@ pub(crate) fn create_user(
         role,
         password_hash: password_hash.to_owned(),
         created,
+        disabled: false,
     })
+}
+
+pub(crate) fn set_user_disabled(
+    conn: &Connection,
+    id: i64,
+    disabled: bool,
+) -> rusqlite::Result<bool> {
+    let exists = conn
+        .query_row("SELECT 1 FROM users WHERE id = ?1", [id], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if !exists {
+        return Ok(false);
+    }
+    if disabled {
+        conn.execute(
+            "INSERT INTO disabled_users (user_id, since) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![id, Timestamp::now().as_micros()],
+        )?;
+        conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+    } else {
+        conn.execute("DELETE FROM disabled_users WHERE user_id = ?1", [id])?;
+    }
+    Ok(true)
+}
+
+pub(crate) fn delete_user(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
+    conn.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+    conn.execute("DELETE FROM disabled_users WHERE user_id = ?1", [id])?;
+    Ok(conn.execute("DELETE FROM users WHERE id = ?1", [id])? > 0)
 }
 
 pub(crate) fn user(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {

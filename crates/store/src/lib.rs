@@ -1669,25 +1669,53 @@ impl Store for SqliteStore {
         })
     }
 
-    fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditEvent>> {
+    fn audit(&self, query: &AuditQuery) -> StoreResult<Vec<(i64, AuditEvent)>> {
         let mut sql =
-            "SELECT at, actor, org_id, action, target, outcome FROM audit WHERE 1 = 1".to_owned();
+            "SELECT seq, at, actor, org_id, action, target, outcome FROM audit WHERE 1 = 1"
+                .to_owned();
         let mut args: Vec<SqlValue> = Vec::new();
+        let mut condition = |clause: &str, value: SqlValue| {
+            args.push(value);
+            sql.push_str(&format!(
+                " AND {}",
+                clause.replace('?', &format!("?{}", args.len()))
+            ));
+        };
+        // LIKE patterns built from text the caller typed: its wildcards match themselves.
+        let literal = |text: &str| {
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        };
         if let Some(actor) = &query.actor {
-            args.push(SqlValue::Text(actor.clone()));
-            sql.push_str(&format!(" AND actor = ?{}", args.len()));
+            condition("actor = ?", SqlValue::Text(actor.clone()));
         }
         if let Some(action) = &query.action {
-            args.push(SqlValue::Text(action.clone()));
-            sql.push_str(&format!(" AND action = ?{}", args.len()));
+            condition("action = ?", SqlValue::Text(action.clone()));
+        }
+        if let Some(target) = &query.target {
+            condition(
+                "target LIKE ? ESCAPE '\\'",
+                SqlValue::Text(format!("%{}%", literal(target))),
+            );
+        }
+        if let Some(outcome) = &query.outcome {
+            condition(
+                "outcome LIKE ? ESCAPE '\\'",
+                SqlValue::Text(format!("{}%", literal(outcome))),
+            );
         }
         if let Some(org) = query.org {
-            args.push(SqlValue::Integer(org));
-            sql.push_str(&format!(" AND org_id = ?{}", args.len()));
+            condition("org_id = ?", SqlValue::Integer(org));
         }
         if let Some(since) = query.since {
-            args.push(SqlValue::Integer(since.as_micros()));
-            sql.push_str(&format!(" AND at >= ?{}", args.len()));
+            condition("at >= ?", SqlValue::Integer(since.as_micros()));
+        }
+        if let Some(until) = query.until {
+            condition("at <= ?", SqlValue::Integer(until.as_micros()));
+        }
+        if let Some(before) = query.before {
+            condition("seq < ?", SqlValue::Integer(before));
         }
         args.push(SqlValue::Integer(
             i64::try_from(query.limit).unwrap_or(i64::MAX),
@@ -1696,14 +1724,17 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare(&sql)?;
             let rows = stmt.query_map(params_from_iter(args), |r| {
-                Ok(AuditEvent {
-                    at: Timestamp::from_micros(r.get(0)?),
-                    actor: r.get(1)?,
-                    org: r.get(2)?,
-                    action: r.get(3)?,
-                    target: r.get(4)?,
-                    outcome: r.get(5)?,
-                })
+                Ok((
+                    r.get(0)?,
+                    AuditEvent {
+                        at: Timestamp::from_micros(r.get(1)?),
+                        actor: r.get(2)?,
+                        org: r.get(3)?,
+                        action: r.get(4)?,
+                        target: r.get(5)?,
+                        outcome: r.get(6)?,
+                    },
+                ))
             })?;
             rows.collect()
         })
@@ -1733,6 +1764,24 @@ impl Store for SqliteStore {
 
     fn users(&self) -> StoreResult<Vec<User>> {
         self.read(console::users)
+    }
+
+    fn set_user_disabled(&self, id: i64, disabled: bool) -> StoreResult<bool> {
+        self.write(|w| {
+            let tx = immediate(&mut w.conn)?;
+            let found = console::set_user_disabled(&tx, id, disabled)?;
+            tx.commit()?;
+            Ok(found)
+        })
+    }
+
+    fn delete_user(&self, id: i64) -> StoreResult<bool> {
+        self.write(|w| {
+            let tx = immediate(&mut w.conn)?;
+            let found = console::delete_user(&tx, id)?;
+            tx.commit()?;
+            Ok(found)
+        })
     }
 
     fn create_session(&self, session: &Session) -> StoreResult<()> {

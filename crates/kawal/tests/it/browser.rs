@@ -78,11 +78,16 @@ impl Drop for Driver {
     }
 }
 
-/// Saves what the browser shows, when asked to (`KAWAL_SCREENSHOTS=1`).
+/// Saves what the browser shows, from the top of the page, when asked to
+/// (`KAWAL_SCREENSHOTS=1`).
 async fn screenshot(browser: &Client, name: &str) {
     if std::env::var("KAWAL_SCREENSHOTS").as_deref() != Ok("1") {
         return;
     }
+    browser
+        .execute("window.scrollTo(0, 0);", Vec::new())
+        .await
+        .unwrap();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     let png = browser.screenshot().await.unwrap();
@@ -237,4 +242,244 @@ fn an_analyst_signs_in_searches_watches_and_signs_out() {
             .unwrap();
         browser.close().await.unwrap();
     });
+}
+
+/// Signs in through the form and waits for the dashboard.
+async fn sign_in(browser: &Client, base: &str, username: &str) {
+    browser.goto(&format!("{base}/sign-in")).await.unwrap();
+    let field = browser
+        .wait()
+        .for_element(Locator::Id("username"))
+        .await
+        .unwrap();
+    field.send_keys(username).await.unwrap();
+    browser
+        .find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    click(browser, "form button[type=submit]").await;
+    wait_for_text(browser, "h1", "Dashboard", Duration::from_secs(15)).await;
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_into(browser: &Client, id: &str, text: &str) {
+    browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("no #{id}: {e}"))
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+#[test]
+fn an_analyst_works_a_case_and_an_admin_adds_a_collection() {
+    use kawal_core::cases::{CaseFields, CaseStatus, NewCase, Severity, Share};
+    use kawal_core::{Principal, Role};
+    use stix::Tlp;
+
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let (it, collection) = community();
+    let admin = it.admin();
+    it.ex()
+        .add_user(&admin, "Instance", "root", Role::Admin, PASSWORD)
+        .unwrap();
+    share(&it, &collection, "KH-CERT", &[indicator(1, "Kitten C2")]);
+    let acting = |org: &str| Principal::Local {
+        org: it.ex().store().org_by_name(org).unwrap().unwrap().id,
+        role: Role::Analyst,
+    };
+    let case = it
+        .ex()
+        .open_case(
+            &acting("MY-CERT"),
+            &NewCase {
+                name: "Telco and ministry campaign".to_owned(),
+                description: Some("Beaconing to the same domain from two countries.".to_owned()),
+                fields: CaseFields {
+                    status: CaseStatus::New,
+                    severity: Severity::High,
+                    category: "intrusion".to_owned(),
+                    affected_organisation_refs: Vec::new(),
+                    affected_assets: vec!["core routers".to_owned()],
+                    assignee_refs: Vec::new(),
+                    assignee_users: vec!["ana".to_owned()],
+                    due: Some("2031-01-31T23:59:59Z".to_owned()),
+                    contributions: false,
+                },
+                tlp: Some(Tlp::Amber),
+            },
+        )
+        .unwrap();
+    let id = case.state.id;
+    it.ex()
+        .link_to_case(
+            &acting("MY-CERT"),
+            &id,
+            "indicator--00000000-0000-4000-8000-000000000001",
+            None,
+            None,
+        )
+        .unwrap();
+    it.ex()
+        .share_case(
+            &acting("MY-CERT"),
+            &id,
+            &Share {
+                organisations: vec!["KH-CERT".to_owned()],
+                groups: Vec::new(),
+                tlp: Tlp::Amber,
+                contributions: true,
+            },
+        )
+        .unwrap();
+    it.ex()
+        .add_case_note(
+            &acting("KH-CERT"),
+            &id,
+            None,
+            "The ministry's resolver saw the domain too.",
+            None,
+            &[],
+        )
+        .unwrap();
+    index_all(&it);
+    let base = it.base.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let browser = driver.browser().await;
+        let wait = Duration::from_secs(15);
+
+        // MY-CERT's analyst opens the case from the list.
+        sign_in(&browser, &base, "ana").await;
+        click(&browser, "nav.main a[href='/cases']").await;
+        wait_for_text(&browser, "h1", "Cases", wait).await;
+        wait_for_text(&browser, "#cases", "Telco and ministry campaign", wait).await;
+        screenshot(&browser, "cases").await;
+        browser
+            .find(Locator::LinkText("Telco and ministry campaign"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&browser, "h1", "Telco and ministry campaign", wait).await;
+        wait_for_text(
+            &browser,
+            "#timeline-entries",
+            "resolver saw the domain",
+            wait,
+        )
+        .await;
+
+        // A note, a task, and a move along the workflow, each seen in the timeline.
+        type_into(&browser, "note-content", "Routers isolated at 14:05 UTC.").await;
+        click(&browser, "form[action$='/notes'] button[type=submit]").await;
+        wait_for_text(
+            &browser,
+            "#timeline-entries",
+            "Routers isolated at 14:05 UTC.",
+            wait,
+        )
+        .await;
+        type_into(&browser, "task-name", "Collect router memory images").await;
+        click(&browser, "form[action$='/tasks'] button[type=submit]").await;
+        wait_for_text(&browser, "#task-rows", "Collect router memory images", wait).await;
+        wait_for_text(
+            &browser,
+            "#timeline-entries",
+            "task added: Collect router memory images",
+            wait,
+        )
+        .await;
+        click(&browser, "button[data-status='triage']").await;
+        wait_for_text(&browser, "#case-status", "triage", wait).await;
+        wait_for_text(&browser, "#timeline-entries", "status new → triage", wait).await;
+        assert!(
+            browser
+                .find(Locator::Css("button[data-status='new']"))
+                .await
+                .is_err(),
+            "the workflow offers no way back to new"
+        );
+        screenshot(&browser, "case").await;
+        browser
+            .goto(&format!("{base}/cases/metrics"))
+            .await
+            .unwrap();
+        wait_for_text(&browser, "#metric-cases", "1", wait).await;
+        screenshot(&browser, "case-metrics").await;
+        click(&browser, ".who button").await;
+        browser
+            .wait()
+            .for_element(Locator::Id("username"))
+            .await
+            .unwrap();
+
+        // The instance's administrator adds a collection.
+        sign_in(&browser, &base, "root").await;
+        click(&browser, "nav.main a[href='/admin']").await;
+        wait_for_text(&browser, "h1", "Administration", wait).await;
+        screenshot(&browser, "admin-organisations").await;
+        click(&browser, "nav.sub a[href='/admin/groups']").await;
+        wait_for_text(&browser, "#groups", "asean", wait).await;
+        screenshot(&browser, "admin-groups").await;
+        click(&browser, "nav.sub a[href='/admin/collections']").await;
+        wait_for_text(&browser, "h2", "Collections", wait).await;
+        type_into(&browser, "collection-title", "Mekong campaign indicators").await;
+        type_into(
+            &browser,
+            "collection-description",
+            "Shared with the ASEAN CERTs",
+        )
+        .await;
+        click(
+            &browser,
+            "form[action='/admin/collections'] button[type=submit]",
+        )
+        .await;
+        wait_for_text(
+            &browser,
+            "[role=status]",
+            "Collection Mekong campaign indicators was added",
+            wait,
+        )
+        .await;
+        wait_for_text(&browser, "#collections", "Mekong campaign indicators", wait).await;
+        screenshot(&browser, "admin-collections").await;
+        for (section, heading, name) in [
+            ("/admin/users", "Accounts", "admin-users"),
+            ("/admin/tokens", "API tokens", "admin-tokens"),
+            ("/admin/audit", "Audit trail", "admin-audit"),
+        ] {
+            click(&browser, &format!("nav.sub a[href='{section}']")).await;
+            wait_for_text(&browser, "h2", heading, wait).await;
+            screenshot(&browser, name).await;
+        }
+        browser.close().await.unwrap();
+    });
+    assert!(it
+        .ex()
+        .store()
+        .collections()
+        .unwrap()
+        .iter()
+        .any(|c| c.title == "Mekong campaign indicators"));
 }

@@ -623,6 +623,149 @@ fn pages_show_only_what_the_policy_allows(world: &World) -> Result<(), TestCaseE
             }
         }
     }
+    cases_show_only_what_the_policy_allows(world, it)
+}
+
+/// A case opened by ORG-0 and shared with the other members of the first sharing group, at
+/// the first collection's default TLP, with a RED note the owner keeps to itself and a note
+/// by one partner: each organisation's pages show the case, and each note, exactly when the
+/// policy lets it read them; an organisation outside finds no trace of the case anywhere.
+fn cases_show_only_what_the_policy_allows(
+    world: &World,
+    it: &Instance,
+) -> Result<(), TestCaseError> {
+    let org_id = |i: usize| {
+        it.ex()
+            .store()
+            .org_by_name(&org_name(i))
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let acting = |i: usize| kawal_core::Principal::Local {
+        org: org_id(i),
+        role: Role::Analyst,
+    };
+    let tlp = world.collections[0].default_tlp;
+    let opened = it
+        .ex()
+        .open_case(
+            &acting(0),
+            &kawal_core::cases::NewCase {
+                name: "Casemarkerzq".to_owned(),
+                description: None,
+                fields: kawal_core::cases::CaseFields {
+                    status: kawal_core::cases::CaseStatus::New,
+                    severity: kawal_core::cases::Severity::High,
+                    category: "intrusion".to_owned(),
+                    affected_organisation_refs: Vec::new(),
+                    affected_assets: Vec::new(),
+                    assignee_refs: Vec::new(),
+                    assignee_users: Vec::new(),
+                    due: None,
+                    contributions: false,
+                },
+                tlp: Some(tlp),
+            },
+        )
+        .unwrap();
+    let id = opened.state.id.clone();
+    it.ex()
+        .add_case_note(&acting(0), &id, None, "redsecretzq", Some(Tlp::Red), &[])
+        .unwrap();
+    let partners: BTreeSet<usize> = world.groups[0]
+        .iter()
+        .copied()
+        .filter(|o| *o != 0)
+        .collect();
+    it.ex()
+        .share_case(
+            &acting(0),
+            &id,
+            &kawal_core::cases::Share {
+                organisations: partners.iter().map(|p| org_name(*p)).collect(),
+                groups: Vec::new(),
+                tlp,
+                contributions: true,
+            },
+        )
+        .unwrap();
+    // At RED a partner addresses its note to the owner; otherwise every partner reads it.
+    let partner = partners.iter().next().copied();
+    if let Some(p) = partner {
+        let recipients = if tlp == Tlp::Red {
+            vec![org_name(0)]
+        } else {
+            Vec::new()
+        };
+        it.ex()
+            .add_case_note(&acting(p), &id, None, "partnernotezq", None, &recipients)
+            .unwrap();
+    }
+    index_all(it);
+    for reader in 0..world.orgs {
+        let on_case = reader == 0 || partners.contains(&reader);
+        let reads_partner_note =
+            partner.is_some_and(|p| on_case && (tlp != Tlp::Red || reader == p || reader == 0));
+        let mut browser = Browser::new(&it.base);
+        prop_assert_eq!(
+            browser.sign_in(&format!("user{reader}"), PASSWORD).status,
+            303
+        );
+        let page = browser.get(&format!("/cases/{id}"));
+        prop_assert_eq!(page.status, if on_case { 200 } else { 404 });
+        prop_assert_eq!(page.body.contains("redsecretzq"), reader == 0);
+        prop_assert_eq!(
+            page.body.contains("partnernotezq"),
+            reads_partner_note,
+            "reader {} and the partner's note",
+            reader
+        );
+        prop_assert_eq!(browser.get("/cases").body.contains("Casemarkerzq"), on_case);
+        let metrics = browser.get("/cases/metrics");
+        let count = format!("id=\"metric-cases\">{}</td>", usize::from(on_case));
+        prop_assert!(
+            metrics.body.contains(&count),
+            "reader {}: {}",
+            reader,
+            count
+        );
+        for path in [
+            "/",
+            "/explore",
+            "/explore?q=Casemarkerzq",
+            "/explore?q=redsecretzq",
+            "/explore?type=incident",
+            "/explore?type=note",
+            "/cases",
+            "/cases/metrics",
+        ] {
+            let shown = browser.get(path);
+            prop_assert_eq!(shown.status, 200);
+            // The search box shows what was searched for; the rest of the page must not.
+            let typed = path.split_once("q=").map(|(_, q)| q).unwrap_or("");
+            let body = shown.body.replace(&format!("value=\"{typed}\""), "");
+            if !on_case {
+                for trace in [id.as_str(), "Casemarkerzq", "partnernotezq"] {
+                    prop_assert!(
+                        !body.contains(trace),
+                        "{} shows {} to reader {}",
+                        path,
+                        trace,
+                        reader
+                    );
+                }
+            }
+            if reader != 0 {
+                prop_assert!(
+                    !body.contains("redsecretzq"),
+                    "{} to reader {}",
+                    path,
+                    reader
+                );
+            }
+        }
+    }
     Ok(())
 }
 

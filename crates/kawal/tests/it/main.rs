@@ -5,6 +5,8 @@ mod browser;
 mod cases;
 mod cli;
 mod console;
+mod console_admin;
+mod console_cases;
 mod durability;
 mod feeds;
 mod harness;

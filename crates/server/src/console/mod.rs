@@ -4,9 +4,11 @@
 //! `Exchange` methods as the APIs, as the person's organisation and role.
 //!
 //! Pages: sign-in (`/sign-in`, `/sign-out`), dashboard (`/`), explore (`/explore`), object
-//! (`/objects/{id}`), API tokens (`/tokens`); the dashboard's live list follows
-//! `/live/latest` (server-sent events).
+//! (`/objects/{id}`), cases (`/cases…`), API tokens (`/tokens`), administration
+//! (`/admin/…`); the dashboard's live list follows `/live/latest` (server-sent events).
 
+mod admin;
+mod cases;
 mod dashboard;
 mod diff;
 mod explore;
@@ -49,6 +51,8 @@ pub fn routes() -> Router<AppState> {
         .route("/explore", get(explore::page))
         .route("/objects/{id}", get(object::page))
         .route("/tokens", get(tokens::page).post(tokens::create))
+        .merge(cases::routes())
+        .merge(admin::routes())
         .route("/sign-in", get(session::form).post(session::sign_in))
         .route("/sign-out", axum::routing::post(session::sign_out))
         .route("/live/latest", get(live::latest))
@@ -118,11 +122,15 @@ pub(crate) struct Chrome {
     pub asset_version: &'static str,
 }
 
-const NAV: [(&str, &str); 3] = [
+const NAV: &[(&str, &str)] = &[
     ("/", "Dashboard"),
     ("/explore", "Explore"),
+    ("/cases", "Cases"),
     ("/tokens", "API tokens"),
 ];
+
+/// Shown to administrators only, the people `Exchange::admin_scope` lets in.
+const ADMIN_NAV: (&str, &str) = ("/admin", "Admin");
 
 impl Chrome {
     pub fn anonymous() -> Self {
@@ -143,6 +151,7 @@ impl Chrome {
             }),
             nav: NAV
                 .iter()
+                .chain(viewer.principal.org_admin().map(|_| &ADMIN_NAV))
                 .map(|(href, label)| NavItem {
                     href,
                     label,
@@ -222,6 +231,25 @@ pub(crate) fn render<T: Template>(page: &T) -> Response {
                 .into_response()
         }
     }
+}
+
+/// One option of a select: what it posts, what people read, whether it is chosen.
+pub(crate) struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The TLP options of a form, `selected` chosen.
+pub(crate) fn tlp_choices(selected: Tlp) -> Vec<Choice> {
+    Tlp::ALL
+        .into_iter()
+        .map(|t| Choice {
+            value: t.as_str().to_owned(),
+            label: tlp_badge(t).1,
+            selected: t == selected,
+        })
+        .collect()
 }
 
 /// The CSS class and label of a TLP badge.

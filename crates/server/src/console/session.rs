@@ -181,6 +181,23 @@ impl Form {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The trimmed value of a field, `None` when it is missing or blank.
+    pub fn text(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// Every non-blank value of a field that may repeat (checkboxes, multiple selects).
+    pub fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, v)| n == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim().to_owned())
+            .collect()
+    }
 }
 
 #[derive(Template)]
@@ -283,6 +300,13 @@ pub(crate) async fn sign_in(
             );
             Ok(response)
         }
+        Err(e) if e.status == StatusCode::FORBIDDEN => Ok(sign_in_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            &next,
+            &username,
+            Some(e.description),
+        )),
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
             limiter.failed(&username);
             Ok(sign_in_page(

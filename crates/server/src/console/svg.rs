@@ -115,6 +115,77 @@ pub(crate) fn type_bars(counts: &[(String, u64)], title: &str) -> String {
     svg
 }
 
+/// Horizontal bars in groups: one group per label, one bar per series (three at most, told
+/// apart by the classes `s0`, `s1`, `s2` and a legend). A missing value draws no bar and says
+/// so in the group's tooltip. `tell` writes a value as people read it.
+pub(crate) fn grouped_bars(
+    rows: &[(String, [Option<f64>; 3])],
+    series: [&str; 3],
+    title: &str,
+    tell: impl Fn(Option<f64>) -> String,
+) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let (width, label, bar, gap, legend) = (600.0, 150.0, 12.0, 10.0, 22.0);
+    let group = bar * series.len() as f64 + gap;
+    let height = legend + group * rows.len() as f64;
+    let top = rows
+        .iter()
+        .flat_map(|(_, values)| values.iter().flatten())
+        .fold(0.0_f64, |a, b| a.max(*b));
+    let scale = if top > 0.0 {
+        (width - label - 90.0) / top
+    } else {
+        0.0
+    };
+    let mut svg = format!(
+        r#"<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{}"><title>{}</title>"#,
+        escape(title),
+        escape(title)
+    );
+    for (i, name) in series.iter().enumerate() {
+        let x = label + i as f64 * 130.0;
+        let _ = write!(
+            svg,
+            r#"<rect class="bar s{i}" x="{x:.1}" y="4" width="10" height="10"/><text x="{:.1}" y="13">{}</text>"#,
+            x + 14.0,
+            escape(name)
+        );
+    }
+    for (g, (name, values)) in rows.iter().enumerate() {
+        let y0 = legend + g as f64 * group;
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="end">{}<title>{}</title></text>"#,
+            label - 6.0,
+            y0 + bar * 1.5 + 4.0,
+            escape(&short(name, 24)),
+            escape(name)
+        );
+        for (i, value) in values.iter().enumerate() {
+            let Some(v) = value else {
+                continue;
+            };
+            let y = y0 + i as f64 * bar;
+            let w = (v * scale).max(1.0);
+            let _ = write!(
+                svg,
+                r#"<rect class="bar s{i}" x="{label}" y="{y:.1}" width="{w:.1}" height="{:.1}"><title>{} {}: {}</title></rect><text x="{:.1}" y="{:.1}">{}</text>"#,
+                bar - 2.0,
+                escape(name),
+                escape(series[i]),
+                escape(&tell(*value)),
+                label + w + 4.0,
+                y + bar - 3.0,
+                escape(&tell(*value)),
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 fn short(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         text.to_owned()
@@ -195,6 +266,25 @@ mod tests {
         assert!(!svg.contains("<script>"));
         assert!(svg.contains("&lt;script&gt;"));
         assert!(svg.contains("aria-label=\"t&quot;\""));
+    }
+
+    #[test]
+    fn grouped_bars_draw_what_was_reached_and_escape_labels() {
+        let rows = vec![
+            ("<MY-CERT>".to_owned(), [Some(60.0), Some(120.0), None]),
+            ("KH-CERT".to_owned(), [Some(30.0), None, None]),
+        ];
+        let svg = grouped_bars(&rows, ["a", "b", "c"], "times", |v| {
+            v.map_or("none".to_owned(), |v| format!("{v}s"))
+        });
+        // Three legend swatches, then one bar per value reached.
+        assert_eq!(svg.matches("<rect").count(), 3 + 3);
+        assert!(svg.contains("&lt;MY-CERT&gt; b: 120s"));
+        assert!(!svg.contains("<MY-CERT>"));
+        assert_eq!(
+            grouped_bars(&[], ["a", "b", "c"], "t", |_| String::new()),
+            ""
+        );
     }
 
     #[test]
