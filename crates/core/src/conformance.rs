@@ -929,14 +929,52 @@ pub fn search_index(store: Arc<dyn Store>) {
     let total: u64 = counts.by_type.iter().map(|r| r.count).sum();
     assert_eq!(total, 2);
     assert_eq!(counts.by_day.iter().map(|r| r.count).sum::<u64>(), 2);
-    // A deletion leaves neither a hit nor a count behind.
+    // A deletion leaves neither a hit nor a count behind once the indexer has taken it out.
     let t = Timestamp::parse("2020-01-01T00:00:00.000Z").unwrap();
     store
         .delete_versions(&cid, ID1, &[t], &deletion_leaf)
         .unwrap();
+    assert_eq!(store.index_step(10).unwrap(), 1);
+    assert_eq!(store.index_step(10).unwrap(), 0);
     assert!(store.search(&query("kitten")).unwrap().is_empty());
     let counts = store.counts(0).unwrap();
     assert_eq!(counts.by_type.iter().map(|r| r.count).sum::<u64>(), 1);
+    assert_eq!(counts.by_day.iter().map(|r| r.count).sum::<u64>(), 1);
+    // Stored again after its deletion: found again, counted once, whether or not the indexer
+    // saw the deletion before the new version.
+    for indexed_between in [true, false] {
+        store
+            .insert_versions(
+                &cid,
+                a,
+                &[],
+                &[named(ID1, "Kitten returns")],
+                &leaf,
+                &status,
+            )
+            .unwrap();
+        while store.index_step(1).unwrap() > 0 {}
+        store
+            .delete_versions(&cid, ID1, &[t], &deletion_leaf)
+            .unwrap();
+        if indexed_between {
+            while store.index_step(1).unwrap() > 0 {}
+        }
+        store
+            .insert_versions(&cid, a, &[], &[named(ID1, "Kitten again")], &leaf, &status)
+            .unwrap();
+        while store.index_step(1).unwrap() > 0 {}
+        let found = store.search(&query("kitten")).unwrap();
+        assert_eq!(found.len(), 1, "indexed between: {indexed_between}");
+        assert_eq!(found[0].name.as_deref(), Some("Kitten again"));
+        let counts = store.counts(0).unwrap();
+        assert_eq!(counts.by_type.iter().map(|r| r.count).sum::<u64>(), 2);
+        store
+            .delete_versions(&cid, ID1, &[t], &deletion_leaf)
+            .unwrap();
+        while store.index_step(1).unwrap() > 0 {}
+        assert!(store.search(&query("kitten")).unwrap().is_empty());
+    }
 }
 
 pub fn group_members_grow(store: Arc<dyn Store>) {

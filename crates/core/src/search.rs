@@ -1,7 +1,7 @@
 //! Search and summaries over shared content for the web console. The store keeps a full-text
-//! index and per-day counts beside the objects, filled after ingest by an indexer that follows
-//! each collection's `date_added`; every hit and every count is passed through
-//! [`policy::may_read`] as the reader before it is shown or counted.
+//! index and per-day counts apart from the objects, filled after ingest by an indexer that
+//! follows each collection's `date_added` and the deletions; every hit and every count is
+//! passed through [`policy::may_read`] as the reader before it is shown or counted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

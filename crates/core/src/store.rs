@@ -240,8 +240,10 @@ pub trait Store: Send + Sync + 'static {
     fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<usize>;
 
     /// Brings the search index and the counts up to date with up to `batch` versions stored
-    /// since it last ran, never inside an ingest's transaction; returns how many it indexed
-    /// (fewer than `batch` when it has caught up).
+    /// and up to `batch` versions deleted since it last ran, never inside an ingest's
+    /// transaction nor holding its writer; returns how many it handled (fewer than `batch`
+    /// when it has caught up). Until it runs, search shows deleted versions and misses new
+    /// ones.
     fn index_step(&self, batch: usize) -> StoreResult<usize>;
     /// Indexed versions matching the query, newest `date_added` first.
     fn search(&self, query: &IndexQuery) -> StoreResult<Vec<IndexedVersion>>;

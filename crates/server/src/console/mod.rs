@@ -250,8 +250,9 @@ pub(crate) fn short_time(at: stix::Timestamp) -> String {
     }
 }
 
-/// Keeps the search index and the dashboard's counts close behind ingest: indexes in batches
-/// while there is work, then looks again shortly. It runs outside every ingest transaction.
+/// Keeps the search index and the dashboard's counts close behind ingest and deletions:
+/// indexes in batches while there is work, then looks again shortly. The store's indexer
+/// writes only the index's own database, so ingest never waits for it.
 pub async fn index_continuously(state: AppState) {
     const BATCH: usize = 1_000;
     loop {
