@@ -383,6 +383,20 @@ fn posts_without_the_form_token_are_refused() {
     }
     let refused = browser.post("/sign-out", &[]);
     assert_eq!(refused.status, 403);
+    for (path, form) in [
+        (
+            "/indicators",
+            vec![
+                ("name", "x"),
+                ("pattern", "[ipv4-addr:value = '198.51.100.1']"),
+            ],
+        ),
+        ("/console/pattern-check", vec![("pattern", "[x:y = 1]")]),
+    ] {
+        let refused = browser.post(path, &form);
+        assert_eq!(refused.status, 403, "{path}");
+        assert!(refused.body.contains("CSRF"), "{path}: {}", refused.body);
+    }
 
     let csrf = browser.csrf();
     let too_much = browser.post("/tokens", &[("role", "admin"), ("csrf", &csrf)]);
@@ -425,6 +439,8 @@ fn every_page_is_locked_down_and_free_of_inline_code() {
         format!("/objects/indicator--00000000-0000-4000-8000-000000000001?collection={collection}"),
         "/objects/indicator--00000000-0000-4000-8000-000000000099".to_owned(),
         "/tokens".to_owned(),
+        "/indicators/new".to_owned(),
+        format!("/indicators/new?of=indicator--00000000-0000-4000-8000-000000000001&collection={collection}"),
     ] {
         let page = browser.get(&path);
         assert!(
@@ -447,6 +463,19 @@ fn every_page_is_locked_down_and_free_of_inline_code() {
             .body
             .contains("<script type=\"module\" src=\"/static/console.js"));
     }
+    // A form sent back with its problems is a page like any other.
+    let csrf = browser.csrf();
+    let refused = browser.post(
+        "/indicators",
+        &[
+            ("csrf", &csrf),
+            ("name", "x\" onfocus=\"alert(1)"),
+            ("pattern", "[ipv4-addr:value '<script>']"),
+            ("collection", &collection),
+        ],
+    );
+    assert_eq!(refused.status, 400);
+    pages.push(refused);
     // The scanner does find what it looks for.
     assert_eq!(
         inline_code("<p style=\"x\"><a onclick='x'>a</a><script>alert(1)</script>").len(),
@@ -582,7 +611,13 @@ fn pages_show_only_what_the_policy_allows(world: &World) -> Result<(), TestCaseE
             .map(|((c, id, _), _)| (*c, id.clone()))
             .collect();
         let mut seen = BTreeSet::new();
-        for path in ["/", "/explore", "/explore?q=n", "/explore?q=198.51"] {
+        for path in [
+            "/",
+            "/explore",
+            "/explore?q=n",
+            "/explore?q=198.51",
+            "/indicators/new",
+        ] {
             let page = browser.get(path);
             prop_assert_eq!(page.status, 200);
             let shown = ids_in(&page.body);
@@ -621,6 +656,17 @@ fn pages_show_only_what_the_policy_allows(world: &World) -> Result<(), TestCaseE
                 // The refusal names only the id that was asked for.
                 prop_assert_eq!(page.status, 404, "{} shown to reader {}", id, reader);
             }
+            // The editor prefills only what the reader may read.
+            let editor = browser.get(&format!(
+                "/indicators/new?of={id}&collection={}",
+                built.collection_ids[*c]
+            ));
+            if !readable.contains(id) {
+                prop_assert_eq!(editor.status, 404, "{} prefilled for reader {}", id, reader);
+            }
+            let mut asked = readable.clone();
+            asked.insert(id.clone());
+            prop_assert!(ids_in(&editor.body).is_subset(&asked));
         }
     }
     Ok(())

@@ -5,6 +5,7 @@ mod browser;
 mod cases;
 mod cli;
 mod console;
+mod console_editor;
 mod durability;
 mod feeds;
 mod harness;

@@ -4,12 +4,14 @@
 //! `Exchange` methods as the APIs, as the person's organisation and role.
 //!
 //! Pages: sign-in (`/sign-in`, `/sign-out`), dashboard (`/`), explore (`/explore`), object
-//! (`/objects/{id}`), API tokens (`/tokens`); the dashboard's live list follows
-//! `/live/latest` (server-sent events).
+//! (`/objects/{id}`), indicator editor (`/indicators/new`, saved by `POST /indicators`, its
+//! pattern checked by `POST /console/pattern-check`), API tokens (`/tokens`); the dashboard's
+//! live list follows `/live/latest` (server-sent events).
 
 mod dashboard;
 mod diff;
 mod explore;
+mod indicators;
 mod live;
 mod object;
 mod session;
@@ -48,6 +50,12 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(dashboard::page))
         .route("/explore", get(explore::page))
         .route("/objects/{id}", get(object::page))
+        .route("/indicators/new", get(indicators::form))
+        .route("/indicators", axum::routing::post(indicators::save))
+        .route(
+            "/console/pattern-check",
+            axum::routing::post(indicators::pattern_check),
+        )
         .route("/tokens", get(tokens::page).post(tokens::create))
         .route("/sign-in", get(session::form).post(session::sign_in))
         .route("/sign-out", axum::routing::post(session::sign_out))
@@ -118,9 +126,10 @@ pub(crate) struct Chrome {
     pub asset_version: &'static str,
 }
 
-const NAV: [(&str, &str); 3] = [
+const NAV: [(&str, &str); 4] = [
     ("/", "Dashboard"),
     ("/explore", "Explore"),
+    ("/indicators/new", "New indicator"),
     ("/tokens", "API tokens"),
 ];
 
