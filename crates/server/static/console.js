@@ -1,5 +1,6 @@
 // Kawal console enhancements. Every page works without this module; it adds live lists that
-// follow new content over server-sent events, and checks patterns while they are typed.
+// follow new content over server-sent events, checks patterns while they are typed, and shows
+// an import's progress.
 
 function row(item) {
   const li = document.createElement("li");
@@ -121,3 +122,115 @@ function recipientsPicker(select) {
 
 document.querySelectorAll("textarea[data-pattern-check]").forEach(checkPatterns);
 document.querySelectorAll("select[data-recipients]").forEach(recipientsPicker);
+
+function cell(text, code) {
+  const td = document.createElement("td");
+  const inner = document.createElement(code ? "pre" : "span");
+  if (code) inner.className = "reason";
+  inner.textContent = text;
+  td.append(inner);
+  return td;
+}
+
+function resultRow(detail, collection, stored) {
+  const tr = document.createElement("tr");
+  const first = document.createElement("td");
+  if (stored) {
+    const link = document.createElement("a");
+    link.href = "/objects/" + encodeURIComponent(detail.id) + "?collection=" + encodeURIComponent(collection);
+    link.textContent = detail.id;
+    first.append(link);
+  } else {
+    const code = document.createElement("code");
+    code.textContent = detail.id;
+    first.append(code);
+  }
+  tr.append(first, cell(detail.version || ""), cell(detail.message || "", !stored));
+  return tr;
+}
+
+// Uploads the chosen file with progress events, then follows the import chunk by chunk until
+// every object has its status; the page's own form post remains for browsers without this.
+function importer(form) {
+  const section = document.getElementById(form.dataset.importStatus);
+  if (!section) return;
+  const upload = section.querySelector("#upload-progress");
+  const bar = section.querySelector("#import-progress");
+  const summary = section.querySelector("#import-summary");
+  const failures = section.querySelector("#import-failures");
+  const successes = section.querySelector("#import-successes");
+  const say = (text) => { summary.textContent = text; };
+
+  const follow = (href) => {
+    let shownFailures = 0;
+    let shownSuccesses = 0;
+    const poll = async () => {
+      let job;
+      try {
+        const reply = await fetch(href, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+        if (!reply.ok) { say("The import could not be followed (" + reply.status + ")."); return; }
+        job = await reply.json();
+      } catch (_) {
+        setTimeout(poll, 1000);
+        return;
+      }
+      bar.max = Math.max(job.total, 1);
+      bar.value = job.total === 0 ? 1 : job.processed;
+      const percent = job.total === 0 ? 100 : Math.floor((job.processed * 100) / job.total);
+      bar.dataset.percent = String(percent);
+      bar.textContent = percent + " %";
+      for (const d of job.failures.slice(shownFailures)) failures.append(resultRow(d, job.collection, false));
+      for (const d of job.successes.slice(shownSuccesses)) successes.append(resultRow(d, job.collection, true));
+      shownFailures = job.failures.length;
+      shownSuccesses = job.successes.length;
+      summary.dataset.status = job.status;
+      const counts = job.processed + " of " + job.total + " objects into " + job.collection_title +
+        ": " + job.success_count + " stored, " + job.failure_count + " refused (" + percent + " %)";
+      if (job.status === "running") {
+        say(counts);
+        setTimeout(poll, 250);
+      } else if (job.status === "failed") {
+        say(counts + ". The import stopped: " + (job.error || "unknown reason"));
+      } else {
+        say(counts + ". Done.");
+      }
+    };
+    poll();
+  };
+
+  form.addEventListener("submit", (event) => {
+    const file = form.querySelector("input[type=file]");
+    if (!file || !file.files || file.files.length === 0) return;
+    event.preventDefault();
+    section.hidden = false;
+    failures.replaceChildren();
+    successes.replaceChildren();
+    upload.value = 0;
+    bar.value = 0;
+    bar.dataset.percent = "0";
+    say("Uploading…");
+    const collection = form.querySelector("select[name=collection]").value;
+    const request = new XMLHttpRequest();
+    request.open("POST", form.dataset.import + "?collection=" + encodeURIComponent(collection));
+    request.setRequestHeader("Content-Type", "application/json");
+    request.setRequestHeader("X-Kawal-Form-Token", formToken(form));
+    request.upload.addEventListener("progress", (e) => {
+      if (e.lengthComputable) upload.value = Math.floor((e.loaded * 100) / e.total);
+    });
+    request.addEventListener("load", () => {
+      upload.value = 100;
+      let answer = {};
+      try { answer = JSON.parse(request.responseText); } catch (_) { /* shown below */ }
+      if (request.status !== 202) {
+        say("Nothing was imported: " + (answer.error || "the server answered " + request.status));
+        return;
+      }
+      say("Uploaded; storing " + answer.total + " objects…");
+      follow(answer.href);
+    });
+    request.addEventListener("error", () => say("The upload failed; nothing was imported."));
+    request.send(file.files[0]);
+  });
+}
+
+document.querySelectorAll("form[data-import]").forEach(importer);

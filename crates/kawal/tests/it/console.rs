@@ -13,6 +13,12 @@ use crate::tlp::{allowed, build, org_name, world, World};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+enum Body<'a> {
+    Empty,
+    Form(&'a [(&'a str, &'a str)]),
+    Bytes(&'a [u8]),
+}
+
 /// A browser without a browser: one cookie jar, redirects not followed.
 pub struct Browser {
     base: String,
@@ -54,7 +60,34 @@ impl Browser {
     }
 
     fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let body = match form {
+            Some(fields) => Body::Form(fields),
+            None => Body::Empty,
+        };
+        self.send_with(method, path, &[], body)
+    }
+
+    /// A request with a body of its own (an upload), with the session's cookies.
+    pub fn send_body(&mut self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Page {
+        self.send_with("POST", path, headers, Body::Bytes(body))
+    }
+
+    /// A GET with extra headers (`Accept`).
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
+        self.send_with("GET", path, headers, Body::Empty)
+    }
+
+    fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Page {
         let mut request = self.agent.request(method, &format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self
                 .cookies
@@ -63,11 +96,12 @@ impl Browser {
                 .collect();
             request = request.set("Cookie", &jar.join("; "));
         }
-        let result = match form {
-            Some(fields) => request.send_form(fields),
-            None => request.call(),
+        let sent = match body {
+            Body::Empty => request.call(),
+            Body::Form(fields) => request.send_form(fields),
+            Body::Bytes(bytes) => request.send_bytes(bytes),
         };
-        let response = match result {
+        let response = match sent {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
             Err(e) => panic!("{method} {path}: {e}"),
@@ -440,6 +474,8 @@ fn every_page_is_locked_down_and_free_of_inline_code() {
         "/objects/indicator--00000000-0000-4000-8000-000000000099".to_owned(),
         "/tokens".to_owned(),
         "/indicators/new".to_owned(),
+        "/import".to_owned(),
+        "/import/00000000-0000-4000-8000-000000000000".to_owned(),
         format!("/indicators/new?of=indicator--00000000-0000-4000-8000-000000000001&collection={collection}"),
     ] {
         let page = browser.get(&path);
@@ -617,6 +653,7 @@ fn pages_show_only_what_the_policy_allows(world: &World) -> Result<(), TestCaseE
             "/explore?q=n",
             "/explore?q=198.51",
             "/indicators/new",
+            "/import",
         ] {
             let page = browser.get(path);
             prop_assert_eq!(page.status, 200);

@@ -6,6 +6,7 @@ mod cases;
 mod cli;
 mod console;
 mod console_editor;
+mod console_import;
 mod durability;
 mod feeds;
 mod harness;

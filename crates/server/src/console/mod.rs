@@ -5,12 +5,14 @@
 //!
 //! Pages: sign-in (`/sign-in`, `/sign-out`), dashboard (`/`), explore (`/explore`), object
 //! (`/objects/{id}`), indicator editor (`/indicators/new`, saved by `POST /indicators`, its
-//! pattern checked by `POST /console/pattern-check`), API tokens (`/tokens`); the dashboard's
-//! live list follows `/live/latest` (server-sent events).
+//! pattern checked by `POST /console/pattern-check`), import (`/import`, the script's uploads
+//! at `POST /import/jobs` followed at `/import/{job}`), API tokens (`/tokens`); the
+//! dashboard's live list follows `/live/latest` (server-sent events).
 
 mod dashboard;
 mod diff;
 mod explore;
+mod import;
 mod indicators;
 mod live;
 mod object;
@@ -32,6 +34,7 @@ use stix::Tlp;
 use crate::error::ApiError;
 use crate::AppState;
 
+pub(crate) use import::Imports;
 pub(crate) use session::SignInLimiter;
 use session::Viewer;
 
@@ -56,6 +59,9 @@ pub fn routes() -> Router<AppState> {
             "/console/pattern-check",
             axum::routing::post(indicators::pattern_check),
         )
+        .route("/import", get(import::form).post(import::upload))
+        .route("/import/jobs", axum::routing::post(import::start))
+        .route("/import/{job}", get(import::progress))
         .route("/tokens", get(tokens::page).post(tokens::create))
         .route("/sign-in", get(session::form).post(session::sign_in))
         .route("/sign-out", axum::routing::post(session::sign_out))
@@ -126,10 +132,11 @@ pub(crate) struct Chrome {
     pub asset_version: &'static str,
 }
 
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("/", "Dashboard"),
     ("/explore", "Explore"),
     ("/indicators/new", "New indicator"),
+    ("/import", "Import"),
     ("/tokens", "API tokens"),
 ];
 
