@@ -214,6 +214,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(i64, crate::model::Alert)>>;
     /// One alert of an organisation.
     fn alert(&self, org: OrgId, id: &str) -> StoreResult<Option<crate::model::Alert>>;
+    /// Alerts matching the filter, newest first unless it asks for oldest first, with their
+    /// acknowledgements.
+    fn latest_alerts(
+        &self,
+        filter: &crate::model::AlertFilter,
+    ) -> StoreResult<Vec<crate::model::ListedAlert>>;
+    /// Records that `by` acknowledged the organisation's alert at `at`, unless it was
+    /// acknowledged before; returns the acknowledgement in force (the first), or `None` when
+    /// the organisation has no such alert.
+    fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: &str,
+        by: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<crate::model::Acknowledgement>>;
     /// Records that a collection holds a case; marking it again changes nothing.
     fn mark_case_collection(&self, collection: &str) -> StoreResult<()>;
     /// The collections that hold cases, in the order they were marked.

@@ -234,3 +234,80 @@ function importer(form) {
 }
 
 document.querySelectorAll("form[data-import]").forEach(importer);
+
+function textCell(text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  return td;
+}
+
+function alertRow(body, alert) {
+  const tr = document.createElement("tr");
+  tr.dataset.id = alert.id;
+  const observed = textCell(alert.observed);
+  if (alert.retro) {
+    const badge = document.createElement("span");
+    badge.className = "badge retro";
+    badge.textContent = "retro-hunt";
+    observed.append(" ", badge);
+  }
+  const indicator = document.createElement("td");
+  const link = document.createElement("a");
+  link.href = alert.indicator_href;
+  link.textContent = alert.indicator_label;
+  indicator.append(link);
+  if ("compact" in body.dataset) {
+    tr.append(observed, indicator, textCell(alert.source));
+    return tr;
+  }
+  const state = document.createElement("td");
+  if (alert.acknowledged) {
+    state.textContent = alert.acknowledged;
+  } else if ("canAcknowledge" in body.dataset) {
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = alert.acknowledge_url;
+    form.className = "inline-form";
+    for (const [name, value] of [["csrf", formToken(document)], ["back", body.dataset.back || "/alerts"]]) {
+      const input = document.createElement("input");
+      input.type = "hidden";
+      input.name = name;
+      input.value = value;
+      form.append(input);
+    }
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.className = "small";
+    button.textContent = "Acknowledge";
+    form.append(button);
+    state.append(form);
+  } else {
+    state.className = "muted";
+    state.textContent = "open";
+  }
+  tr.append(observed, indicator, textCell(alert.objects), textCell(alert.source), textCell(alert.collection_title), state);
+  return tr;
+}
+
+// New alerts of the organisation appear at the top of the list as they are stored.
+function followAlerts(body) {
+  const status = document.getElementById(body.dataset.liveStatus);
+  const limit = Number(body.dataset.liveLimit || "200");
+  const source = new EventSource(body.dataset.liveAlerts);
+  source.addEventListener("open", () => {
+    if (status) { status.textContent = "live"; status.classList.add("on"); }
+  });
+  source.addEventListener("error", () => {
+    if (status) { status.textContent = "reconnecting…"; status.classList.remove("on"); }
+  });
+  source.addEventListener("alert", (event) => {
+    const alert = JSON.parse(event.data);
+    if (body.querySelector("tr[data-id='" + CSS.escape(alert.id) + "']")) return;
+    const empty = body.querySelector("[data-empty]");
+    if (empty) empty.remove();
+    body.prepend(alertRow(body, alert));
+    while (body.children.length > limit) body.lastElementChild.remove();
+  });
+}
+
+document.querySelectorAll("tbody[data-live-alerts]").forEach(followAlerts);

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use kawal_core::search::{self, CountRow, Counts, IndexQuery, IndexedVersion, OTHER_TYPES};
-use kawal_core::{Role, Session, StoredVersion, User};
+use kawal_core::{Acknowledgement, AlertFilter, ListedAlert, Role, Session, StoredVersion, User};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Row};
 use stix::Timestamp;
@@ -40,6 +40,13 @@ CREATE TABLE IF NOT EXISTS deleted_versions (
     id TEXT NOT NULL,
     version INTEGER NOT NULL
 );
+-- Who of the organisation acknowledged an alert, and when; the first acknowledgement stays.
+CREATE TABLE IF NOT EXISTS alert_acks (
+    alert_id TEXT PRIMARY KEY,
+    org_id INTEGER NOT NULL,
+    by_actor TEXT NOT NULL,
+    at INTEGER NOT NULL
+) WITHOUT ROWID;
 -- The index once lived in this database; it moved to search.db.
 DROP TABLE IF EXISTS search_text;
 DROP TABLE IF EXISTS search_docs;
@@ -94,6 +101,16 @@ CREATE TABLE IF NOT EXISTS type_counts (
     n INTEGER NOT NULL,
     PRIMARY KEY (collection_id, type, producer, tlp, recipients)
 ) WITHOUT ROWID;
+-- Sighting versions per indicator they sight, keyed like the counts above.
+CREATE TABLE IF NOT EXISTS sighting_counts (
+    indicator TEXT NOT NULL,
+    collection_id TEXT NOT NULL,
+    producer INTEGER NOT NULL,
+    tlp INTEGER NOT NULL,
+    recipients TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (indicator, collection_id, producer, tlp, recipients)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS day_counts (
     day INTEGER NOT NULL,
     collection_id TEXT NOT NULL,
@@ -106,13 +123,14 @@ CREATE TABLE IF NOT EXISTS day_counts (
 ) WITHOUT ROWID;
 "#;
 
-const INDEX_TABLES: [&str; 6] = [
+const INDEX_TABLES: [&str; 7] = [
     "search_docs",
     "search_text",
     "search_marks",
     "deletion_mark",
     "type_counts",
     "day_counts",
+    "sighting_counts",
 ];
 
 /// Where the index of the database at `db` lives: `search.db` in the same directory.
@@ -226,7 +244,8 @@ fn step_in(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::Res
         tracing::warn!("the search index is ahead of the database; rebuilding it");
         tx.execute_batch(
             "DELETE FROM search_docs; INSERT INTO search_text (search_text) VALUES ('delete-all');
-             DELETE FROM search_marks; DELETE FROM deletion_mark; DELETE FROM type_counts; DELETE FROM day_counts;",
+             DELETE FROM search_marks; DELETE FROM deletion_mark; DELETE FROM type_counts; DELETE FROM day_counts;
+             DELETE FROM sighting_counts;",
         )?;
         deletion_mark = 0;
     }
@@ -383,6 +402,10 @@ fn index_new(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::R
         "INSERT INTO day_counts (day, collection_id, sighting, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
          ON CONFLICT DO UPDATE SET n = n + 1",
     )?;
+    let mut count_sighted = tx.prepare_cached(
+        "INSERT INTO sighting_counts (indicator, collection_id, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)
+         ON CONFLICT DO UPDATE SET n = n + 1",
+    )?;
     let mut save_mark = tx.prepare_cached(
         "INSERT INTO search_marks (collection_id, date_added) VALUES (?1, ?2)
          ON CONFLICT (collection_id) DO UPDATE SET date_added = excluded.date_added",
@@ -445,6 +468,15 @@ fn index_new(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::R
                     tlp_key,
                     recipients_key
                 ])?;
+                if let (true, Some(sighted)) = (type_name == "sighting", &doc.first_ref) {
+                    count_sighted.execute(params![
+                        sighted,
+                        collection,
+                        producer,
+                        tlp_key,
+                        recipients_key
+                    ])?;
+                }
             }
             last = Some(date_added);
             indexed += 1;
@@ -456,15 +488,24 @@ fn index_new(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::R
     Ok(indexed)
 }
 
-/// An indexed version's doc, `date_added`, type, producer, TLP and recipients.
-type IndexedRow = (i64, i64, String, i64, Option<i64>, Option<String>);
+/// An indexed version's doc, `date_added`, type, producer, TLP, recipients and first
+/// reference.
+type IndexedRow = (
+    i64,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
 
 /// Removes a deleted version from the index and the counts. A version the indexer has not
 /// reached yet has nothing to remove.
 fn forget(tx: &Connection, collection: &str, id: &str, version: i64) -> rusqlite::Result<()> {
     let found: Option<IndexedRow> = tx
         .query_row(
-            "SELECT doc, date_added, type, producer, tlp, recipients FROM search_docs
+            "SELECT doc, date_added, type, producer, tlp, recipients, first_ref FROM search_docs
              WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
             params![collection, id, version],
             |r| {
@@ -475,11 +516,12 @@ fn forget(tx: &Connection, collection: &str, id: &str, version: i64) -> rusqlite
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((doc, date_added, type_name, producer, tlp, recipients)) = found else {
+    let Some((doc, date_added, type_name, producer, tlp, recipients, first_ref)) = found else {
         return Ok(());
     };
     let (tlp_key, recipients_key) = policy_key(tlp, recipients.as_deref());
@@ -500,6 +542,12 @@ fn forget(tx: &Connection, collection: &str, id: &str, version: i64) -> rusqlite
             recipients_key
         ],
     )?;
+    if let (true, Some(sighted)) = (type_name == "sighting", first_ref) {
+        tx.execute(
+            "UPDATE sighting_counts SET n = n - 1 WHERE indicator = ?1 AND collection_id = ?2 AND producer = ?3 AND tlp = ?4 AND recipients = ?5",
+            params![sighted, collection, producer, tlp_key, recipients_key],
+        )?;
+    }
     Ok(())
 }
 
@@ -653,7 +701,111 @@ pub(crate) fn counts(conn: &Connection, since_day: i64) -> rusqlite::Result<Coun
         let kind = if sighting { "sighting" } else { OTHER_TYPES };
         by_day.push(row(r, kind.to_owned(), Some(r.get(6)?))?);
     }
-    Ok(Counts { by_type, by_day })
+    let mut sighted = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT collection_id, producer, tlp, recipients, n, indicator FROM search.sighting_counts WHERE n > 0",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        sighted.push((r.get(5)?, row(r, "sighting".to_owned(), None)?));
+    }
+    Ok(Counts {
+        by_type,
+        by_day,
+        sighted,
+    })
+}
+
+pub(crate) fn latest_alerts(
+    conn: &Connection,
+    filter: &AlertFilter,
+) -> rusqlite::Result<Vec<ListedAlert>> {
+    let mut sql = String::from(
+        "SELECT a.seq, a.id, a.org_id, a.observed, a.raised, a.indicator, a.indicator_name, a.collection_id, a.source, a.retro, a.objects,
+                k.by_actor, k.at
+         FROM alerts a LEFT JOIN alert_acks k ON k.alert_id = a.id
+         WHERE a.org_id = ?1",
+    );
+    let mut args: Vec<SqlValue> = vec![SqlValue::Integer(filter.org)];
+    let mut add = |clause: &str, value: SqlValue| {
+        args.push(value);
+        sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+    };
+    if let Some(before) = filter.before {
+        add("a.seq <", SqlValue::Integer(before));
+    }
+    if let Some(after) = filter.after {
+        add("a.seq >", SqlValue::Integer(after));
+    }
+    if let Some(indicator) = &filter.indicator {
+        add("a.indicator =", SqlValue::Text(indicator.clone()));
+    }
+    if let Some(collection) = &filter.collection {
+        add("a.collection_id =", SqlValue::Text(collection.clone()));
+    }
+    if let Some(source) = &filter.source {
+        add("a.source =", SqlValue::Text(source.clone()));
+    }
+    if let Some(retro) = filter.retro {
+        add("a.retro =", SqlValue::Integer(i64::from(retro)));
+    }
+    if let Some(since) = filter.observed_since {
+        add("a.observed >=", SqlValue::Integer(since.as_micros()));
+    }
+    if let Some(until) = filter.observed_until {
+        add("a.observed <", SqlValue::Integer(until.as_micros()));
+    }
+    match filter.acknowledged {
+        Some(true) => sql.push_str(" AND k.alert_id IS NOT NULL"),
+        Some(false) => sql.push_str(" AND k.alert_id IS NULL"),
+        None => {}
+    }
+    args.push(SqlValue::Integer(
+        i64::try_from(filter.limit).unwrap_or(i64::MAX),
+    ));
+    let order = if filter.oldest_first { "ASC" } else { "DESC" };
+    sql.push_str(&format!(" ORDER BY a.seq {order} LIMIT ?{}", args.len()));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        let (seq, alert) = crate::alert_from_row(r)?;
+        let by: Option<String> = r.get(11)?;
+        let at: Option<i64> = r.get(12)?;
+        Ok(ListedAlert {
+            seq,
+            alert,
+            acknowledged: by.zip(at).map(|(by, at)| Acknowledgement {
+                by,
+                at: Timestamp::from_micros(at),
+            }),
+        })
+    })?;
+    rows.collect()
+}
+
+pub(crate) fn acknowledge_alert(
+    conn: &Connection,
+    org: i64,
+    id: &str,
+    by: &str,
+    at: Timestamp,
+) -> rusqlite::Result<Option<Acknowledgement>> {
+    conn.execute(
+        "INSERT INTO alert_acks (alert_id, org_id, by_actor, at)
+         SELECT id, org_id, ?3, ?4 FROM alerts WHERE org_id = ?1 AND id = ?2
+         ON CONFLICT (alert_id) DO NOTHING",
+        params![org, id, by, at.as_micros()],
+    )?;
+    conn.query_row(
+        "SELECT by_actor, at FROM alert_acks WHERE alert_id = ?1 AND org_id = ?2",
+        params![id, org],
+        |r| {
+            Ok(Acknowledgement {
+                by: r.get(0)?,
+                at: Timestamp::from_micros(r.get(1)?),
+            })
+        },
+    )
+    .optional()
 }
 
 #[cfg(test)]

@@ -1476,6 +1476,23 @@ impl Store for SqliteStore {
         .map(|found| found.map(|(_, alert)| alert))
     }
 
+    fn latest_alerts(
+        &self,
+        filter: &kawal_core::AlertFilter,
+    ) -> StoreResult<Vec<kawal_core::ListedAlert>> {
+        self.read(|c| console::latest_alerts(c, filter))
+    }
+
+    fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: &str,
+        by: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<kawal_core::Acknowledgement>> {
+        self.write(|w| console::acknowledge_alert(&w.conn, org, id, by, at))
+    }
+
     fn append_alerts(&self, alerts: &[kawal_core::Alert]) -> StoreResult<()> {
         self.write(|w| {
             let tx = immediate(&mut w.conn)?;

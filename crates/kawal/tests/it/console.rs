@@ -426,6 +426,10 @@ fn posts_without_the_form_token_are_refused() {
             ],
         ),
         ("/console/pattern-check", vec![("pattern", "[x:y = 1]")]),
+        (
+            "/alerts/00000000-0000-4000-8000-000000000000/acknowledge",
+            vec![("back", "/alerts")],
+        ),
     ] {
         let refused = browser.post(path, &form);
         assert_eq!(refused.status, 403, "{path}");
@@ -476,6 +480,8 @@ fn every_page_is_locked_down_and_free_of_inline_code() {
         "/indicators/new".to_owned(),
         "/import".to_owned(),
         "/import/00000000-0000-4000-8000-000000000000".to_owned(),
+        "/alerts".to_owned(),
+        "/alerts?since=not-a-date&ack=open".to_owned(),
         format!("/indicators/new?of=indicator--00000000-0000-4000-8000-000000000001&collection={collection}"),
     ] {
         let page = browser.get(&path);
@@ -654,6 +660,7 @@ fn pages_show_only_what_the_policy_allows(world: &World) -> Result<(), TestCaseE
             "/explore?q=198.51",
             "/indicators/new",
             "/import",
+            "/alerts",
         ] {
             let page = browser.get(path);
             prop_assert_eq!(page.status, 200);

@@ -5,6 +5,7 @@ mod browser;
 mod cases;
 mod cli;
 mod console;
+mod console_alerts;
 mod console_editor;
 mod console_import;
 mod durability;

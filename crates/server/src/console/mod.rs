@@ -5,10 +5,12 @@
 //!
 //! Pages: sign-in (`/sign-in`, `/sign-out`), dashboard (`/`), explore (`/explore`), object
 //! (`/objects/{id}`), indicator editor (`/indicators/new`, saved by `POST /indicators`, its
-//! pattern checked by `POST /console/pattern-check`), import (`/import`, the script's uploads
+//! pattern checked by `POST /console/pattern-check`), alerts (`/alerts`, acknowledged by
+//! `POST /alerts/{id}/acknowledge`, newer ones streamed at `/live/alerts`), import (`/import`, the script's uploads
 //! at `POST /import/jobs` followed at `/import/{job}`), API tokens (`/tokens`); the
 //! dashboard's live list follows `/live/latest` (server-sent events).
 
+mod alerts;
 mod dashboard;
 mod diff;
 mod explore;
@@ -59,6 +61,12 @@ pub fn routes() -> Router<AppState> {
             "/console/pattern-check",
             axum::routing::post(indicators::pattern_check),
         )
+        .route("/alerts", get(alerts::page))
+        .route(
+            "/alerts/{id}/acknowledge",
+            axum::routing::post(alerts::acknowledge),
+        )
+        .route("/live/alerts", get(live::alerts))
         .route("/import", get(import::form).post(import::upload))
         .route("/import/jobs", axum::routing::post(import::start))
         .route("/import/{job}", get(import::progress))
@@ -132,9 +140,10 @@ pub(crate) struct Chrome {
     pub asset_version: &'static str,
 }
 
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("/", "Dashboard"),
     ("/explore", "Explore"),
+    ("/alerts", "Alerts"),
     ("/indicators/new", "New indicator"),
     ("/import", "Import"),
     ("/tokens", "API tokens"),

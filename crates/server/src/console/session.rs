@@ -120,7 +120,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i6
 }
 
 /// Where to go back after signing in: a path on this site, nothing else.
-fn local_path(next: &str) -> String {
+pub(crate) fn local_path(next: &str) -> String {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next.to_owned()
     } else {
