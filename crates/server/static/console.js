@@ -221,6 +221,10 @@ function importer(form) {
       upload.value = 100;
       let answer = {};
       try { answer = JSON.parse(request.responseText); } catch (_) { /* shown below */ }
+      if (request.status === 413) {
+        say("Nothing was imported: the file is larger than this server accepts.");
+        return;
+      }
       if (request.status !== 202) {
         say("Nothing was imported: " + (answer.error || "the server answered " + request.status));
         return;

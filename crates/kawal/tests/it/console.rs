@@ -272,7 +272,8 @@ fn attribute_names(tag: &str) -> Vec<String> {
 /// MY-CERT and KH-CERT share group `asean`, collection "Indicators"; an analyst account in
 /// MY-CERT named `ana`.
 pub fn community() -> (Instance, String) {
-    let it = Instance::start(1000, 1024 * 1024);
+    // Large enough for the ATT&CK bundles the import is tried with.
+    let it = Instance::start(1000, 8 * 1024 * 1024);
     let admin = it.admin();
     for org in ["MY-CERT", "KH-CERT"] {
         it.ex().add_org(&admin, org, None).unwrap();
