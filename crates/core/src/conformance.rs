@@ -23,7 +23,7 @@ macro_rules! store_conformance_tests {
             date_added_strictly_increases, scan_filters, newest_and_oldest, delete_versions,
             statuses, audit_trail, paging_under_concurrent_writes, transparency_log,
             witness_state, alerts, sighting_sharing, users_and_sessions, search_index,
-            group_members_grow, case_collections, evidence_records);
+            group_members_grow, case_collections, evidence_records, alert_acknowledgements);
     };
     (@each $factory:expr; $($check:ident),*) => {
         $(
@@ -894,6 +894,161 @@ pub fn alerts(store: Arc<dyn Store>) {
     );
 }
 
+pub fn alert_acknowledgements(store: Arc<dyn Store>) {
+    use crate::model::{Alert, AlertFilter};
+    let (a, b, _) = setup(&*store);
+    let at = |s: &str| Timestamp::parse(s).unwrap();
+    let alert = |n: u32, org, collection: &str, source: &str, retro| Alert {
+        id: format!("00000000-0000-4000-8000-{n:012}"),
+        org,
+        observed: at(&format!("2024-05-{n:02}T00:00:00Z")),
+        raised: at("2024-06-01T00:00:00Z"),
+        indicator: format!("indicator--00000000-0000-4000-8000-{:012}", n % 2),
+        indicator_name: None,
+        collection: collection.to_owned(),
+        source: source.to_owned(),
+        retro,
+        objects: Vec::new(),
+    };
+    let all = [
+        alert(1, a, "c1", "http", false),
+        alert(2, a, "c2", "syslog:udp://0.0.0.0:514", true),
+        alert(3, b, "c1", "http", false),
+        alert(4, a, "c1", "http", false),
+        alert(5, a, "c1", "/var/log/eve.json", false),
+    ];
+    store.append_alerts(&all).unwrap();
+    let ids = |filter: AlertFilter| -> Vec<String> {
+        store
+            .latest_alerts(&filter)
+            .unwrap()
+            .into_iter()
+            .map(|l| l.alert.id[l.alert.id.len() - 1..].to_owned())
+            .collect()
+    };
+    let of_a = AlertFilter {
+        org: a,
+        limit: 100,
+        ..AlertFilter::default()
+    };
+    assert_eq!(
+        ids(of_a.clone()),
+        ["5", "4", "2", "1"],
+        "newest first, own only"
+    );
+    let newest = store
+        .latest_alerts(&AlertFilter {
+            limit: 2,
+            ..of_a.clone()
+        })
+        .unwrap();
+    assert_eq!(newest.len(), 2);
+    assert!(newest[0].seq > newest[1].seq);
+    assert_eq!(
+        ids(AlertFilter {
+            before: Some(newest[1].seq),
+            ..of_a.clone()
+        }),
+        ["2", "1"]
+    );
+    assert_eq!(
+        ids(AlertFilter {
+            after: Some(newest[1].seq),
+            ..of_a.clone()
+        }),
+        ["5"]
+    );
+    assert_eq!(
+        ids(AlertFilter {
+            oldest_first: true,
+            after: Some(newest[1].seq - 1),
+            ..of_a.clone()
+        }),
+        ["2", "4", "5"],
+        "a follower reads what came after its position, in order"
+    );
+    for (filter, expected) in [
+        (
+            AlertFilter {
+                collection: Some("c2".into()),
+                ..of_a.clone()
+            },
+            vec!["2"],
+        ),
+        (
+            AlertFilter {
+                source: Some("http".into()),
+                ..of_a.clone()
+            },
+            vec!["4", "1"],
+        ),
+        (
+            AlertFilter {
+                retro: Some(true),
+                ..of_a.clone()
+            },
+            vec!["2"],
+        ),
+        (
+            AlertFilter {
+                indicator: Some(all[0].indicator.clone()),
+                ..of_a.clone()
+            },
+            vec!["5", "1"],
+        ),
+        (
+            AlertFilter {
+                observed_since: Some(at("2024-05-02T00:00:00Z")),
+                observed_until: Some(at("2024-05-05T00:00:00Z")),
+                ..of_a.clone()
+            },
+            vec!["4", "2"],
+        ),
+    ] {
+        assert_eq!(ids(filter.clone()), expected, "{filter:?}");
+    }
+    // Acknowledged once, by whoever was first; another organisation cannot.
+    let t1 = at("2024-06-02T00:00:00Z");
+    let first = store
+        .acknowledge_alert(a, &all[3].id, "user:ana", t1)
+        .unwrap()
+        .unwrap();
+    assert_eq!((first.by.as_str(), first.at), ("user:ana", t1));
+    let again = store
+        .acknowledge_alert(a, &all[3].id, "user:omar", at("2024-06-03T00:00:00Z"))
+        .unwrap();
+    assert_eq!(again, Some(first.clone()));
+    assert_eq!(
+        store
+            .acknowledge_alert(b, &all[0].id, "user:kiri", t1)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .acknowledge_alert(a, "no-such-alert", "user:ana", t1)
+            .unwrap(),
+        None
+    );
+    let listed = store.latest_alerts(&of_a).unwrap();
+    assert_eq!(listed[1].acknowledged, Some(first));
+    assert_eq!(listed[0].acknowledged, None);
+    assert_eq!(
+        ids(AlertFilter {
+            acknowledged: Some(true),
+            ..of_a.clone()
+        }),
+        ["4"]
+    );
+    assert_eq!(
+        ids(AlertFilter {
+            acknowledged: Some(false),
+            ..of_a.clone()
+        }),
+        ["5", "2", "1"]
+    );
+}
+
 pub fn sighting_sharing(store: Arc<dyn Store>) {
     let (a, b, collection) = setup(&*store);
     assert!(store.sightings_withheld(a).unwrap().is_empty());
@@ -1026,14 +1181,63 @@ pub fn search_index(store: Arc<dyn Store>) {
     let total: u64 = counts.by_type.iter().map(|r| r.count).sum();
     assert_eq!(total, 2);
     assert_eq!(counts.by_day.iter().map(|r| r.count).sum::<u64>(), 2);
-    // A deletion leaves neither a hit nor a count behind.
+    // A deletion leaves neither a hit nor a count behind once the indexer has taken it out.
     let t = Timestamp::parse("2020-01-01T00:00:00.000Z").unwrap();
     store
         .delete_versions(&cid, ID1, &[t], &deletion_leaf)
         .unwrap();
+    assert_eq!(store.index_step(10).unwrap(), 1);
+    assert_eq!(store.index_step(10).unwrap(), 0);
     assert!(store.search(&query("kitten")).unwrap().is_empty());
     let counts = store.counts(0).unwrap();
     assert_eq!(counts.by_type.iter().map(|r| r.count).sum::<u64>(), 1);
+    assert_eq!(counts.by_day.iter().map(|r| r.count).sum::<u64>(), 1);
+    // Stored again after its deletion: found again, counted once, whether or not the indexer
+    // saw the deletion before the new version.
+    for indexed_between in [true, false] {
+        store
+            .insert_versions(&cid, a, &[], &[named(ID1, "Kitten returns")], true, &status)
+            .unwrap();
+        while store.index_step(1).unwrap() > 0 {}
+        store
+            .delete_versions(&cid, ID1, &[t], &deletion_leaf)
+            .unwrap();
+        if indexed_between {
+            while store.index_step(1).unwrap() > 0 {}
+        }
+        store
+            .insert_versions(&cid, a, &[], &[named(ID1, "Kitten again")], true, &status)
+            .unwrap();
+        while store.index_step(1).unwrap() > 0 {}
+        let found = store.search(&query("kitten")).unwrap();
+        assert_eq!(found.len(), 1, "indexed between: {indexed_between}");
+        assert_eq!(found[0].name.as_deref(), Some("Kitten again"));
+        let counts = store.counts(0).unwrap();
+        assert_eq!(counts.by_type.iter().map(|r| r.count).sum::<u64>(), 2);
+        store
+            .delete_versions(&cid, ID1, &[t], &deletion_leaf)
+            .unwrap();
+        while store.index_step(1).unwrap() > 0 {}
+        assert!(store.search(&query("kitten")).unwrap().is_empty());
+    }
+    // Sightings are counted by what they sight, and uncounted when deleted.
+    let sighting_id = "sighting--0a0a0a0a-0000-4000-8000-000000000002";
+    let sighting = new_version(&format!(
+        r#"{{"type":"sighting","spec_version":"2.1","id":"{sighting_id}","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","sighting_of_ref":"{ID2}"}}"#
+    ));
+    store
+        .insert_versions(&cid, a, &[], &[sighting], true, &status)
+        .unwrap();
+    while store.index_step(10).unwrap() > 0 {}
+    let sighted = store.counts(0).unwrap().sighted;
+    assert_eq!(sighted.len(), 1);
+    assert_eq!(sighted[0].0, ID2);
+    assert_eq!((sighted[0].1.count, sighted[0].1.producer), (1, a));
+    store
+        .delete_versions(&cid, sighting_id, &[t], &deletion_leaf)
+        .unwrap();
+    while store.index_step(10).unwrap() > 0 {}
+    assert!(store.counts(0).unwrap().sighted.is_empty());
 }
 
 pub fn group_members_grow(store: Arc<dyn Store>) {

@@ -140,6 +140,9 @@ pub struct ObjectVersion {
     pub tlp: Tlp,
     /// Its leaf in the transparency log.
     pub leaf: Option<u64>,
+    /// The organisation that stored it, and the recipients it named (for RED).
+    pub producer: OrgId,
+    pub recipients: Vec<OrgId>,
     /// The object, byte for byte as received.
     pub raw: String,
 }
@@ -440,6 +443,8 @@ impl Exchange {
                     sha256: Sha256::digest(raw.as_bytes()).into(),
                     tlp: policy::effective_tlp(&view.collection, &v),
                     leaf,
+                    producer: v.producer,
+                    recipients: v.recipients.clone(),
                     raw,
                 });
             }

@@ -287,6 +287,42 @@ pub struct Alert {
     pub objects: Vec<serde_json::Value>,
 }
 
+/// Which alerts of one organisation the console lists, newest first (or oldest first, to
+/// follow those stored after a position).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    pub oldest_first: bool,
+    pub org: OrgId,
+    /// Only alerts stored before this position (the next page of older ones).
+    pub before: Option<i64>,
+    /// Only alerts stored after this position (those that arrived since).
+    pub after: Option<i64>,
+    pub indicator: Option<String>,
+    pub collection: Option<String>,
+    pub source: Option<String>,
+    pub retro: Option<bool>,
+    pub acknowledged: Option<bool>,
+    pub observed_since: Option<Timestamp>,
+    pub observed_until: Option<Timestamp>,
+    pub limit: usize,
+}
+
+/// Someone of the alert's organisation has looked at it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Acknowledgement {
+    /// The actor, as the audit trail names it (`user:ana`, `token:…`).
+    pub by: String,
+    pub at: Timestamp,
+}
+
+/// An alert as the console lists it: its position, and its acknowledgement if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedAlert {
+    pub seq: i64,
+    pub alert: Alert,
+    pub acknowledged: Option<Acknowledgement>,
+}
+
 /// Which alerts of one organisation to list, oldest first.
 #[derive(Debug, Clone, Default)]
 pub struct AlertQuery {

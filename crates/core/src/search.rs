@@ -1,7 +1,7 @@
 //! Search and summaries over shared content for the web console. The store keeps a full-text
-//! index and per-day counts beside the objects, filled after ingest by an indexer that follows
-//! each collection's `date_added`; every hit and every count is passed through
-//! [`policy::may_read`] as the reader before it is shown or counted.
+//! index and per-day counts apart from the objects, filled after ingest by an indexer that
+//! follows each collection's `date_added` and the deletions; every hit and every count is
+//! passed through [`policy::may_read`] as the reader before it is shown or counted.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -185,6 +185,8 @@ pub struct Counts {
     pub by_type: Vec<CountRow>,
     /// Since the day asked for.
     pub by_day: Vec<CountRow>,
+    /// Sighting versions by the object they sight (its id first).
+    pub sighted: Vec<(String, CountRow)>,
 }
 
 /// What a person searches for on the Explore page.
@@ -249,7 +251,24 @@ pub struct Summary {
     /// Versions added per day (days since the epoch), oldest first.
     pub added_by_day: BTreeMap<i64, u64>,
     pub sightings_by_day: BTreeMap<i64, u64>,
+    /// The readable indicators (or other objects) most sighted in sightings the reader may
+    /// read, most first.
+    pub top_sighted: Vec<Sighted>,
 }
+
+/// An object and how many readable sightings name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighted {
+    pub id: String,
+    /// A collection in which the reader reads it.
+    pub collection: String,
+    pub type_name: String,
+    pub name: Option<String>,
+    pub sightings: u64,
+}
+
+/// How many of the most sighted objects the dashboard shows.
+pub const TOP_SIGHTED: usize = 10;
 
 /// A relationship between two objects the reader may read, both ends included.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,6 +363,37 @@ impl Exchange {
                 return Ok(true);
             }
         }
+    }
+
+    /// The collection, type and name of the newest version of an object the principal may
+    /// read, from the index; `None` when it may read none.
+    fn readable_object(
+        &self,
+        who: &Principal,
+        collections: &HashMap<String, Collection>,
+        id: &str,
+    ) -> Result<Option<(String, String, Option<String>)>> {
+        let mut found = None;
+        self.each_readable(
+            who,
+            collections,
+            IndexQuery {
+                collections: collections.keys().cloned().collect(),
+                ids: vec![id.to_owned()],
+                limit: 50,
+                ..IndexQuery::default()
+            },
+            500,
+            |collection, indexed| {
+                found = Some((
+                    collection.id.clone(),
+                    indexed.version.type_name.clone(),
+                    indexed.name,
+                ));
+                false
+            },
+        )?;
+        Ok(found)
     }
 
     /// Full-text and faceted search over what the principal may read. Hits and facet counts
@@ -651,6 +701,29 @@ impl Exchange {
             *summary.added_by_day.entry(day).or_default() += row.count;
             if row.type_name == "sighting" {
                 *summary.sightings_by_day.entry(day).or_default() += row.count;
+            }
+        }
+        let mut sighted: HashMap<&str, u64> = HashMap::new();
+        for (object, row) in counts.sighted.iter().filter(|(_, r)| readable(r)) {
+            *sighted.entry(object.as_str()).or_default() += row.count;
+        }
+        let mut ranked: Vec<(&str, u64)> = sighted.into_iter().collect();
+        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        // A sighting the reader may read can name an object it may not: those are left out.
+        for (object, count) in ranked {
+            if summary.top_sighted.len() >= TOP_SIGHTED {
+                break;
+            }
+            if let Some((collection, type_name, name)) =
+                self.readable_object(who, &collections, object)?
+            {
+                summary.top_sighted.push(Sighted {
+                    id: object.to_owned(),
+                    collection,
+                    type_name,
+                    name,
+                    sightings: count,
+                });
             }
         }
         self.record(who, "read", "summary", "ok");

@@ -233,6 +233,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(i64, crate::model::Alert)>>;
     /// One alert of an organisation.
     fn alert(&self, org: OrgId, id: &str) -> StoreResult<Option<crate::model::Alert>>;
+    /// Alerts matching the filter, newest first unless it asks for oldest first, with their
+    /// acknowledgements.
+    fn latest_alerts(
+        &self,
+        filter: &crate::model::AlertFilter,
+    ) -> StoreResult<Vec<crate::model::ListedAlert>>;
+    /// Records that `by` acknowledged the organisation's alert at `at`, unless it was
+    /// acknowledged before; returns the acknowledgement in force (the first), or `None` when
+    /// the organisation has no such alert.
+    fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: &str,
+        by: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<crate::model::Acknowledgement>>;
     /// Records that a collection holds a case; marking it again changes nothing.
     fn mark_case_collection(&self, collection: &str) -> StoreResult<()>;
     /// The collections that hold cases, in the order they were marked.
@@ -269,8 +285,10 @@ pub trait Store: Send + Sync + 'static {
     fn delete_expired_sessions(&self, now: Timestamp) -> StoreResult<usize>;
 
     /// Brings the search index and the counts up to date with up to `batch` versions stored
-    /// since it last ran, never inside an ingest's transaction; returns how many it indexed
-    /// (fewer than `batch` when it has caught up).
+    /// and up to `batch` versions deleted since it last ran, never inside an ingest's
+    /// transaction nor holding its writer; returns how many it handled (fewer than `batch`
+    /// when it has caught up). Until it runs, search shows deleted versions and misses new
+    /// ones.
     fn index_step(&self, batch: usize) -> StoreResult<usize>;
     /// Indexed versions matching the query, newest `date_added` first.
     fn search(&self, query: &IndexQuery) -> StoreResult<Vec<IndexedVersion>>;

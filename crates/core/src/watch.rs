@@ -8,7 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use stix::Timestamp;
 
 use crate::exchange::{Error, Exchange, Result};
-use crate::model::{Alert, AlertQuery, Collection, OrgId, Principal, Role, StoredVersion};
+use crate::model::{
+    Acknowledgement, Alert, AlertFilter, AlertQuery, Collection, ListedAlert, OrgId, Principal,
+    Role, StoredVersion,
+};
 use crate::policy;
 use crate::store::Scan;
 
@@ -170,6 +173,58 @@ impl Exchange {
     pub fn alerts(&self, who: &Principal, mut query: AlertQuery) -> Result<Vec<(i64, Alert)>> {
         query.org = self.alert_reader(who)?;
         Ok(self.store().alerts(&query)?)
+    }
+
+    /// The principal's organisation's alerts, newest first, with their acknowledgements (the
+    /// filter's `org` is replaced by it; at most 500).
+    pub fn latest_alerts(
+        &self,
+        who: &Principal,
+        mut filter: AlertFilter,
+    ) -> Result<Vec<ListedAlert>> {
+        filter.org = self.alert_reader(who)?;
+        filter.limit = filter.limit.clamp(1, 500);
+        Ok(self.store().latest_alerts(&filter)?)
+    }
+
+    /// Records that the principal (an admin or analyst of the alert's organisation) has
+    /// looked at an alert. The first acknowledgement stays; acknowledging again returns it.
+    pub fn acknowledge_alert(&self, who: &Principal, id: &str) -> Result<Acknowledgement> {
+        let org = match (who.org(), who.role()) {
+            (Some(org), Some(Role::Admin | Role::Analyst)) => org,
+            (Some(_), Some(role)) => {
+                return Err(Error::Forbidden(format!(
+                    "role `{role}` may not acknowledge alerts; an analyst or admin does"
+                )))
+            }
+            _ => {
+                return Err(Error::Unauthenticated(
+                    "alerts are acknowledged by a member of their organisation".to_owned(),
+                ))
+            }
+        };
+        let actor = who.actor();
+        let target = format!("alert {id}");
+        match self
+            .store()
+            .acknowledge_alert(org, id, &actor, Timestamp::now())?
+        {
+            Some(ack) => {
+                let outcome = if ack.by == actor {
+                    "ok".to_owned()
+                } else {
+                    format!("already acknowledged by {}", ack.by)
+                };
+                self.record(who, "acknowledge", &target, &outcome);
+                Ok(ack)
+            }
+            None => {
+                self.record(who, "acknowledge", &target, "not found");
+                Err(Error::NotFound(format!(
+                    "your organisation has no alert `{id}`"
+                )))
+            }
+        }
     }
 }
 

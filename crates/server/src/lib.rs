@@ -116,6 +116,7 @@ struct Shared {
     archive: Option<archive::EventArchive>,
     hunts: hunts::Hunts,
     sign_in_limiter: console::SignInLimiter,
+    imports: console::Imports,
     case_events: tokio::sync::broadcast::Sender<Arc<kawal_core::cases::CaseEvent>>,
 }
 
@@ -132,6 +133,7 @@ impl AppState {
             archive,
             hunts: hunts::Hunts::default(),
             sign_in_limiter: console::SignInLimiter::default(),
+            imports: console::Imports::default(),
             case_events: tokio::sync::broadcast::channel(1024).0,
         }))
     }
@@ -162,6 +164,10 @@ impl AppState {
 
     pub(crate) fn sign_in_limiter(&self) -> &console::SignInLimiter {
         &self.0.sign_in_limiter
+    }
+
+    pub(crate) fn imports(&self) -> &console::Imports {
+        &self.0.imports
     }
 
     pub(crate) fn case_events(

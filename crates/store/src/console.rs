@@ -1,12 +1,18 @@
-//! What the web console reads besides the objects: accounts, sessions, the full-text index and
-//! the dashboard's counts. The index and the counts are filled by [`index_step`], which
-//! follows each collection's `date_added` after the ingest transactions have committed, so
-//! ingest never pays for them; search is eventually consistent with what is stored.
+//! What the web console reads besides the objects: accounts and sessions (in the main
+//! database), and the full-text index with the dashboard's counts, which live in a database
+//! of their own, `search.db` beside the main one. The index is derived data: an [`Indexer`]
+//! with its own two connections follows each collection's `date_added` through a read-only
+//! connection of the main database and writes only `search.db`, so it never takes the
+//! ingest's writer lock nor adds pages to its WAL. Search is eventually consistent with what
+//! is stored, and the whole index is rebuilt from the objects when it is missing, damaged or
+//! ahead of the database it follows.
+
+use std::path::{Path, PathBuf};
 
 use kawal_core::search::{self, CountRow, Counts, IndexQuery, IndexedVersion, OTHER_TYPES};
-use kawal_core::{Role, Session, StoredVersion, User};
+use kawal_core::{Acknowledgement, AlertFilter, ListedAlert, Role, Session, StoredVersion, User};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Row};
 use stix::Timestamp;
 
 use crate::tlp_from_code;
@@ -32,6 +38,34 @@ CREATE TABLE IF NOT EXISTS disabled_users (
     user_id INTEGER PRIMARY KEY REFERENCES users(id),
     since INTEGER NOT NULL
 );
+-- Every deleted version, in the order of deletion, so that the indexer (which only reads this
+-- database) learns what to take out of the index and the counts.
+CREATE TABLE IF NOT EXISTS deleted_versions (
+    seq INTEGER PRIMARY KEY,
+    collection_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
+-- Who of the organisation acknowledged an alert, and when; the first acknowledgement stays.
+CREATE TABLE IF NOT EXISTS alert_acks (
+    alert_id TEXT PRIMARY KEY,
+    org_id INTEGER NOT NULL,
+    by_actor TEXT NOT NULL,
+    at INTEGER NOT NULL
+) WITHOUT ROWID;
+-- The index once lived in this database; it moved to search.db.
+DROP TABLE IF EXISTS search_text;
+DROP TABLE IF EXISTS search_docs;
+DROP TABLE IF EXISTS search_marks;
+DROP TABLE IF EXISTS type_counts;
+DROP TABLE IF EXISTS day_counts;
+"#;
+
+/// `PRAGMA user_version` of `search.db`'s layout and of what [`search::document`] extracts; an
+/// index of another layout is dropped and rebuilt.
+const INDEX_LAYOUT: i64 = 1;
+
+const INDEX_SCHEMA: &str = r#"
 -- One row per indexed object version; `doc` is its row in `search_text`.
 CREATE TABLE IF NOT EXISTS search_docs (
     doc INTEGER PRIMARY KEY,
@@ -61,6 +95,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5(
 );
 -- How far the indexer has followed each collection.
 CREATE TABLE IF NOT EXISTS search_marks (collection_id TEXT PRIMARY KEY, date_added INTEGER NOT NULL);
+-- The last deletion (`deleted_versions.seq` of the main database) taken out of the index.
+CREATE TABLE IF NOT EXISTS deletion_mark (one INTEGER PRIMARY KEY CHECK (one = 1), seq INTEGER NOT NULL);
 -- Counts keyed by everything the access policy looks at; `tlp` -1 stands for no marking.
 CREATE TABLE IF NOT EXISTS type_counts (
     collection_id TEXT NOT NULL,
@@ -70,6 +106,16 @@ CREATE TABLE IF NOT EXISTS type_counts (
     recipients TEXT NOT NULL,
     n INTEGER NOT NULL,
     PRIMARY KEY (collection_id, type, producer, tlp, recipients)
+) WITHOUT ROWID;
+-- Sighting versions per indicator they sight, keyed like the counts above.
+CREATE TABLE IF NOT EXISTS sighting_counts (
+    indicator TEXT NOT NULL,
+    collection_id TEXT NOT NULL,
+    producer INTEGER NOT NULL,
+    tlp INTEGER NOT NULL,
+    recipients TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (indicator, collection_id, producer, tlp, recipients)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS day_counts (
     day INTEGER NOT NULL,
@@ -85,6 +131,158 @@ CREATE TABLE IF NOT EXISTS day_counts (
 
 const USER_COLUMNS: &str = "id, username, org_id, role, password_hash, created, \
     EXISTS (SELECT 1 FROM disabled_users WHERE user_id = users.id)";
+const INDEX_TABLES: [&str; 7] = [
+    "search_docs",
+    "search_text",
+    "search_marks",
+    "deletion_mark",
+    "type_counts",
+    "day_counts",
+    "sighting_counts",
+];
+
+/// Where the index of the database at `db` lives: `search.db` in the same directory.
+pub(crate) fn index_path(db: &Path) -> PathBuf {
+    db.with_file_name("search.db")
+}
+
+fn open_index_file(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    // Derived data: losing the last commits to a power cut only means indexing them again.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;
+         PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY;",
+    )?;
+    let layout: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if layout != INDEX_LAYOUT {
+        let mut drop_all = String::from("BEGIN IMMEDIATE;");
+        for table in INDEX_TABLES {
+            drop_all.push_str(&format!("DROP TABLE IF EXISTS {table};"));
+        }
+        drop_all.push_str(INDEX_SCHEMA);
+        drop_all.push_str(&format!("PRAGMA user_version = {INDEX_LAYOUT}; COMMIT;"));
+        conn.execute_batch(&drop_all)?;
+    }
+    conn.execute_batch(INDEX_SCHEMA)?;
+    Ok(conn)
+}
+
+/// Opens the index, creating it; a file that is not a readable index is removed and made
+/// again, since everything in it can be rebuilt.
+fn open_index(path: &Path) -> rusqlite::Result<Connection> {
+    match open_index_file(path) {
+        Ok(conn) => Ok(conn),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "the search index is unreadable; rebuilding it");
+            for suffix in ["", "-wal", "-shm"] {
+                let mut file = path.as_os_str().to_owned();
+                file.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(file));
+            }
+            open_index_file(path)
+        }
+    }
+}
+
+/// Makes the index readable through `reader`, a connection of the main database, as schema
+/// `search`.
+pub(crate) fn attach_index(reader: &Connection, path: &Path) -> rusqlite::Result<()> {
+    reader.execute(
+        "ATTACH DATABASE ?1 AS search",
+        [path.to_string_lossy().as_ref()],
+    )?;
+    reader.execute_batch("PRAGMA search.cache_size = -16384; PRAGMA search.mmap_size = 1073741824;")
+}
+
+/// The one writer of the index: `search.db` read-write, and the main database read-only.
+pub(crate) struct Indexer {
+    index: Connection,
+    objects: Connection,
+}
+
+impl Indexer {
+    pub(crate) fn open(db: &Path, index: &Path) -> rusqlite::Result<Indexer> {
+        let index = open_index(index)?;
+        let objects = Connection::open_with_flags(
+            db,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        objects.execute_batch(
+            "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;",
+        )?;
+        Ok(Indexer { index, objects })
+    }
+
+    /// Takes out up to `batch` deletions and indexes up to `batch` new versions (oldest first
+    /// in each collection), in one transaction of the index over one snapshot of the
+    /// database; returns how many of either it handled.
+    pub(crate) fn step(&mut self, batch: usize) -> rusqlite::Result<usize> {
+        let tx = self
+            .index
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // One read transaction: the deletions and the versions seen belong to one moment.
+        self.objects.execute_batch("BEGIN")?;
+        let stepped = step_in(&tx, &self.objects, batch);
+        let ended = self.objects.execute_batch("COMMIT");
+        let handled = stepped?;
+        ended?;
+        tx.commit()?;
+        Ok(handled)
+    }
+}
+
+fn step_in(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::Result<usize> {
+    let high_water = crate::date_added_mark(objects)?;
+    let last_deletion: i64 = objects.query_row(
+        "SELECT coalesce(max(seq), 0) FROM deleted_versions",
+        [],
+        |r| r.get(0),
+    )?;
+    let followed: i64 = tx.query_row(
+        "SELECT coalesce(max(date_added), 0) FROM search_marks",
+        [],
+        |r| r.get(0),
+    )?;
+    let mut deletion_mark: i64 = tx
+        .query_row("SELECT seq FROM deletion_mark", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    if followed > high_water || deletion_mark > last_deletion {
+        // The index follows another (or a restored) database: start it over.
+        tracing::warn!("the search index is ahead of the database; rebuilding it");
+        tx.execute_batch(
+            "DELETE FROM search_docs; INSERT INTO search_text (search_text) VALUES ('delete-all');
+             DELETE FROM search_marks; DELETE FROM deletion_mark; DELETE FROM type_counts; DELETE FROM day_counts;
+             DELETE FROM sighting_counts;",
+        )?;
+        deletion_mark = 0;
+    }
+    let limit = i64::try_from(batch).unwrap_or(i64::MAX);
+    let deletions: Vec<(i64, String, String, i64)> = {
+        let mut stmt = objects.prepare_cached(
+            "SELECT seq, collection_id, id, version FROM deleted_versions WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![deletion_mark, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (_, collection, id, version) in &deletions {
+        forget(tx, collection, id, *version)?;
+    }
+    if let Some((seq, ..)) = deletions.last() {
+        tx.execute(
+            "INSERT INTO deletion_mark (one, seq) VALUES (1, ?1) ON CONFLICT (one) DO UPDATE SET seq = excluded.seq",
+            [seq],
+        )?;
+    }
+    if deletions.len() >= batch {
+        // A version added after a deletion still to be taken out could be one it removes
+        // again (deleted, then stored anew): index nothing until every deletion is handled.
+        return Ok(deletions.len());
+    }
+    Ok(deletions.len() + index_new(tx, objects, batch - deletions.len())?)
+}
 
 pub(crate) fn user_from_row(row: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = row.get(3)?;
@@ -212,18 +410,18 @@ fn policy_key(tlp: Option<i64>, recipients: Option<&str>) -> (i64, String) {
     (tlp.unwrap_or(-1), recipients.unwrap_or("").to_owned())
 }
 
-/// Indexes up to `batch` versions the indexer has not seen yet, oldest first in each
-/// collection, in the writer's transaction `tx`.
-pub(crate) fn index_step(tx: &Connection, batch: usize) -> rusqlite::Result<usize> {
+/// Indexes up to `batch` versions of `objects` the index `tx` does not hold yet, oldest first
+/// in each collection.
+fn index_new(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::Result<usize> {
     let collections: Vec<String> = {
-        let mut stmt = tx.prepare_cached("SELECT id FROM collections ORDER BY id")?;
+        let mut stmt = objects.prepare_cached("SELECT id FROM collections ORDER BY id")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
     let mut indexed = 0;
     let mut mark_of =
         tx.prepare_cached("SELECT date_added FROM search_marks WHERE collection_id = ?1")?;
-    let mut pending = tx.prepare_cached(
+    let mut pending = objects.prepare_cached(
         "SELECT id, version, date_added, type, spec_version, producer, tlp, recipients, raw
          FROM objects WHERE collection_id = ?1 AND date_added > ?2 ORDER BY date_added LIMIT ?3",
     )?;
@@ -240,6 +438,10 @@ pub(crate) fn index_step(tx: &Connection, batch: usize) -> rusqlite::Result<usiz
     )?;
     let mut count_day = tx.prepare_cached(
         "INSERT INTO day_counts (day, collection_id, sighting, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
+         ON CONFLICT DO UPDATE SET n = n + 1",
+    )?;
+    let mut count_sighted = tx.prepare_cached(
+        "INSERT INTO sighting_counts (indicator, collection_id, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)
          ON CONFLICT DO UPDATE SET n = n + 1",
     )?;
     let mut save_mark = tx.prepare_cached(
@@ -304,6 +506,15 @@ pub(crate) fn index_step(tx: &Connection, batch: usize) -> rusqlite::Result<usiz
                     tlp_key,
                     recipients_key
                 ])?;
+                if let (true, Some(sighted)) = (type_name == "sighting", &doc.first_ref) {
+                    count_sighted.execute(params![
+                        sighted,
+                        collection,
+                        producer,
+                        tlp_key,
+                        recipients_key
+                    ])?;
+                }
             }
             last = Some(date_added);
             indexed += 1;
@@ -315,20 +526,24 @@ pub(crate) fn index_step(tx: &Connection, batch: usize) -> rusqlite::Result<usiz
     Ok(indexed)
 }
 
-/// An indexed version's doc, `date_added`, type, producer, TLP and recipients.
-type IndexedRow = (i64, i64, String, i64, Option<i64>, Option<String>);
+/// An indexed version's doc, `date_added`, type, producer, TLP, recipients and first
+/// reference.
+type IndexedRow = (
+    i64,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
 
-/// Removes a deleted version from the index and the counts, in the deletion's transaction.
-/// A version the indexer has not reached yet has nothing to remove.
-pub(crate) fn forget(
-    tx: &Connection,
-    collection: &str,
-    id: &str,
-    version: i64,
-) -> rusqlite::Result<()> {
+/// Removes a deleted version from the index and the counts. A version the indexer has not
+/// reached yet has nothing to remove.
+fn forget(tx: &Connection, collection: &str, id: &str, version: i64) -> rusqlite::Result<()> {
     let found: Option<IndexedRow> = tx
         .query_row(
-            "SELECT doc, date_added, type, producer, tlp, recipients FROM search_docs
+            "SELECT doc, date_added, type, producer, tlp, recipients, first_ref FROM search_docs
              WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
             params![collection, id, version],
             |r| {
@@ -339,11 +554,12 @@ pub(crate) fn forget(
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             },
         )
         .optional()?;
-    let Some((doc, date_added, type_name, producer, tlp, recipients)) = found else {
+    let Some((doc, date_added, type_name, producer, tlp, recipients, first_ref)) = found else {
         return Ok(());
     };
     let (tlp_key, recipients_key) = policy_key(tlp, recipients.as_deref());
@@ -364,6 +580,12 @@ pub(crate) fn forget(
             recipients_key
         ],
     )?;
+    if let (true, Some(sighted)) = (type_name == "sighting", first_ref) {
+        tx.execute(
+            "UPDATE sighting_counts SET n = n - 1 WHERE indicator = ?1 AND collection_id = ?2 AND producer = ?3 AND tlp = ?4 AND recipients = ?5",
+            params![sighted, collection, producer, tlp_key, recipients_key],
+        )?;
+    }
     Ok(())
 }
 
@@ -390,11 +612,11 @@ pub(crate) fn search(
     let mut args: Vec<SqlValue> = Vec::new();
     let mut sql = String::from(
         "SELECT d.collection_id, d.id, d.type, d.spec_version, d.version, d.date_added, d.producer, d.tlp, d.recipients,
-                d.name, d.created, d.modified, d.revoked, d.first_ref, d.second_ref FROM search_docs d",
+                d.name, d.created, d.modified, d.revoked, d.first_ref, d.second_ref FROM search.search_docs d",
     );
     if let Some(fts) = &query.fts {
         args.push(SqlValue::Text(fts.clone()));
-        sql.push_str(" JOIN search_text t ON t.rowid = d.doc WHERE search_text MATCH ?1");
+        sql.push_str(" JOIN search.search_text t ON t.rowid = d.doc WHERE t.search_text MATCH ?1");
     } else {
         sql.push_str(" WHERE 1 = 1");
     }
@@ -427,8 +649,8 @@ pub(crate) fn search(
         let first = placeholders(&mut args, text(&query.refs));
         let second = placeholders(&mut args, text(&query.refs));
         sql.push_str(&format!(
-            " AND d.doc IN (SELECT doc FROM search_docs WHERE first_ref IN ({first})
-                            UNION SELECT doc FROM search_docs WHERE second_ref IN ({second}))"
+            " AND d.doc IN (SELECT doc FROM search.search_docs WHERE first_ref IN ({first})
+                            UNION SELECT doc FROM search.search_docs WHERE second_ref IN ({second}))"
         ));
     }
     for (column, (from, to)) in [("d.created", query.created), ("d.modified", query.modified)] {
@@ -501,7 +723,7 @@ pub(crate) fn counts(conn: &Connection, since_day: i64) -> rusqlite::Result<Coun
     };
     let mut by_type = Vec::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT collection_id, producer, tlp, recipients, n, type FROM type_counts WHERE n > 0",
+        "SELECT collection_id, producer, tlp, recipients, n, type FROM search.type_counts WHERE n > 0",
     )?;
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
@@ -509,7 +731,7 @@ pub(crate) fn counts(conn: &Connection, since_day: i64) -> rusqlite::Result<Coun
     }
     let mut by_day = Vec::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT collection_id, producer, tlp, recipients, n, sighting, day FROM day_counts WHERE day >= ?1 AND n > 0",
+        "SELECT collection_id, producer, tlp, recipients, n, sighting, day FROM search.day_counts WHERE day >= ?1 AND n > 0",
     )?;
     let mut rows = stmt.query([since_day])?;
     while let Some(r) = rows.next()? {
@@ -517,7 +739,111 @@ pub(crate) fn counts(conn: &Connection, since_day: i64) -> rusqlite::Result<Coun
         let kind = if sighting { "sighting" } else { OTHER_TYPES };
         by_day.push(row(r, kind.to_owned(), Some(r.get(6)?))?);
     }
-    Ok(Counts { by_type, by_day })
+    let mut sighted = Vec::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT collection_id, producer, tlp, recipients, n, indicator FROM search.sighting_counts WHERE n > 0",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        sighted.push((r.get(5)?, row(r, "sighting".to_owned(), None)?));
+    }
+    Ok(Counts {
+        by_type,
+        by_day,
+        sighted,
+    })
+}
+
+pub(crate) fn latest_alerts(
+    conn: &Connection,
+    filter: &AlertFilter,
+) -> rusqlite::Result<Vec<ListedAlert>> {
+    let mut sql = String::from(
+        "SELECT a.seq, a.id, a.org_id, a.observed, a.raised, a.indicator, a.indicator_name, a.collection_id, a.source, a.retro, a.objects,
+                k.by_actor, k.at
+         FROM alerts a LEFT JOIN alert_acks k ON k.alert_id = a.id
+         WHERE a.org_id = ?1",
+    );
+    let mut args: Vec<SqlValue> = vec![SqlValue::Integer(filter.org)];
+    let mut add = |clause: &str, value: SqlValue| {
+        args.push(value);
+        sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+    };
+    if let Some(before) = filter.before {
+        add("a.seq <", SqlValue::Integer(before));
+    }
+    if let Some(after) = filter.after {
+        add("a.seq >", SqlValue::Integer(after));
+    }
+    if let Some(indicator) = &filter.indicator {
+        add("a.indicator =", SqlValue::Text(indicator.clone()));
+    }
+    if let Some(collection) = &filter.collection {
+        add("a.collection_id =", SqlValue::Text(collection.clone()));
+    }
+    if let Some(source) = &filter.source {
+        add("a.source =", SqlValue::Text(source.clone()));
+    }
+    if let Some(retro) = filter.retro {
+        add("a.retro =", SqlValue::Integer(i64::from(retro)));
+    }
+    if let Some(since) = filter.observed_since {
+        add("a.observed >=", SqlValue::Integer(since.as_micros()));
+    }
+    if let Some(until) = filter.observed_until {
+        add("a.observed <", SqlValue::Integer(until.as_micros()));
+    }
+    match filter.acknowledged {
+        Some(true) => sql.push_str(" AND k.alert_id IS NOT NULL"),
+        Some(false) => sql.push_str(" AND k.alert_id IS NULL"),
+        None => {}
+    }
+    args.push(SqlValue::Integer(
+        i64::try_from(filter.limit).unwrap_or(i64::MAX),
+    ));
+    let order = if filter.oldest_first { "ASC" } else { "DESC" };
+    sql.push_str(&format!(" ORDER BY a.seq {order} LIMIT ?{}", args.len()));
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        let (seq, alert) = crate::alert_from_row(r)?;
+        let by: Option<String> = r.get(11)?;
+        let at: Option<i64> = r.get(12)?;
+        Ok(ListedAlert {
+            seq,
+            alert,
+            acknowledged: by.zip(at).map(|(by, at)| Acknowledgement {
+                by,
+                at: Timestamp::from_micros(at),
+            }),
+        })
+    })?;
+    rows.collect()
+}
+
+pub(crate) fn acknowledge_alert(
+    conn: &Connection,
+    org: i64,
+    id: &str,
+    by: &str,
+    at: Timestamp,
+) -> rusqlite::Result<Option<Acknowledgement>> {
+    conn.execute(
+        "INSERT INTO alert_acks (alert_id, org_id, by_actor, at)
+         SELECT id, org_id, ?3, ?4 FROM alerts WHERE org_id = ?1 AND id = ?2
+         ON CONFLICT (alert_id) DO NOTHING",
+        params![org, id, by, at.as_micros()],
+    )?;
+    conn.query_row(
+        "SELECT by_actor, at FROM alert_acks WHERE alert_id = ?1 AND org_id = ?2",
+        params![id, org],
+        |r| {
+            Ok(Acknowledgement {
+                by: r.get(0)?,
+                at: Timestamp::from_micros(r.get(1)?),
+            })
+        },
+    )
+    .optional()
 }
 
 #[cfg(test)]

@@ -203,6 +203,8 @@ pub struct SqliteStore {
     group_finished: Condvar,
     readers: Mutex<Vec<Connection>>,
     reader_freed: Condvar,
+    /// Fills `search.db`; see [`console`].
+    indexer: Mutex<console::Indexer>,
 }
 
 /// Group commit: ingests that arrive while another holds the writer share its IMMEDIATE
@@ -547,6 +549,9 @@ impl SqliteStore {
         conn.execute_batch(console::SCHEMA).map_err(backend)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(backend)?;
+        let index = console::index_path(path);
+        // Opened first, so that the index exists when the readers attach it.
+        let indexer = console::Indexer::open(path, &index).map_err(backend)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
@@ -557,6 +562,7 @@ impl SqliteStore {
             reader
                 .execute_batch("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;")
                 .map_err(backend)?;
+            console::attach_index(&reader, &index).map_err(backend)?;
             readers.push(reader);
         }
         let checkpointer = Checkpointer::start(path)?;
@@ -574,6 +580,7 @@ impl SqliteStore {
             group_finished: Condvar::new(),
             readers: Mutex::new(readers),
             reader_freed: Condvar::new(),
+            indexer: Mutex::new(indexer),
         })
     }
 
@@ -1317,14 +1324,17 @@ impl Store for SqliteStore {
                     tx.prepare_cached("SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3")?;
                 let mut delete =
                     tx.prepare_cached("DELETE FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3")?;
+                let mut record = tx.prepare_cached(
+                    "INSERT INTO deleted_versions (collection_id, id, version) VALUES (?1, ?2, ?3)",
+                )?;
                 for version in versions {
                     let sha: Option<Vec<u8>> =
                         hash_of.query_row(params![collection, id, version.as_micros()], |r| r.get(0)).optional()?;
                     let (Some(sha), Some(v)) = (sha, stored.iter().find(|v| v.version == *version)) else { continue };
                     let sha: [u8; 32] = sha.try_into().unwrap_or([0; 32]);
-                    console::forget(&tx, collection, id, version.as_micros())?;
                     keep_leaf_text(&tx, collection, id, version.as_micros())?;
                     delete.execute(params![collection, id, version.as_micros()])?;
+                    record.execute(params![collection, id, version.as_micros()])?;
                     leaves.extend(leaf(v, &sha));
                     removed += 1;
                 }
@@ -1609,6 +1619,23 @@ impl Store for SqliteStore {
         .map(|found| found.map(|(_, alert)| alert))
     }
 
+    fn latest_alerts(
+        &self,
+        filter: &kawal_core::AlertFilter,
+    ) -> StoreResult<Vec<kawal_core::ListedAlert>> {
+        self.read(|c| console::latest_alerts(c, filter))
+    }
+
+    fn acknowledge_alert(
+        &self,
+        org: OrgId,
+        id: &str,
+        by: &str,
+        at: Timestamp,
+    ) -> StoreResult<Option<kawal_core::Acknowledgement>> {
+        self.write(|w| console::acknowledge_alert(&w.conn, org, id, by, at))
+    }
+
     fn append_alerts(&self, alerts: &[kawal_core::Alert]) -> StoreResult<()> {
         self.write(|w| {
             let tx = immediate(&mut w.conn)?;
@@ -1813,12 +1840,7 @@ impl Store for SqliteStore {
     }
 
     fn index_step(&self, batch: usize) -> StoreResult<usize> {
-        self.write(|w| {
-            let tx = immediate(&mut w.conn)?;
-            let indexed = console::index_step(&tx, batch)?;
-            tx.commit()?;
-            Ok(indexed)
-        })
+        lock(&self.indexer).step(batch).map_err(backend)
     }
 
     fn search(

@@ -483,3 +483,194 @@ fn an_analyst_works_a_case_and_an_admin_adds_a_collection() {
         .iter()
         .any(|c| c.title == "Mekong campaign indicators"));
 }
+
+/// Waits until the element's attribute has the value.
+async fn wait_for_attribute(
+    browser: &Client,
+    css: &str,
+    name: &str,
+    value: &str,
+    within: Duration,
+) {
+    let started = Instant::now();
+    loop {
+        if let Ok(element) = browser.find(Locator::Css(css)).await {
+            if element.attr(name).await.ok().flatten().as_deref() == Some(value) {
+                return;
+            }
+        }
+        assert!(
+            started.elapsed() < within,
+            "`{css}` never had {name}=\"{value}\": {}",
+            browser.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn follow_link(browser: &Client, text: &str) {
+    browser
+        .find(Locator::LinkText(text))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[test]
+fn an_analyst_writes_an_indicator_imports_attack_and_sees_alerts_arrive() {
+    let Some(driver) = Driver::start() else {
+        return;
+    };
+    let ics = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/attack/ics-attack.json");
+    let (it, collection) = community();
+    let sensor = crate::console_alerts::watched_resolver(&it, &collection);
+    index_all(&it);
+    let base = it.base.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let browser = driver.browser().await;
+        let wait = Duration::from_secs(20);
+        sign_in(&browser, &base, "ana").await;
+
+        // The editor: a pattern error shows under the field while typing, then a valid
+        // indicator is saved and its page opens.
+        follow_link(&browser, "New indicator").await;
+        wait_for_text(&browser, "h1", "New indicator", wait).await;
+        browser
+            .find(Locator::Id("name"))
+            .await
+            .unwrap()
+            .send_keys("Scanner at 203.0.113.9")
+            .await
+            .unwrap();
+        let pattern = browser.find(Locator::Id("pattern")).await.unwrap();
+        pattern
+            .send_keys("[ipv4-addr:value '203.0.113.9']")
+            .await
+            .unwrap();
+        wait_for_text(
+            &browser,
+            "#pattern-diagnostics",
+            "error: expected a comparison operator",
+            wait,
+        )
+        .await;
+        wait_for_attribute(&browser, "#pattern", "aria-invalid", "true", wait).await;
+        screenshot(&browser, "indicator-editor").await;
+        pattern.clear().await.unwrap();
+        pattern
+            .send_keys("[ipv4-addr:value = '203.0.113.9']")
+            .await
+            .unwrap();
+        wait_for_text(
+            &browser,
+            "#pattern-diagnostics",
+            "The pattern is valid.",
+            wait,
+        )
+        .await;
+        browser
+            .find(Locator::Css("form.editor button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&browser, "h1", "Scanner at 203.0.113.9", wait).await;
+        browser
+            .find(Locator::LinkText("New version"))
+            .await
+            .expect("the producer is offered a new version");
+
+        // Import: the bars reach 100 % and every object has its result.
+        if ics.exists() {
+            follow_link(&browser, "Import").await;
+            wait_for_text(&browser, "h1", "Import a STIX bundle", wait).await;
+            browser
+                .find(Locator::Id("bundle"))
+                .await
+                .unwrap()
+                .send_keys(ics.canonicalize().unwrap().to_str().unwrap())
+                .await
+                .unwrap();
+            browser
+                .find(Locator::Css("form[data-import] button[type=submit]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            wait_for_text(
+                &browser,
+                "#import-summary",
+                "Done.",
+                Duration::from_secs(120),
+            )
+            .await;
+            wait_for_attribute(&browser, "#import-progress", "data-percent", "100", wait).await;
+            let summary = browser
+                .find(Locator::Id("import-summary"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                summary.starts_with("1826 of 1826 objects into Indicators: 1826 stored, 0 refused"),
+                "{summary}"
+            );
+            let rows = browser
+                .find_all(Locator::Css("#import-successes tr"))
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 1826);
+            screenshot(&browser, "import").await;
+        } else {
+            eprintln!(
+                "skipping the ATT&CK import: {} is not present",
+                ics.display()
+            );
+        }
+
+        // Alerts: one raised now appears without reloading.
+        follow_link(&browser, "Alerts").await;
+        wait_for_text(&browser, "#alerts-live-status", "live", wait).await;
+        let before = browser
+            .find_all(Locator::Css("#alerts tr[data-id]"))
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(
+            crate::console_alerts::submit(&it, &sensor, &crate::console_alerts::resolver_event(42)),
+            1
+        );
+        wait_for_text(&browser, "#alerts", "2024-03-10 12:00:42 UTC", wait).await;
+        let after = browser
+            .find_all(Locator::Css("#alerts tr[data-id]"))
+            .await
+            .unwrap()
+            .len();
+        assert_eq!(after, before + 1);
+        screenshot(&browser, "alerts").await;
+        // Acknowledged from the row the stream added.
+        browser
+            .find(Locator::Css("#alerts tr:first-child button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for_text(&browser, "#alerts tr:first-child", "ana at", wait).await;
+
+        follow_link(&browser, "Dashboard").await;
+        wait_for_text(&browser, "#latest-alerts", "Resolver", wait).await;
+        screenshot(&browser, "dashboard-alerts").await;
+        browser.close().await.unwrap();
+    });
+}

@@ -13,6 +13,12 @@ use crate::tlp::{allowed, build, org_name, world, World};
 
 pub const PASSWORD: &str = "correct horse battery";
 
+enum Body<'a> {
+    Empty,
+    Form(&'a [(&'a str, &'a str)]),
+    Bytes(&'a [u8]),
+}
+
 /// A browser without a browser: one cookie jar, redirects not followed.
 pub struct Browser {
     base: String,
@@ -54,7 +60,34 @@ impl Browser {
     }
 
     fn send(&mut self, method: &str, path: &str, form: Option<&[(&str, &str)]>) -> Page {
+        let body = match form {
+            Some(fields) => Body::Form(fields),
+            None => Body::Empty,
+        };
+        self.send_with(method, path, &[], body)
+    }
+
+    /// A request with a body of its own (an upload), with the session's cookies.
+    pub fn send_body(&mut self, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Page {
+        self.send_with("POST", path, headers, Body::Bytes(body))
+    }
+
+    /// A GET with extra headers (`Accept`).
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> Page {
+        self.send_with("GET", path, headers, Body::Empty)
+    }
+
+    fn send_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Page {
         let mut request = self.agent.request(method, &format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.set(name, value);
+        }
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self
                 .cookies
@@ -63,11 +96,12 @@ impl Browser {
                 .collect();
             request = request.set("Cookie", &jar.join("; "));
         }
-        let result = match form {
-            Some(fields) => request.send_form(fields),
-            None => request.call(),
+        let sent = match body {
+            Body::Empty => request.call(),
+            Body::Form(fields) => request.send_form(fields),
+            Body::Bytes(bytes) => request.send_bytes(bytes),
         };
-        let response = match result {
+        let response = match sent {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
             Err(e) => panic!("{method} {path}: {e}"),
@@ -238,7 +272,8 @@ fn attribute_names(tag: &str) -> Vec<String> {
 /// MY-CERT and KH-CERT share group `asean`, collection "Indicators"; an analyst account in
 /// MY-CERT named `ana`.
 pub fn community() -> (Instance, String) {
-    let it = Instance::start(1000, 1024 * 1024);
+    // Large enough for the ATT&CK bundles the import is tried with.
+    let it = Instance::start(1000, 8 * 1024 * 1024);
     let admin = it.admin();
     for org in ["MY-CERT", "KH-CERT"] {
         it.ex().add_org(&admin, org, None).unwrap();
@@ -383,6 +418,24 @@ fn posts_without_the_form_token_are_refused() {
     }
     let refused = browser.post("/sign-out", &[]);
     assert_eq!(refused.status, 403);
+    for (path, form) in [
+        (
+            "/indicators",
+            vec![
+                ("name", "x"),
+                ("pattern", "[ipv4-addr:value = '198.51.100.1']"),
+            ],
+        ),
+        ("/console/pattern-check", vec![("pattern", "[x:y = 1]")]),
+        (
+            "/alerts/00000000-0000-4000-8000-000000000000/acknowledge",
+            vec![("back", "/alerts")],
+        ),
+    ] {
+        let refused = browser.post(path, &form);
+        assert_eq!(refused.status, 403, "{path}");
+        assert!(refused.body.contains("CSRF"), "{path}: {}", refused.body);
+    }
 
     let csrf = browser.csrf();
     let too_much = browser.post("/tokens", &[("role", "admin"), ("csrf", &csrf)]);
@@ -425,6 +478,12 @@ fn every_page_is_locked_down_and_free_of_inline_code() {
         format!("/objects/indicator--00000000-0000-4000-8000-000000000001?collection={collection}"),
         "/objects/indicator--00000000-0000-4000-8000-000000000099".to_owned(),
         "/tokens".to_owned(),
+        "/indicators/new".to_owned(),
+        "/import".to_owned(),
+        "/import/00000000-0000-4000-8000-000000000000".to_owned(),
+        "/alerts".to_owned(),
+        "/alerts?since=not-a-date&ack=open".to_owned(),
+        format!("/indicators/new?of=indicator--00000000-0000-4000-8000-000000000001&collection={collection}"),
     ] {
         let page = browser.get(&path);
         assert!(
@@ -447,6 +506,19 @@ fn every_page_is_locked_down_and_free_of_inline_code() {
             .body
             .contains("<script type=\"module\" src=\"/static/console.js"));
     }
+    // A form sent back with its problems is a page like any other.
+    let csrf = browser.csrf();
+    let refused = browser.post(
+        "/indicators",
+        &[
+            ("csrf", &csrf),
+            ("name", "x\" onfocus=\"alert(1)"),
+            ("pattern", "[ipv4-addr:value '<script>']"),
+            ("collection", &collection),
+        ],
+    );
+    assert_eq!(refused.status, 400);
+    pages.push(refused);
     // The scanner does find what it looks for.
     assert_eq!(
         inline_code("<p style=\"x\"><a onclick='x'>a</a><script>alert(1)</script>").len(),
@@ -582,7 +654,15 @@ fn pages_show_only_what_the_policy_allows(world: &World) -> Result<(), TestCaseE
             .map(|((c, id, _), _)| (*c, id.clone()))
             .collect();
         let mut seen = BTreeSet::new();
-        for path in ["/", "/explore", "/explore?q=n", "/explore?q=198.51"] {
+        for path in [
+            "/",
+            "/explore",
+            "/explore?q=n",
+            "/explore?q=198.51",
+            "/indicators/new",
+            "/import",
+            "/alerts",
+        ] {
             let page = browser.get(path);
             prop_assert_eq!(page.status, 200);
             let shown = ids_in(&page.body);
@@ -621,6 +701,17 @@ fn pages_show_only_what_the_policy_allows(world: &World) -> Result<(), TestCaseE
                 // The refusal names only the id that was asked for.
                 prop_assert_eq!(page.status, 404, "{} shown to reader {}", id, reader);
             }
+            // The editor prefills only what the reader may read.
+            let editor = browser.get(&format!(
+                "/indicators/new?of={id}&collection={}",
+                built.collection_ids[*c]
+            ));
+            if !readable.contains(id) {
+                prop_assert_eq!(editor.status, 404, "{} prefilled for reader {}", id, reader);
+            }
+            let mut asked = readable.clone();
+            asked.insert(id.clone());
+            prop_assert!(ids_in(&editor.body).is_subset(&asked));
         }
     }
     cases_show_only_what_the_policy_allows(world, it)

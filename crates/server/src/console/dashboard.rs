@@ -6,6 +6,7 @@ use axum::response::Response;
 use kawal_core::search::{day_of, SearchHit, DAY_MICROS};
 use stix::Timestamp;
 
+use super::alerts::{self, AlertRow};
 use super::session::Viewer;
 use super::{object_href, render, svg, tlp_badge, Chrome, PageError};
 use crate::AppState;
@@ -65,7 +66,21 @@ struct Dashboard {
     sightings_chart: String,
     days: i64,
     collections: Vec<CollectionRow>,
+    /// `None` when the person's role reads no alerts.
+    alerts: Option<Vec<AlertRow>>,
+    alerts_live_url: String,
+    top_sighted: Vec<SightedRow>,
 }
+
+pub(crate) struct SightedRow {
+    pub href: String,
+    pub label: String,
+    pub type_name: String,
+    pub sightings: u64,
+}
+
+/// How many alerts the dashboard lists.
+const ALERTS: usize = 5;
 
 pub(crate) async fn page(
     State(state): State<AppState>,
@@ -74,14 +89,32 @@ pub(crate) async fn page(
     let who = viewer.principal.clone();
     let today = day_of(Timestamp::now());
     let first_day = today - DAYS + 1;
-    let (latest, summary, collections) = state
+    let (latest, summary, collections, listed) = state
         .blocking(move |ex| {
             let latest = ex.latest(&who, None, 10)?;
             let summary = ex.summary(&who, Timestamp::from_micros(first_day * DAY_MICROS))?;
             let collections = ex.visible_collections(&who)?;
-            Ok((latest, summary, collections))
+            let listed = match ex.alert_reader(&who) {
+                Ok(_) => Some(ex.latest_alerts(
+                    &who,
+                    kawal_core::AlertFilter {
+                        limit: ALERTS,
+                        ..Default::default()
+                    },
+                )?),
+                Err(_) => None,
+            };
+            Ok((latest, summary, collections, listed))
         })
         .await?;
+    let titles = alerts::titles(&collections);
+    let alerts_live_url = format!(
+        "/live/alerts?after={}",
+        listed
+            .as_ref()
+            .and_then(|l| l.first())
+            .map_or(0, |newest| newest.seq)
+    );
     let latest_cursor = latest.first().map_or(0, |hit| hit.date_added.as_micros());
     let mut by_type: Vec<(String, u64)> = summary.by_type.into_iter().collect();
     by_type.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -109,6 +142,18 @@ pub(crate) async fn page(
             "sighting",
         ),
         days: DAYS,
+        alerts: listed.map(|listed| listed.iter().map(|l| alerts::row(l, &titles)).collect()),
+        alerts_live_url,
+        top_sighted: summary
+            .top_sighted
+            .iter()
+            .map(|s| SightedRow {
+                href: object_href(&s.id, &s.collection),
+                label: s.name.clone().unwrap_or_else(|| s.id.clone()),
+                type_name: s.type_name.clone(),
+                sightings: s.sightings,
+            })
+            .collect(),
         collections: collections
             .into_iter()
             .filter(|v| v.can_read)

@@ -4,14 +4,20 @@
 //! `Exchange` methods as the APIs, as the person's organisation and role.
 //!
 //! Pages: sign-in (`/sign-in`, `/sign-out`), dashboard (`/`), explore (`/explore`), object
-//! (`/objects/{id}`), cases (`/cases…`), API tokens (`/tokens`), administration
-//! (`/admin/…`); the dashboard's live list follows `/live/latest` (server-sent events).
+//! (`/objects/{id}`), indicator editor (`/indicators/new`, saved by `POST /indicators`, its
+//! pattern checked by `POST /console/pattern-check`), alerts (`/alerts`, acknowledged by
+//! `POST /alerts/{id}/acknowledge`, newer ones streamed at `/live/alerts`), import (`/import`, the script's uploads
+//! at `POST /import/jobs` followed at `/import/{job}`), cases (`/cases…`), API tokens (`/tokens`),
+//! administration (`/admin/…`); the dashboard's live list follows `/live/latest` (server-sent events).
 
 mod admin;
+mod alerts;
 mod cases;
 mod dashboard;
 mod diff;
 mod explore;
+mod import;
+mod indicators;
 mod live;
 mod object;
 mod session;
@@ -32,6 +38,7 @@ use stix::Tlp;
 use crate::error::ApiError;
 use crate::AppState;
 
+pub(crate) use import::Imports;
 pub(crate) use session::SignInLimiter;
 use session::Viewer;
 
@@ -50,6 +57,21 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(dashboard::page))
         .route("/explore", get(explore::page))
         .route("/objects/{id}", get(object::page))
+        .route("/indicators/new", get(indicators::form))
+        .route("/indicators", axum::routing::post(indicators::save))
+        .route(
+            "/console/pattern-check",
+            axum::routing::post(indicators::pattern_check),
+        )
+        .route("/alerts", get(alerts::page))
+        .route(
+            "/alerts/{id}/acknowledge",
+            axum::routing::post(alerts::acknowledge),
+        )
+        .route("/live/alerts", get(live::alerts))
+        .route("/import", get(import::form).post(import::upload))
+        .route("/import/jobs", axum::routing::post(import::start))
+        .route("/import/{job}", get(import::progress))
         .route("/tokens", get(tokens::page).post(tokens::create))
         .merge(cases::routes())
         .merge(admin::routes())
@@ -125,7 +147,10 @@ pub(crate) struct Chrome {
 const NAV: &[(&str, &str)] = &[
     ("/", "Dashboard"),
     ("/explore", "Explore"),
+    ("/alerts", "Alerts"),
     ("/cases", "Cases"),
+    ("/indicators/new", "New indicator"),
+    ("/import", "Import"),
     ("/tokens", "API tokens"),
 ];
 
@@ -278,8 +303,9 @@ pub(crate) fn short_time(at: stix::Timestamp) -> String {
     }
 }
 
-/// Keeps the search index and the dashboard's counts close behind ingest: indexes in batches
-/// while there is work, then looks again shortly. It runs outside every ingest transaction.
+/// Keeps the search index and the dashboard's counts close behind ingest and deletions:
+/// indexes in batches while there is work, then looks again shortly. The store's indexer
+/// writes only the index's own database, so ingest never waits for it.
 pub async fn index_continuously(state: AppState) {
     const BATCH: usize = 1_000;
     loop {

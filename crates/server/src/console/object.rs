@@ -62,6 +62,9 @@ struct ObjectPage {
     tlp_label: String,
     revoked: bool,
     leaf: Option<u64>,
+    /// The editor for a new version, for an indicator the person's organisation produced
+    /// and may write.
+    new_version: Option<String>,
     properties: Vec<Property>,
     graph: String,
     edges: Vec<EdgeRow>,
@@ -207,8 +210,19 @@ pub(crate) async fn page(
         });
         previous = Some(shown);
     }
+    let new_version = (type_name == "indicator"
+        && view.can_write
+        && newest.producer == viewer.user.org)
+        .then(|| {
+            format!(
+                "/indicators/new?of={}&collection={}",
+                super::encode(&id),
+                super::encode(&view.collection.id)
+            )
+        });
     let page = ObjectPage {
         chrome: Chrome::for_viewer(&viewer, ""),
+        new_version,
         label,
         type_name,
         collection_title: view.collection.title.clone(),

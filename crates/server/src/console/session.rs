@@ -73,7 +73,12 @@ pub(crate) struct Viewer {
 impl Viewer {
     /// Refuses a post whose form token is missing or is not this session's.
     pub fn check_form(&self, form: &Form) -> Result<(), PageError> {
-        let sent = form.get("csrf").unwrap_or("");
+        self.check_token(form.get("csrf").unwrap_or(""))
+    }
+
+    /// Refuses a request whose form token (from a form field, or the header the script sends
+    /// with uploads) is missing or is not this session's.
+    pub fn check_token(&self, sent: &str) -> Result<(), PageError> {
         if sent.is_empty() || !auth::constant_time_eq(sent.as_bytes(), self.csrf.as_bytes()) {
             return Err(csrf_refusal());
         }
@@ -115,7 +120,7 @@ fn set_cookie(state: &AppState, name: &str, value: &str, path: &str, max_age: i6
 }
 
 /// Where to go back after signing in: a path on this site, nothing else.
-fn local_path(next: &str) -> String {
+pub(crate) fn local_path(next: &str) -> String {
     if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
         next.to_owned()
     } else {

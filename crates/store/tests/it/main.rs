@@ -225,3 +225,119 @@ impl tlog::HashReader for Nodes<'_> {
             })
     }
 }
+
+fn store_named(store: &SqliteStore, cid: &str, org: i64, n: usize, name: &str) {
+    let v = kawal_core::conformance::object(
+        &format!("indicator--00000000-0000-4000-8000-{n:012}"),
+        "2020-01-01T00:00:00.000Z",
+        &format!(r#","name":"{name}""#),
+    );
+    store
+        .insert_versions(cid, org, &[], &[v], true, &kawal_core::conformance::status)
+        .unwrap();
+}
+
+fn found(store: &SqliteStore, cid: &str, text: &str) -> usize {
+    store
+        .search(&kawal_core::search::IndexQuery {
+            fts: kawal_core::search::fts_query(text),
+            collections: vec![cid.to_owned()],
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap()
+        .len()
+}
+
+/// The index lives in `search.db` and is written without the main database's write lock, so
+/// ingest never waits for it.
+#[test]
+fn the_index_is_its_own_file_and_never_takes_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kawal.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let (org, c) = one_collection(&store);
+    store_named(&store, &c.id, org.id, 1, "Kitten");
+    // Another process holds the main database's write lock for the whole indexing.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    assert_eq!(store.index_step(100).unwrap(), 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    other.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(found(&store, &c.id, "kitten"), 1);
+
+    let tables = |file: &str| -> Vec<String> {
+        let conn = rusqlite::Connection::open(dir.path().join(file)).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let names = stmt.query_map([], |r| r.get(0)).unwrap();
+        names.map(Result::unwrap).collect()
+    };
+    let main = tables("kawal.db");
+    let index = tables("search.db");
+    for table in ["search_docs", "search_text", "type_counts", "day_counts"] {
+        assert!(!main.contains(&table.to_owned()), "{table} in kawal.db");
+        assert!(
+            index.contains(&table.to_owned()),
+            "{table} not in search.db"
+        );
+    }
+}
+
+/// Derived data: a lost or damaged index is made again from the objects, and one that is
+/// ahead of the database it follows (a database restored from an older copy) starts over.
+#[test]
+fn the_index_is_rebuilt_when_missing_damaged_or_ahead() {
+    let older = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(&older.path().join("kawal.db")).unwrap();
+        let (org, c) = one_collection(&store);
+        store_named(&store, &c.id, org.id, 1, "Kitten");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kawal.db");
+    let index = dir.path().join("search.db");
+    let cid = {
+        let store = SqliteStore::open(&path).unwrap();
+        let (org, c) = one_collection(&store);
+        store_named(&store, &c.id, org.id, 1, "Kitten");
+        store_named(&store, &c.id, org.id, 2, "Puppy");
+        while store.index_step(100).unwrap() > 0 {}
+        assert_eq!(found(&store, &c.id, "kitten"), 1);
+        c.id
+    };
+
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", index.display()));
+    }
+    std::fs::write(&index, b"not a database at all, not even close to one").unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(found(&store, &cid, "kitten"), 0);
+    assert_eq!(store.index_step(100).unwrap(), 2);
+    assert_eq!(found(&store, &cid, "kitten"), 1);
+    let org = store.org_by_name("A").unwrap().unwrap();
+    store_named(&store, &cid, org.id, 3, "Gerbil");
+    while store.index_step(100).unwrap() > 0 {}
+    assert_eq!(found(&store, &cid, "gerbil"), 1);
+    drop(store);
+
+    // The older database, whose objects were all added before these, gets this index.
+    let older_index = older.path().join("search.db");
+    std::fs::copy(&index, &older_index).unwrap();
+    let store = SqliteStore::open(&older.path().join("kawal.db")).unwrap();
+    assert_eq!(found(&store, &cid, "gerbil"), 1, "the copied index is read");
+    while store.index_step(100).unwrap() > 0 {}
+    assert_eq!(found(&store, &cid, "gerbil"), 0);
+    assert_eq!(found(&store, &cid, "puppy"), 0);
+    assert_eq!(found(&store, &cid, "kitten"), 1);
+    let total: u64 = store
+        .counts(0)
+        .unwrap()
+        .by_type
+        .iter()
+        .map(|r| r.count)
+        .sum();
+    assert_eq!(total, 1);
+}
