@@ -958,10 +958,16 @@ pub fn alert_acknowledgements(store: Arc<dyn Store>) {
         }),
         ["5"]
     );
+    let first = store
+        .latest_alerts(&AlertFilter {
+            before: Some(newest[1].seq),
+            ..of_a.clone()
+        })
+        .unwrap();
     assert_eq!(
         ids(AlertFilter {
             oldest_first: true,
-            after: Some(newest[1].seq - 1),
+            after: Some(first[1].seq),
             ..of_a.clone()
         }),
         ["2", "4", "5"],
