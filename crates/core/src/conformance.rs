@@ -958,16 +958,11 @@ pub fn alert_acknowledgements(store: Arc<dyn Store>) {
         }),
         ["5"]
     );
-    let first = store
-        .latest_alerts(&AlertFilter {
-            before: Some(newest[1].seq),
-            ..of_a.clone()
-        })
-        .unwrap();
+    let oldest = store.latest_alerts(&of_a).unwrap().last().unwrap().seq;
     assert_eq!(
         ids(AlertFilter {
             oldest_first: true,
-            after: Some(first[1].seq),
+            after: Some(oldest),
             ..of_a.clone()
         }),
         ["2", "4", "5"],
@@ -1234,16 +1229,34 @@ pub fn search_index(store: Arc<dyn Store>) {
     store
         .insert_versions(&cid, a, &[], &[sighting], true, &status)
         .unwrap();
+    let twice = new_version(&format!(
+        r#"{{"type":"sighting","spec_version":"2.1","id":"sighting--0a0a0a0a-0000-4000-8000-000000000003","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","sighting_of_ref":"{ID1}","object_marking_refs":["{}"]}}"#,
+        stix::tlp::TLP2_RED
+    ));
+    let other = new_version(&format!(
+        r#"{{"type":"sighting","spec_version":"2.1","id":"sighting--0a0a0a0a-0000-4000-8000-000000000004","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","sighting_of_ref":"{ID1}"}}"#
+    ));
+    store
+        .insert_versions(&cid, b, &[], &[twice, other], true, &status)
+        .unwrap();
     while store.index_step(10).unwrap() > 0 {}
-    let sighted = store.counts(0).unwrap().sighted;
-    assert_eq!(sighted.len(), 1);
-    assert_eq!(sighted[0].0, ID2);
-    assert_eq!((sighted[0].1.count, sighted[0].1.producer), (1, a));
+    let sighted = store.sighted(0, 10).unwrap();
+    assert_eq!(sighted.len(), 2);
+    assert_eq!((sighted[0].object.as_str(), sighted[0].total), (ID1, 2));
+    assert_eq!(sighted[0].groups.len(), 2, "RED and default TLP kept apart");
+    assert_eq!((sighted[1].object.as_str(), sighted[1].total), (ID2, 1));
+    assert_eq!(
+        (sighted[1].groups[0].count, sighted[1].groups[0].producer),
+        (1, a)
+    );
+    assert_eq!(store.sighted(1, 10).unwrap()[0].object, ID2);
     store
         .delete_versions(&cid, sighting_id, &[t], &deletion_leaf)
         .unwrap();
     while store.index_step(10).unwrap() > 0 {}
-    assert!(store.counts(0).unwrap().sighted.is_empty());
+    let sighted = store.sighted(0, 10).unwrap();
+    assert_eq!(sighted.len(), 1);
+    assert_eq!(sighted[0].object, ID1);
 }
 
 pub fn group_members_grow(store: Arc<dyn Store>) {

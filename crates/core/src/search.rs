@@ -185,8 +185,15 @@ pub struct Counts {
     pub by_type: Vec<CountRow>,
     /// Since the day asked for.
     pub by_day: Vec<CountRow>,
-    /// Sighting versions by the object they sight (its id first).
-    pub sighted: Vec<(String, CountRow)>,
+}
+
+/// One sighted object: how many sighting versions name it in all, and those versions
+/// grouped by everything the policy looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SightedCounts {
+    pub object: String,
+    pub total: u64,
+    pub groups: Vec<CountRow>,
 }
 
 /// What a person searches for on the Explore page.
@@ -270,6 +277,10 @@ pub struct Sighted {
 /// How many of the most sighted objects the dashboard shows.
 pub const TOP_SIGHTED: usize = 10;
 
+/// The most sighted objects looked at for one dashboard: for a reader who may read few of the
+/// sightings, the list is drawn from these.
+const SIGHTED_EXAMINED: usize = 2_000;
+
 /// A relationship between two objects the reader may read, both ends included.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edge {
@@ -333,7 +344,7 @@ impl Exchange {
         let reader = who.org();
         let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
         let mut looked = 0;
-        query.limit = query.limit.clamp(1, SEARCH_BATCH);
+        query.limit = query.limit.clamp(1, examined.max(1));
         loop {
             let batch = self.store().search(&query)?;
             let exhausted = batch.len() < query.limit;
@@ -419,7 +430,9 @@ impl Exchange {
             created: request.created,
             modified: request.modified,
             revoked: request.revoked,
-            limit: SEARCH_BATCH,
+            // Every matching version up to the bound is counted, so read them in one query
+            // rather than running (and sorting) the match again for each batch.
+            limit: SEARCH_EXAMINED,
             ..IndexQuery::default()
         };
         let per_page = request.per_page.clamp(1, 200);
@@ -490,7 +503,8 @@ impl Exchange {
         let collections = self.readable_collections(who)?;
         let query = IndexQuery {
             collections: collections.keys().cloned().collect(),
-            limit: SEARCH_BATCH,
+            // A few unreadable versions among the newest cost another batch, not more.
+            limit: limit.saturating_mul(4).clamp(50, SEARCH_BATCH),
             ..IndexQuery::default()
         };
         let mut hits = Vec::new();
@@ -703,27 +717,54 @@ impl Exchange {
                 *summary.sightings_by_day.entry(day).or_default() += row.count;
             }
         }
-        let mut sighted: HashMap<&str, u64> = HashMap::new();
-        for (object, row) in counts.sighted.iter().filter(|(_, r)| readable(r)) {
-            *sighted.entry(object.as_str()).or_default() += row.count;
-        }
-        let mut ranked: Vec<(&str, u64)> = sighted.into_iter().collect();
-        ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
-        // A sighting the reader may read can name an object it may not: those are left out.
-        for (object, count) in ranked {
-            if summary.top_sighted.len() >= TOP_SIGHTED {
-                break;
-            }
-            if let Some((collection, type_name, name)) =
-                self.readable_object(who, &collections, object)?
-            {
+        // Candidates come most sighted first; what the reader may read of each is at most its
+        // total, so once the last of the top has at least the next candidate's total, no
+        // later one can enter.
+        let mut offset = 0;
+        let mut examined = 0;
+        'candidates: while examined < SIGHTED_EXAMINED {
+            let page = self.store().sighted(offset, 50)?;
+            offset += page.len();
+            for candidate in &page {
+                examined += 1;
+                let full = summary.top_sighted.len() >= TOP_SIGHTED;
+                if full
+                    && summary
+                        .top_sighted
+                        .last()
+                        .is_some_and(|last| last.sightings >= candidate.total)
+                {
+                    break 'candidates;
+                }
+                let count: u64 = candidate
+                    .groups
+                    .iter()
+                    .filter(|g| readable(g))
+                    .map(|g| g.count)
+                    .sum();
+                if count == 0 {
+                    continue;
+                }
+                // A sighting the reader may read can name an object it may not: left out.
+                let Some((collection, type_name, name)) =
+                    self.readable_object(who, &collections, &candidate.object)?
+                else {
+                    continue;
+                };
                 summary.top_sighted.push(Sighted {
-                    id: object.to_owned(),
+                    id: candidate.object.clone(),
                     collection,
                     type_name,
                     name,
                     sightings: count,
                 });
+                summary
+                    .top_sighted
+                    .sort_by(|a, b| b.sightings.cmp(&a.sightings).then_with(|| a.id.cmp(&b.id)));
+                summary.top_sighted.truncate(TOP_SIGHTED);
+            }
+            if page.len() < 50 {
+                break;
             }
         }
         self.record(who, "read", "summary", "ok");

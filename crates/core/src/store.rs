@@ -8,7 +8,7 @@ use crate::model::{
     AuditEvent, Collection, GroupId, InsertOutcome, NewVersion, OrgId, Organisation, Role, Session,
     SharingGroup, StoredVersion, Token, User, Writers,
 };
-use crate::search::{Counts, IndexQuery, IndexedVersion};
+use crate::search::{Counts, IndexQuery, IndexedVersion, SightedCounts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -290,9 +290,14 @@ pub trait Store: Send + Sync + 'static {
     /// when it has caught up). Until it runs, search shows deleted versions and misses new
     /// ones.
     fn index_step(&self, batch: usize) -> StoreResult<usize>;
-    /// Indexed versions matching the query, newest `date_added` first.
+    /// Indexed versions matching the query, newest `date_added` first. With full text, the
+    /// `limit` kept are the most recently indexed matches (which differ from the newest by
+    /// `date_added` only among versions indexed together).
     fn search(&self, query: &IndexQuery) -> StoreResult<Vec<IndexedVersion>>;
     /// Indexed versions counted by collection, type and everything the policy looks at, and
     /// per day added from `since_day` on.
     fn counts(&self, since_day: i64) -> StoreResult<Counts>;
+    /// Indexed sightings by the object they sight, most sighted first (then by id), `limit`
+    /// objects from the `offset`-th.
+    fn sighted(&self, offset: usize, limit: usize) -> StoreResult<Vec<SightedCounts>>;
 }

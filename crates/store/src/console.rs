@@ -9,7 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use kawal_core::search::{self, CountRow, Counts, IndexQuery, IndexedVersion, OTHER_TYPES};
+use kawal_core::search::{
+    self, CountRow, Counts, IndexQuery, IndexedVersion, SightedCounts, OTHER_TYPES,
+};
 use kawal_core::{Acknowledgement, AlertFilter, ListedAlert, Role, Session, StoredVersion, User};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OpenFlags, OptionalExtension, Row};
@@ -87,6 +89,10 @@ CREATE TABLE IF NOT EXISTS search_docs (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS search_docs_by_version ON search_docs (collection_id, id, version);
 CREATE INDEX IF NOT EXISTS search_docs_by_date_added ON search_docs (date_added);
+CREATE INDEX IF NOT EXISTS search_docs_by_collection ON search_docs (collection_id, date_added);
+CREATE INDEX IF NOT EXISTS search_docs_by_type ON search_docs (type, date_added);
+CREATE INDEX IF NOT EXISTS search_docs_by_created ON search_docs (created) WHERE created IS NOT NULL;
+CREATE INDEX IF NOT EXISTS search_docs_by_modified ON search_docs (modified) WHERE modified IS NOT NULL;
 CREATE INDEX IF NOT EXISTS search_docs_by_id ON search_docs (id);
 CREATE INDEX IF NOT EXISTS search_docs_by_first_ref ON search_docs (first_ref) WHERE first_ref IS NOT NULL;
 CREATE INDEX IF NOT EXISTS search_docs_by_second_ref ON search_docs (second_ref) WHERE second_ref IS NOT NULL;
@@ -117,6 +123,9 @@ CREATE TABLE IF NOT EXISTS sighting_counts (
     n INTEGER NOT NULL,
     PRIMARY KEY (indicator, collection_id, producer, tlp, recipients)
 ) WITHOUT ROWID;
+-- Sighting versions per object sighted, all groups together: the dashboard's candidates.
+CREATE TABLE IF NOT EXISTS sighted_totals (object TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sighted_totals_by_n ON sighted_totals (n DESC, object);
 CREATE TABLE IF NOT EXISTS day_counts (
     day INTEGER NOT NULL,
     collection_id TEXT NOT NULL,
@@ -131,7 +140,7 @@ CREATE TABLE IF NOT EXISTS day_counts (
 
 const USER_COLUMNS: &str = "id, username, org_id, role, password_hash, created, \
     EXISTS (SELECT 1 FROM disabled_users WHERE user_id = users.id)";
-const INDEX_TABLES: [&str; 7] = [
+const INDEX_TABLES: [&str; 8] = [
     "search_docs",
     "search_text",
     "search_marks",
@@ -139,6 +148,7 @@ const INDEX_TABLES: [&str; 7] = [
     "type_counts",
     "day_counts",
     "sighting_counts",
+    "sighted_totals",
 ];
 
 /// Where the index of the database at `db` lives: `search.db` in the same directory.
@@ -253,7 +263,7 @@ fn step_in(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::Res
         tx.execute_batch(
             "DELETE FROM search_docs; INSERT INTO search_text (search_text) VALUES ('delete-all');
              DELETE FROM search_marks; DELETE FROM deletion_mark; DELETE FROM type_counts; DELETE FROM day_counts;
-             DELETE FROM sighting_counts;",
+             DELETE FROM sighting_counts; DELETE FROM sighted_totals;",
         )?;
         deletion_mark = 0;
     }
@@ -444,6 +454,9 @@ fn index_new(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::R
         "INSERT INTO sighting_counts (indicator, collection_id, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)
          ON CONFLICT DO UPDATE SET n = n + 1",
     )?;
+    let mut total_sighted = tx.prepare_cached(
+        "INSERT INTO sighted_totals (object, n) VALUES (?1, 1) ON CONFLICT DO UPDATE SET n = n + 1",
+    )?;
     let mut save_mark = tx.prepare_cached(
         "INSERT INTO search_marks (collection_id, date_added) VALUES (?1, ?2)
          ON CONFLICT (collection_id) DO UPDATE SET date_added = excluded.date_added",
@@ -514,6 +527,7 @@ fn index_new(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::R
                         tlp_key,
                         recipients_key
                     ])?;
+                    total_sighted.execute([sighted])?;
                 }
             }
             last = Some(date_added);
@@ -585,6 +599,10 @@ fn forget(tx: &Connection, collection: &str, id: &str, version: i64) -> rusqlite
             "UPDATE sighting_counts SET n = n - 1 WHERE indicator = ?1 AND collection_id = ?2 AND producer = ?3 AND tlp = ?4 AND recipients = ?5",
             params![sighted, collection, producer, tlp_key, recipients_key],
         )?;
+        tx.execute(
+            "UPDATE sighted_totals SET n = n - 1 WHERE object = ?1",
+            [sighted],
+        )?;
     }
     Ok(())
 }
@@ -605,10 +623,56 @@ fn recipients_of(text: Option<&str>) -> Vec<i64> {
         .collect()
 }
 
+/// The one condition of a search that the index lookup should start from, most selective
+/// first; the others are written `+column` so that SQLite filters on them instead of choosing
+/// an index that would make it sort everything (it keeps no statistics to know better).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    Ids,
+    Refs,
+    Text,
+    Created,
+    Modified,
+    Types,
+    OneCollection,
+    /// Newest first along `date_added`, stopping at the limit.
+    DateAdded,
+}
+
+fn driver(query: &IndexQuery) -> Driver {
+    let ranged =
+        |(from, to): (Option<Timestamp>, Option<Timestamp>)| from.is_some() || to.is_some();
+    if !query.ids.is_empty() {
+        Driver::Ids
+    } else if !query.refs.is_empty() {
+        Driver::Refs
+    } else if query.fts.is_some() {
+        Driver::Text
+    } else if ranged(query.created) {
+        Driver::Created
+    } else if ranged(query.modified) {
+        Driver::Modified
+    } else if !query.types.is_empty() {
+        Driver::Types
+    } else if query.collections.len() == 1 {
+        Driver::OneCollection
+    } else {
+        Driver::DateAdded
+    }
+}
+
 pub(crate) fn search(
     conn: &Connection,
     query: &IndexQuery,
 ) -> rusqlite::Result<Vec<IndexedVersion>> {
+    let drive = driver(query);
+    let column = |name: &str, drives: bool| {
+        if drives {
+            format!("d.{name}")
+        } else {
+            format!("+d.{name}")
+        }
+    };
     let mut args: Vec<SqlValue> = Vec::new();
     let mut sql = String::from(
         "SELECT d.collection_id, d.id, d.type, d.spec_version, d.version, d.date_added, d.producer, d.tlp, d.recipients,
@@ -627,12 +691,15 @@ pub(crate) fn search(
             .map(SqlValue::Text)
             .collect::<Vec<_>>()
     };
-    for (column, values) in [
-        ("d.collection_id", text(&query.collections)),
-        ("d.type", text(&query.types)),
-        ("d.id", text(&query.ids)),
+    for (name, values) in [
         (
-            "d.producer",
+            column("collection_id", drive == Driver::OneCollection),
+            text(&query.collections),
+        ),
+        (column("type", drive == Driver::Types), text(&query.types)),
+        (column("id", drive == Driver::Ids), text(&query.ids)),
+        (
+            column("producer", false),
             query
                 .producers
                 .iter()
@@ -642,7 +709,7 @@ pub(crate) fn search(
     ] {
         if !values.is_empty() {
             let list = placeholders(&mut args, values);
-            sql.push_str(&format!(" AND {column} IN ({list})"));
+            sql.push_str(&format!(" AND {name} IN ({list})"));
         }
     }
     if !query.refs.is_empty() {
@@ -653,31 +720,50 @@ pub(crate) fn search(
                             UNION SELECT doc FROM search.search_docs WHERE second_ref IN ({second}))"
         ));
     }
-    for (column, (from, to)) in [("d.created", query.created), ("d.modified", query.modified)] {
+    for (name, (from, to)) in [
+        (column("created", drive == Driver::Created), query.created),
+        (
+            column("modified", drive == Driver::Modified),
+            query.modified,
+        ),
+    ] {
         if let Some(from) = from {
             args.push(SqlValue::Integer(from.as_micros()));
-            sql.push_str(&format!(" AND {column} >= ?{}", args.len()));
+            sql.push_str(&format!(" AND {name} >= ?{}", args.len()));
         }
         if let Some(to) = to {
             args.push(SqlValue::Integer(to.as_micros()));
-            sql.push_str(&format!(" AND {column} <= ?{}", args.len()));
+            sql.push_str(&format!(" AND {name} <= ?{}", args.len()));
         }
     }
     if let Some(revoked) = query.revoked {
         args.push(SqlValue::Integer(i64::from(revoked)));
-        sql.push_str(&format!(" AND d.revoked = ?{}", args.len()));
+        sql.push_str(&format!(" AND +d.revoked = ?{}", args.len()));
     }
     if let Some(before) = query.added_before {
         args.push(SqlValue::Integer(before.as_micros()));
-        sql.push_str(&format!(" AND d.date_added < ?{}", args.len()));
+        let name = column(
+            "date_added",
+            matches!(
+                drive,
+                Driver::DateAdded | Driver::OneCollection | Driver::Types
+            ),
+        );
+        sql.push_str(&format!(" AND {name} < ?{}", args.len()));
     }
     args.push(SqlValue::Integer(
         i64::try_from(query.limit).unwrap_or(i64::MAX),
     ));
-    sql.push_str(&format!(
-        " ORDER BY d.date_added DESC LIMIT ?{}",
-        args.len()
-    ));
+    // FTS5 hands out its matches by rowid, newest indexed last, and stops at the limit when
+    // asked for them in that order; sorting every match by `date_added` instead would read
+    // them all. Rows are indexed in `date_added` order per collection, so the two orders
+    // differ only among versions indexed in the same moment; the page is sorted below.
+    let order = if query.fts.is_some() {
+        "t.rowid DESC"
+    } else {
+        "d.date_added DESC"
+    };
+    sql.push_str(&format!(" ORDER BY {order} LIMIT ?{}", args.len()));
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| {
         let recipients: Option<String> = r.get(8)?;
@@ -704,7 +790,11 @@ pub(crate) fn search(
             second_ref: r.get(14)?,
         })
     })?;
-    rows.collect()
+    let mut found: Vec<IndexedVersion> = rows.collect::<rusqlite::Result<_>>()?;
+    if query.fts.is_some() {
+        found.sort_by_key(|v| std::cmp::Reverse(v.version.date_added));
+    }
+    Ok(found)
 }
 
 pub(crate) fn counts(conn: &Connection, since_day: i64) -> rusqlite::Result<Counts> {
@@ -739,19 +829,54 @@ pub(crate) fn counts(conn: &Connection, since_day: i64) -> rusqlite::Result<Coun
         let kind = if sighting { "sighting" } else { OTHER_TYPES };
         by_day.push(row(r, kind.to_owned(), Some(r.get(6)?))?);
     }
-    let mut sighted = Vec::new();
-    let mut stmt = conn.prepare_cached(
-        "SELECT collection_id, producer, tlp, recipients, n, indicator FROM search.sighting_counts WHERE n > 0",
+    Ok(Counts { by_type, by_day })
+}
+
+pub(crate) fn sighted(
+    conn: &Connection,
+    offset: usize,
+    limit: usize,
+) -> rusqlite::Result<Vec<SightedCounts>> {
+    let objects: Vec<(String, i64)> = {
+        let mut stmt = conn.prepare_cached(
+            "SELECT object, n FROM search.sighted_totals WHERE n > 0 ORDER BY n DESC, object LIMIT ?1 OFFSET ?2",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                i64::try_from(limit).unwrap_or(i64::MAX),
+                i64::try_from(offset).unwrap_or(i64::MAX)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    let mut groups_of = conn.prepare_cached(
+        "SELECT collection_id, producer, tlp, recipients, n FROM search.sighting_counts WHERE indicator = ?1 AND n > 0",
     )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        sighted.push((r.get(5)?, row(r, "sighting".to_owned(), None)?));
+    let mut out = Vec::with_capacity(objects.len());
+    for (object, total) in objects {
+        let mut groups = Vec::new();
+        let mut rows = groups_of.query([&object])?;
+        while let Some(r) = rows.next()? {
+            let tlp: i64 = r.get(2)?;
+            let recipients: String = r.get(3)?;
+            groups.push(CountRow {
+                collection: r.get(0)?,
+                type_name: "sighting".to_owned(),
+                day: None,
+                producer: r.get(1)?,
+                tlp: (tlp >= 0).then(|| tlp_from_code(tlp)),
+                recipients: recipients_of(Some(&recipients)),
+                count: r.get::<_, i64>(4)?.max(0) as u64,
+            });
+        }
+        out.push(SightedCounts {
+            object,
+            total: total.max(0) as u64,
+            groups,
+        });
     }
-    Ok(Counts {
-        by_type,
-        by_day,
-        sighted,
-    })
+    Ok(out)
 }
 
 pub(crate) fn latest_alerts(

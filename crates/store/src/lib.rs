@@ -1280,7 +1280,15 @@ impl Store for SqliteStore {
         args.push(SqlValue::Integer(
             i64::try_from(scan.batch).unwrap_or(i64::MAX),
         ));
-        sql.push_str(&format!(" ORDER BY o.date_added LIMIT ?{}", args.len()));
+        // Asked for a few ids, SQLite would otherwise walk the whole collection along
+        // `objects_by_date_added` to avoid sorting; `+` lets it find the ids by
+        // `objects_by_version` and sort those few rows.
+        let order = if scan.ids.is_empty() {
+            "o.date_added"
+        } else {
+            "+o.date_added"
+        };
+        sql.push_str(&format!(" ORDER BY {order} LIMIT ?{}", args.len()));
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args), |row| {
@@ -1852,5 +1860,13 @@ impl Store for SqliteStore {
 
     fn counts(&self, since_day: i64) -> StoreResult<kawal_core::search::Counts> {
         self.read(|c| console::counts(c, since_day))
+    }
+
+    fn sighted(
+        &self,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<kawal_core::search::SightedCounts>> {
+        self.read(|c| console::sighted(c, offset, limit))
     }
 }

@@ -3,6 +3,7 @@
 //! `KAWAL_SCREENSHOTS=1` each page is saved to `docs/screenshots/`.
 
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,8 +34,11 @@ impl Driver {
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .ok()?;
+        // In a process group of its own, with the browsers it starts, so that a test that
+        // fails before closing its session leaves no browser running.
         let child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -73,6 +77,9 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -500,6 +500,13 @@ fn every_page_is_locked_down_and_free_of_inline_code() {
         );
         assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(page.header("x-frame-options"), Some("DENY"));
+        let timing = page.header("server-timing").unwrap_or("");
+        assert!(
+            timing
+                .strip_prefix("app;dur=")
+                .is_some_and(|ms| ms.parse::<f64>().is_ok()),
+            "{timing}"
+        );
         assert!(page.header("referrer-policy").is_some());
         assert_eq!(inline_code(&page.body), Vec::<String>::new());
         assert!(page

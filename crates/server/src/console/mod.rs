@@ -81,6 +81,21 @@ pub fn routes() -> Router<AppState> {
         .route("/static/console.css", get(stylesheet))
         .route("/static/console.js", get(script))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(server_timing))
+}
+
+/// How long the server spent on a console response until its head was ready, as
+/// `Server-Timing: app;dur=<milliseconds>`, which browsers show and `bench/console.sh` reads.
+async fn server_timing(request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).await;
+    let spent = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={spent:.2}")) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("server-timing"), value);
+    }
+    response
 }
 
 async fn security_headers(request: Request, next: Next) -> Response {
