@@ -256,8 +256,9 @@ def report(a, results):
              f"{p['bytes_per_leaf']:,.0f} B | | |",
              "",
              f"Storage split: leaf rows {p['leaf_table_bytes_per_leaf']:,.0f} B/leaf (the leaf's "
-             f"~330-byte text and its hash), interior nodes {p['node_bytes_per_leaf']:,.0f} B/leaf; "
-             f"for comparison the object rows and their two indexes take "
+             f"hash; an object version's ~330-byte leaf text is rendered from its row, and stored "
+             f"only for deleted versions and other leaves), interior nodes {p['node_bytes_per_leaf']:,.0f} B/leaf; "
+             f"for comparison the object rows and their indexes take "
              f"{p['object_bytes_per_object']:,.0f} B per object. The proof round trip includes "
              f"Python's HTTP client and loopback, so the server's share is smaller.",
              "",
