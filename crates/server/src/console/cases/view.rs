@@ -446,21 +446,20 @@ pub(crate) async fn add_note(
 ) -> Result<Response, PageError> {
     let form = Form::parse(&body);
     viewer.check_form(&form)?;
-    let done = match tlp_of(&form) {
-        Ok(tlp) => {
-            let (who, case) = (viewer.principal.clone(), id.clone());
-            let summary = form.text("abstract");
-            let content = form.get("content").unwrap_or("").to_owned();
-            let recipients = form.all("recipient");
-            state
-                .blocking(move |ex| {
-                    ex.add_case_note(&who, &case, summary.as_deref(), &content, tlp, &recipients)
-                })
-                .await
-                .map(|note| vec![(note, CaseEventKind::Contribution)])
-        }
-        Err(e) => Err(e),
-    };
+    let done = async {
+        let tlp = tlp_of(&form)?;
+        let (who, case) = (viewer.principal.clone(), id.clone());
+        let summary = form.text("abstract");
+        let content = form.get("content").unwrap_or("").to_owned();
+        let recipients = form.all("recipient");
+        state
+            .blocking(move |ex| {
+                ex.add_case_note(&who, &case, summary.as_deref(), &content, tlp, &recipients)
+            })
+            .await
+            .map(|note| vec![(note, CaseEventKind::Contribution)])
+    }
+    .await;
     after(&state, &viewer, id, done, "timeline").await
 }
 
@@ -472,29 +471,28 @@ pub(crate) async fn add_task(
 ) -> Result<Response, PageError> {
     let form = Form::parse(&body);
     viewer.check_form(&form)?;
-    let done = match tlp_of(&form) {
-        Ok(tlp) => {
-            let task = NewTask {
-                name: form.text("name").unwrap_or_default(),
-                description: form.text("description"),
-                owner: form.text("owner"),
-                due: form.get("due").and_then(due_date),
-                tlp,
-                recipients: form.all("recipient"),
-                playbook_step: None,
-            };
-            let (who, case) = (viewer.principal.clone(), id.clone());
-            state
-                .blocking(move |ex| ex.add_case_tasks(&who, &case, &[task]))
-                .await
-                .map(|ids| {
-                    ids.into_iter()
-                        .map(|t| (t, CaseEventKind::Contribution))
-                        .collect()
-                })
-        }
-        Err(e) => Err(e),
-    };
+    let done = async {
+        let tlp = tlp_of(&form)?;
+        let task = NewTask {
+            name: form.text("name").unwrap_or_default(),
+            description: form.text("description"),
+            owner: form.text("owner"),
+            due: form.get("due").and_then(due_date),
+            tlp,
+            recipients: form.all("recipient"),
+            playbook_step: None,
+        };
+        let (who, case) = (viewer.principal.clone(), id.clone());
+        state
+            .blocking(move |ex| ex.add_case_tasks(&who, &case, &[task]))
+            .await
+            .map(|ids| {
+                ids.into_iter()
+                    .map(|t| (t, CaseEventKind::Contribution))
+                    .collect()
+            })
+    }
+    .await;
     after(&state, &viewer, id, done, "tasks").await
 }
 
@@ -528,20 +526,17 @@ pub(crate) async fn add_link(
 ) -> Result<Response, PageError> {
     let form = Form::parse(&body);
     viewer.check_form(&form)?;
-    let done = match tlp_of(&form) {
-        Ok(tlp) => {
-            let target = form.text("target").unwrap_or_default();
-            let relationship = form.text("relationship_type");
-            let (who, case) = (viewer.principal.clone(), id.clone());
-            state
-                .blocking(move |ex| {
-                    ex.link_to_case(&who, &case, &target, relationship.as_deref(), tlp)
-                })
-                .await
-                .map(|link| vec![(link, CaseEventKind::Contribution)])
-        }
-        Err(e) => Err(e),
-    };
+    let done = async {
+        let tlp = tlp_of(&form)?;
+        let target = form.text("target").unwrap_or_default();
+        let relationship = form.text("relationship_type");
+        let (who, case) = (viewer.principal.clone(), id.clone());
+        state
+            .blocking(move |ex| ex.link_to_case(&who, &case, &target, relationship.as_deref(), tlp))
+            .await
+            .map(|link| vec![(link, CaseEventKind::Contribution)])
+    }
+    .await;
     after(&state, &viewer, id, done, "links").await
 }
 
