@@ -192,7 +192,7 @@ def phase_proof_and_storage(a, workdir):
         while size < a.size and time.monotonic() < deadline:
             time.sleep(0.1)
             size = latest_size(conn)
-        times = []
+        times, server_times = [], []
         for _ in range(a.proofs):
             index = random.randrange(size)
             query = urllib.parse.urlencode({"index": index, "size": size})
@@ -201,6 +201,7 @@ def phase_proof_and_storage(a, workdir):
             resp = conn.getresponse()
             body = resp.read()
             times.append(time.perf_counter() - t0)
+            server_times.append(server_timing(resp))
             if resp.status != 200:
                 raise SystemExit(f"inclusion proof {index}/{size}: HTTP {resp.status}: {body[:200]}")
     finally:
@@ -213,12 +214,24 @@ def phase_proof_and_storage(a, workdir):
     return {"size": size, "proofs": a.proofs,
             "p50_ms": percentile(times, 50) * 1000, "p95_ms": percentile(times, 95) * 1000,
             "p99_ms": percentile(times, 99) * 1000,
+            "server_p50_ms": percentile(server_times, 50), "server_p95_ms": percentile(server_times, 95),
+            "server_p99_ms": percentile(server_times, 99),
             "leaves": leaves, "objects": objects,
             "bytes_per_leaf": log_bytes / leaves,
             "leaf_table_bytes_per_leaf": pages.get("log_leaves", 0) / leaves,
             "node_bytes_per_leaf": pages.get("log_nodes", 0) / leaves,
             "object_bytes_per_object": (pages.get("objects", 0) + pages.get("objects_by_version", 0)
                                         + pages.get("objects_by_date_added", 0)) / objects}
+
+
+def server_timing(resp):
+    """The server's own time for a response in ms, from its `Server-Timing: app;dur=…` header."""
+    header = resp.getheader("Server-Timing") or ""
+    for part in header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name == "dur":
+            return float(value)
+    raise SystemExit(f"no Server-Timing duration in the response: {header!r}")
 
 
 def percentile(values, p):
@@ -249,9 +262,11 @@ def report(a, results):
              f"checkpoint every {c['interval_ms']} ms, polled every {c['poll_ms']} ms) | "
              f"{c['p50'] * 1000:,.0f} ms | | |",
              f"| same, p95 | {c['p95'] * 1000:,.0f} ms | ≤ 1,500 ms | {meets(c['p95'] <= 1.5)} |",
-             f"| inclusion proof, loopback round trip p50 / p95 / p99 ({p['proofs']:,} random leaves "
-             f"of a {p['size']:,}-leaf tree) | {p['p50_ms']:.2f} / {p['p95_ms']:.2f} / "
-             f"{p['p99_ms']:.2f} ms | ≤ 1 ms server-side | {meets(p['p95_ms'] <= 1.0)} |",
+             f"| inclusion proof, server time p50 / p95 / p99 (`Server-Timing`; {p['proofs']:,} random "
+             f"leaves of a {p['size']:,}-leaf tree) | {p['server_p50_ms']:.2f} / {p['server_p95_ms']:.2f} / "
+             f"{p['server_p99_ms']:.2f} ms | ≤ 1 ms server-side | {meets(p['server_p95_ms'] <= 1.0)} |",
+             f"| inclusion proof, loopback round trip p50 / p95 / p99 (Python's HTTP client) | "
+             f"{p['p50_ms']:.2f} / {p['p95_ms']:.2f} / {p['p99_ms']:.2f} ms | | |",
              f"| log storage per leaf (leaf text + hash, interior nodes, state, checkpoints) | "
              f"{p['bytes_per_leaf']:,.0f} B | | |",
              "",
@@ -259,8 +274,7 @@ def report(a, results):
              f"hash; an object version's ~330-byte leaf text is rendered from its row, and stored "
              f"only for deleted versions and other leaves), interior nodes {p['node_bytes_per_leaf']:,.0f} B/leaf; "
              f"for comparison the object rows and their indexes take "
-             f"{p['object_bytes_per_object']:,.0f} B per object. The proof round trip includes "
-             f"Python's HTTP client and loopback, so the server's share is smaller.",
+             f"{p['object_bytes_per_object']:,.0f} B per object.",
              "",
              "Anchors (published figures, not measured here): Tessera about 10,000 entries/s on "
              "local NVMe with multi-second integration; Trillian on MySQL 400–500 entries/s; "

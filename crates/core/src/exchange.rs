@@ -221,6 +221,47 @@ pub struct Exchange {
     /// Whether writes append to the transparency log (config `transparency_log`, on by
     /// default).
     logging: bool,
+    validating: Gate,
+}
+
+/// At most `limit` holders at once; the rest wait their turn.
+struct Gate {
+    inside: Mutex<usize>,
+    turn: std::sync::Condvar,
+    limit: usize,
+}
+
+impl Gate {
+    fn new(limit: usize) -> Gate {
+        Gate {
+            inside: Mutex::new(0),
+            turn: std::sync::Condvar::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    fn pass<T>(&self, f: impl FnOnce() -> T) -> T {
+        {
+            let mut inside = self
+                .inside
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            while *inside >= self.limit {
+                inside = self
+                    .turn
+                    .wait(inside)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            *inside += 1;
+        }
+        let out = f();
+        *self
+            .inside
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) -= 1;
+        self.turn.notify_one();
+        out
+    }
 }
 
 impl Exchange {
@@ -231,6 +272,9 @@ impl Exchange {
             verified: Mutex::new(HashMap::new()),
             audit_buffer: Mutex::new(Vec::new()),
             logging: true,
+            validating: Gate::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            ),
         }
     }
 
@@ -615,16 +659,18 @@ impl Exchange {
             .org()
             .ok_or_else(|| Error::Forbidden("anonymous clients may not add objects".to_owned()))?;
         let recipients = self.resolve_recipients(&collection, recipients)?;
-        let raws = stix::parse_envelope(body).map_err(|e| Error::BadRequest(e.to_string()))?;
-        let request_timestamp = Timestamp::now();
-
-        let (mut accepted, mut failures) = (Vec::with_capacity(raws.len()), Vec::new());
-        for checked in check_all(&raws) {
-            match checked {
-                Ok(new) => accepted.push(new),
-                Err(failure) => failures.push(failure),
+        let (raws, accepted, failures) = self.validating.pass(|| {
+            let raws = stix::parse_envelope(body).map_err(|e| Error::BadRequest(e.to_string()))?;
+            let (mut accepted, mut failures) = (Vec::with_capacity(raws.len()), Vec::new());
+            for checked in check_all(&raws) {
+                match checked {
+                    Ok(new) => accepted.push(new),
+                    Err(failure) => failures.push(failure),
+                }
             }
-        }
+            Ok::<_, Error>((raws, accepted, failures))
+        })?;
+        let request_timestamp = Timestamp::now();
 
         let producer_identity = self
             .store

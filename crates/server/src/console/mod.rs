@@ -81,21 +81,6 @@ pub fn routes() -> Router<AppState> {
         .route("/static/console.css", get(stylesheet))
         .route("/static/console.js", get(script))
         .layer(middleware::from_fn(security_headers))
-        .layer(middleware::from_fn(server_timing))
-}
-
-/// How long the server spent on a console response until its head was ready, as
-/// `Server-Timing: app;dur=<milliseconds>`, which browsers show and `bench/console.sh` reads.
-async fn server_timing(request: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let mut response = next.run(request).await;
-    let spent = started.elapsed().as_secs_f64() * 1000.0;
-    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={spent:.2}")) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static("server-timing"), value);
-    }
-    response
 }
 
 async fn security_headers(request: Request, next: Next) -> Response {
@@ -319,19 +304,53 @@ pub(crate) fn short_time(at: stix::Timestamp) -> String {
 }
 
 /// Keeps the search index and the dashboard's counts close behind ingest and deletions:
-/// indexes in batches while there is work, then looks again shortly. The store's indexer
-/// writes only the index's own database, so ingest never waits for it.
-pub async fn index_continuously(state: AppState) {
+/// indexes in batches while there is work, then looks again shortly. It runs on its own
+/// thread at the lowest CPU priority: on a busy machine ingest, TAXII reads and proofs come
+/// first and the index catches up in the idle time between them. The store's indexer writes
+/// only the index's own database, so ingest never waits for it either. Dropping the returned
+/// sender stops the thread.
+pub fn spawn_indexer(state: AppState) -> std::io::Result<std::sync::mpsc::Sender<()>> {
     const BATCH: usize = 1_000;
-    loop {
-        let worker = state.clone();
-        let indexed =
-            tokio::task::spawn_blocking(move || worker.exchange().store().index_step(BATCH)).await;
-        match indexed {
-            Ok(Ok(n)) if n == BATCH => continue,
-            Ok(Err(e)) => tracing::warn!(error = %e, "the search index could not be updated"),
-            _ => {}
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+    const IDLE: Duration = Duration::from_millis(200);
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("search-indexer".into())
+        .spawn(move || {
+            lower_own_priority();
+            loop {
+                match state.exchange().store().index_step(BATCH) {
+                    Ok(n) if n == BATCH => {
+                        if !matches!(
+                            stopped.try_recv(),
+                            Err(std::sync::mpsc::TryRecvError::Empty)
+                        ) {
+                            return;
+                        }
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "the search index could not be updated"),
+                }
+                if !matches!(
+                    stopped.recv_timeout(IDLE),
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                ) {
+                    return;
+                }
+            }
+        })?;
+    Ok(stop)
+}
+
+/// Moves the calling thread to the idle scheduling class: it runs only on a core that nothing
+/// else wants. On Linux the scheduling class belongs to the thread, so the rest of the server
+/// keeps its own.
+fn lower_own_priority() {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: `param` is a valid sched_param that outlives the call; pid 0 names the calling
+    // thread.
+    let status = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    if status != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "the indexer keeps its priority");
     }
 }
