@@ -16,6 +16,7 @@ mod harness;
 mod hunts;
 mod log;
 mod monitoring;
+mod no_loss;
 mod object_view;
 mod openapi;
 mod patterns;
