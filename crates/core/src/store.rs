@@ -290,6 +290,9 @@ pub trait Store: Send + Sync + 'static {
     /// when it has caught up). Until it runs, search shows deleted versions and misses new
     /// ones.
     fn index_step(&self, batch: usize) -> StoreResult<usize>;
+    /// How long ago a transaction last committed: a short time means an ingest is under way,
+    /// and work that can wait (the search index) leaves the machine to it.
+    fn since_last_commit(&self) -> std::time::Duration;
     /// Indexed versions matching the query, newest `date_added` first. With full text, the
     /// `limit` kept are the most recently indexed matches (which differ from the newest by
     /// `date_added` only among versions indexed together).

@@ -10,7 +10,7 @@ mod console;
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -205,6 +205,9 @@ pub struct SqliteStore {
     reader_freed: Condvar,
     /// Fills `search.db`; see [`console`].
     indexer: Mutex<console::Indexer>,
+    /// When a transaction last committed, in microseconds since `opened`.
+    last_commit: AtomicU64,
+    opened: Instant,
 }
 
 /// Group commit: ingests that arrive while another holds the writer share its IMMEDIATE
@@ -581,6 +584,8 @@ impl SqliteStore {
             readers: Mutex::new(readers),
             reader_freed: Condvar::new(),
             indexer: Mutex::new(indexer),
+            last_commit: AtomicU64::new(0),
+            opened: Instant::now(),
         })
     }
 
@@ -601,6 +606,11 @@ impl SqliteStore {
         lock(&self.readers).push(conn);
         self.reader_freed.notify_one();
         result.map_err(backend)
+    }
+
+    fn note_commit(&self) {
+        let since_opened = u64::try_from(self.opened.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.last_commit.store(since_opened, Ordering::Relaxed);
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, Writer> {
@@ -727,6 +737,7 @@ impl SqliteStore {
                 )
             })
             .and_then(|_| writer.conn.execute_batch("COMMIT"));
+        self.note_commit();
         if committed.is_err() && !writer.conn.is_autocommit() {
             let _ = writer.conn.execute_batch("ROLLBACK");
         }
@@ -1849,6 +1860,11 @@ impl Store for SqliteStore {
 
     fn index_step(&self, batch: usize) -> StoreResult<usize> {
         lock(&self.indexer).step(batch).map_err(backend)
+    }
+
+    fn since_last_commit(&self) -> Duration {
+        let last = Duration::from_micros(self.last_commit.load(Ordering::Relaxed));
+        self.opened.elapsed().saturating_sub(last)
     }
 
     fn search(
