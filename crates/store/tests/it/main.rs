@@ -341,3 +341,64 @@ fn the_index_is_rebuilt_when_missing_damaged_or_ahead() {
         .sum();
     assert_eq!(total, 1);
 }
+
+/// A database written by layout 2 (leaf rows found through an index on `objects.leaf`) opens
+/// with every object leaf still rendered from its row, and the index gone.
+#[test]
+fn a_layout_2_database_keeps_its_leaves() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kawal.db");
+    let ids = [
+        "indicator--0b5a0e10-7d15-4c3e-9b1a-2f3c4d5e6f70",
+        "indicator--1c6b1f21-8e26-4d4f-8c2b-3a4d5e6f7081",
+        "indicator--2d7c2032-9f37-4e50-9d3c-4b5e6f708192",
+    ];
+    let before = {
+        let store = SqliteStore::open(&path).unwrap();
+        let (org, c) = one_collection(&store);
+        let versions: Vec<_> = ids
+            .iter()
+            .map(|id| kawal_core::conformance::object(id, "2021-03-04T05:06:07.000Z", ""))
+            .collect();
+        store
+            .insert_versions(
+                &c.id,
+                org.id,
+                &[],
+                &versions,
+                true,
+                &kawal_core::conformance::status,
+            )
+            .unwrap();
+        store.append_log(&[b"audit leaf".to_vec()]).unwrap();
+        store.log_leaves(0, 4).unwrap()
+    };
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute_batch(
+            "CREATE INDEX objects_by_leaf ON objects (leaf) WHERE leaf IS NOT NULL;
+             ALTER TABLE log_leaves DROP COLUMN object_row;
+             PRAGMA user_version = 2;",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.log_leaves(0, 4).unwrap(), before);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let index: i64 = db
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'objects_by_leaf'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(index, 0);
+    let rendered: i64 = db
+        .query_row(
+            "SELECT count(*) FROM log_leaves WHERE object_row IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(rendered, 3);
+}
