@@ -201,7 +201,7 @@ pub(crate) fn attach_index(reader: &Connection, path: &Path) -> rusqlite::Result
         "ATTACH DATABASE ?1 AS search",
         [path.to_string_lossy().as_ref()],
     )?;
-    reader.execute_batch("PRAGMA search.cache_size = -16384; PRAGMA search.mmap_size = 1073741824;")
+    reader.execute_batch("PRAGMA search.cache_size = -16384; PRAGMA search.mmap_size = 2147418112;")
 }
 
 /// The one writer of the index: `search.db` read-write, and the main database read-only.
@@ -218,7 +218,7 @@ impl Indexer {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         objects.execute_batch(
-            "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = 1073741824;",
+            "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = 2147418112;",
         )?;
         Ok(Indexer { index, objects })
     }
