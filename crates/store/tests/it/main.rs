@@ -385,20 +385,13 @@ fn a_layout_2_database_keeps_its_leaves() {
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.log_leaves(0, 4).unwrap(), before);
     let db = rusqlite::Connection::open(&path).unwrap();
-    let index: i64 = db
-        .query_row(
-            "SELECT count(*) FROM sqlite_schema WHERE name = 'objects_by_leaf'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(index, 0);
-    let rendered: i64 = db
-        .query_row(
-            "SELECT count(*) FROM log_leaves WHERE object_row IS NOT NULL",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(rendered, 3);
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(*) FROM sqlite_schema WHERE name = 'objects_by_leaf'"),
+        0
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM log_leaves WHERE object_row IS NOT NULL"),
+        3
+    );
 }
