@@ -9,6 +9,25 @@ fn fresh() -> SqliteStore {
 
 kawal_core::store_conformance_tests!(fresh);
 
+/// Stores versions from one producer with the log on, as an ingest does.
+fn add_logged(
+    store: &SqliteStore,
+    collection: &str,
+    producer: i64,
+    versions: &[kawal_core::NewVersion],
+) -> Vec<kawal_core::InsertOutcome> {
+    store
+        .insert_versions(
+            collection,
+            producer,
+            &[],
+            versions,
+            true,
+            &kawal_core::conformance::status,
+        )
+        .unwrap()
+}
+
 /// Organisation A, alone in group G, and its collection T.
 fn one_collection(store: &SqliteStore) -> (kawal_core::Organisation, kawal_core::Collection) {
     let org = store
@@ -41,16 +60,7 @@ fn reopening_keeps_everything_and_never_reuses_date_added() {
             "2020-01-01T00:00:00.000Z",
             "",
         );
-        store
-            .insert_versions(
-                &c.id,
-                org.id,
-                &[],
-                &[v],
-                true,
-                &kawal_core::conformance::status,
-            )
-            .unwrap();
+        add_logged(&store, &c.id, org.id, &[v]);
         let stored = store
             .versions(
                 &c.id,
@@ -76,16 +86,7 @@ fn reopening_keeps_everything_and_never_reuses_date_added() {
         "2020-02-01T00:00:00.000Z",
         "",
     );
-    store
-        .insert_versions(
-            &cid,
-            org.id,
-            &[],
-            &[v],
-            true,
-            &kawal_core::conformance::status,
-        )
-        .unwrap();
+    add_logged(&store, &cid, org.id, &[v]);
     let again = store
         .versions(
             &cid,
@@ -122,16 +123,7 @@ fn concurrent_ingests_share_commits_without_losing_order_or_leaves() {
                             )
                         })
                         .collect();
-                    let outcomes = store
-                        .insert_versions(
-                            &cid,
-                            org.id,
-                            &[],
-                            &versions,
-                            true,
-                            &kawal_core::conformance::status,
-                        )
-                        .unwrap();
+                    let outcomes = add_logged(&store, &cid, org.id, &versions);
                     for (v, outcome) in versions.iter().zip(outcomes) {
                         match outcome {
                             kawal_core::InsertOutcome::Added {
@@ -232,9 +224,7 @@ fn store_named(store: &SqliteStore, cid: &str, org: i64, n: usize, name: &str) {
         "2020-01-01T00:00:00.000Z",
         &format!(r#","name":"{name}""#),
     );
-    store
-        .insert_versions(cid, org, &[], &[v], true, &kawal_core::conformance::status)
-        .unwrap();
+    add_logged(store, cid, org, &[v]);
 }
 
 fn found(store: &SqliteStore, cid: &str, text: &str) -> usize {
@@ -360,16 +350,7 @@ fn a_layout_2_database_keeps_its_leaves() {
             .iter()
             .map(|id| kawal_core::conformance::object(id, "2021-03-04T05:06:07.000Z", ""))
             .collect();
-        store
-            .insert_versions(
-                &c.id,
-                org.id,
-                &[],
-                &versions,
-                true,
-                &kawal_core::conformance::status,
-            )
-            .unwrap();
+        add_logged(&store, &c.id, org.id, &versions);
         store.append_log(&[b"audit leaf".to_vec()]).unwrap();
         store.log_leaves(0, 4).unwrap()
     };
