@@ -201,7 +201,10 @@ pub(crate) fn attach_index(reader: &Connection, path: &Path) -> rusqlite::Result
         "ATTACH DATABASE ?1 AS search",
         [path.to_string_lossy().as_ref()],
     )?;
-    reader.execute_batch("PRAGMA search.cache_size = -16384; PRAGMA search.mmap_size = 2147418112;")
+    reader.execute_batch(&format!(
+        "PRAGMA search.cache_size = -16384; PRAGMA search.mmap_size = {};",
+        crate::MMAP_SIZE
+    ))
 }
 
 /// The one writer of the index: `search.db` read-write, and the main database read-only.
@@ -217,9 +220,10 @@ impl Indexer {
             db,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        objects.execute_batch(
-            "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = 2147418112;",
-        )?;
+        objects.execute_batch(&format!(
+            "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = {};",
+            crate::MMAP_SIZE
+        ))?;
         Ok(Indexer { index, objects })
     }
 

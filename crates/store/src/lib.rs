@@ -132,7 +132,7 @@ CREATE TABLE IF NOT EXISTS evidence (
 -- version is stored, and rendered from its row (`render_object_leaf`). `log_nodes` holds the interior nodes at heights 8, 16, …
 -- (the hashes of tiles above level 0); the others are computed from those when asked for.
 -- `object_row` is the rowid of the `objects` row an empty `data` is rendered from (rather
--- than an index on `objects.leaf`, which every insert paid ~10 % of ingest for). Rowids of
+-- than an index on `objects.leaf`, which every insert had to update). Rowids of
 -- `objects` are never renumbered (the store does not VACUUM); a reader also checks that the
 -- row names the leaf, and that the rendering hashes to the stored hash.
 CREATE TABLE IF NOT EXISTS log_leaves (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL, data BLOB NOT NULL, object_row INTEGER);
@@ -205,6 +205,12 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 const DATE_ADDED_MARK: &str = "date_added_high_water_mark";
+
+/// Bytes of each database file every connection maps: as much as SQLite allows (2 GiB). Pages
+/// past the map are read into each connection's small page cache; at 1,000,000 objects
+/// (1.4 GB) a TAXII read spent a third of its time there, and mapping the whole file took it
+/// from 88,000 to 111,000 objects/s.
+pub(crate) const MMAP_SIZE: u64 = 2_147_418_112;
 const READERS: usize = 4;
 
 pub struct SqliteStore {
@@ -579,24 +585,21 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub fn open(path: &Path) -> StoreResult<Self> {
         let conn = Connection::open(path).map_err(backend)?;
-        conn.execute_batch(
-            // A 64 MiB page cache and memory-mapped reads keep index lookups off the disk as
-            // collections grow. The map is as large as SQLite allows (2 GiB): pages past it
-            // are read into each connection's small page cache, and at 1,000,000 objects
-            // (1.4 GB) a TAXII read spent a third of its time there (88,000 -> 111,000
-            // objects/s once the file was mapped whole). The writer never checkpoints the WAL itself: copying pages back
-            // into the database (and its fsync) happens on the checkpointer's thread, off the
-            // path of an acknowledgement. `synchronous = NORMAL` keeps the WAL consistent but
+        conn.execute_batch(&format!(
+            // A 64 MiB page cache and memory-mapped reads (`MMAP_SIZE`) keep index lookups
+            // off the disk as collections grow. The writer never checkpoints the WAL itself:
+            // copying pages back into the database (and its fsync) happens on the
+            // checkpointer's thread, off the path of an acknowledgement. `synchronous = NORMAL` keeps the WAL consistent but
             // leaves its fsync to `sync_wal`, which runs after the writer is released. The WAL
             // restarts past 64 MiB (plus what arrives while passive checkpoints catch up); it
             // is cut back only past 512 MiB, because a commit that extends the file has the
             // kernel zero and allocate every new block (it took a quarter of the writer's time
             // when the file was cut at 128 MiB and grew again after each restart).
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA mmap_size = 2147418112;
+             PRAGMA busy_timeout = 10000; PRAGMA cache_size = -65536; PRAGMA mmap_size = {MMAP_SIZE};
              PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY;
              PRAGMA journal_size_limit = 536870912;",
-        )
+        ))
         .map_err(backend)?;
         migrate(&conn).map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
@@ -614,7 +617,9 @@ impl SqliteStore {
             )
             .map_err(backend)?;
             reader
-                .execute_batch("PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = 2147418112;")
+                .execute_batch(&format!(
+                    "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = {MMAP_SIZE};"
+                ))
                 .map_err(backend)?;
             console::attach_index(&reader, &index).map_err(backend)?;
             readers.push(reader);
@@ -777,7 +782,9 @@ impl SqliteStore {
                 )
             })
             .and_then(|_| writer.conn.execute_batch("COMMIT"));
-        self.note_commit();
+        if committed.is_ok() {
+            self.note_commit();
+        }
         if committed.is_err() && !writer.conn.is_autocommit() {
             let _ = writer.conn.execute_batch("ROLLBACK");
         }
