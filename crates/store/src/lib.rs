@@ -76,9 +76,27 @@ CREATE TABLE IF NOT EXISTS objects (
     sha256 BLOB NOT NULL,
     raw TEXT NOT NULL,
     -- NULL for versions stored while the transparency log was off.
-    leaf INTEGER
+    leaf INTEGER,
+    -- `object_key(collection_id, id)`.
+    okey INTEGER NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS objects_by_version ON objects (collection_id, id, version);
+-- Where each version of an object is, under its `object_key`: a 64-bit hash, so a lookup also
+-- checks the row's collection and id. An index on `(collection_id, id, version)` had ~100-byte
+-- entries in random order: every commit dirtied about one page of it per object, and at
+-- 1,000,000 objects copying those pages into the WAL and back was most of the writer's work.
+-- New entries go to `recent_keys`, small enough that a commit's inserts share its pages, and
+-- move into `object_keys` in one sorted sweep once it holds `RECENT_KEYS`. The writer checks
+-- that no two rows share a collection, id and version.
+CREATE TABLE IF NOT EXISTS object_keys (
+    key INTEGER NOT NULL, version INTEGER NOT NULL, row INTEGER NOT NULL,
+    PRIMARY KEY (key, version, row)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS recent_keys (
+    key INTEGER NOT NULL, version INTEGER NOT NULL, row INTEGER NOT NULL,
+    PRIMARY KEY (key, version, row)
+) WITHOUT ROWID;
+CREATE VIEW IF NOT EXISTS version_keys AS
+    SELECT key, version, row FROM object_keys UNION ALL SELECT key, version, row FROM recent_keys;
 CREATE UNIQUE INDEX IF NOT EXISTS objects_by_date_added ON objects (collection_id, date_added);
 CREATE TABLE IF NOT EXISTS statuses (
     id TEXT PRIMARY KEY,
@@ -153,7 +171,7 @@ CREATE TABLE IF NOT EXISTS witnessed (
 "#;
 
 /// `PRAGMA user_version` of the layout below; [`migrate`] brings older databases to it.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Brings a database written by an earlier version of the store to [`SCHEMA_VERSION`].
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -199,6 +217,56 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              DROP INDEX objects_by_leaf;
              PRAGMA user_version = 3;
              COMMIT;",
+        )?;
+    }
+    if version <= 3 && populated {
+        // Layout 3 found versions through a unique index on `(collection_id, id, version)`.
+        conn.execute_batch(
+            "BEGIN IMMEDIATE; ALTER TABLE objects ADD COLUMN okey INTEGER NOT NULL DEFAULT 0;",
+        )?;
+        conn.execute_batch(SCHEMA)?;
+        {
+            let mut rows = conn.prepare("SELECT rowid, collection_id, id, version FROM objects")?;
+            let mut set_key = conn.prepare("UPDATE objects SET okey = ?2 WHERE rowid = ?1")?;
+            let mut file =
+                conn.prepare("INSERT INTO object_keys (key, version, row) VALUES (?1, ?2, ?3)")?;
+            let mut rows = rows.query([])?;
+            while let Some(r) = rows.next()? {
+                let row: i64 = r.get(0)?;
+                let key = object_key(r.get_ref(1)?.as_str()?, r.get_ref(2)?.as_str()?);
+                set_key.execute(params![row, key])?;
+                file.execute(params![key, r.get::<_, i64>(3)?, row])?;
+            }
+        }
+        conn.execute_batch("DROP INDEX objects_by_version; PRAGMA user_version = 4; COMMIT;")?;
+    }
+    Ok(())
+}
+
+/// The key an object's versions are found by in `object_keys`: FNV-1a (64 bits) of its
+/// collection, a NUL and its id. Stored, so it must never change.
+fn object_key(collection: &str, id: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in collection.bytes().chain([0]).chain(id.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash as i64
+}
+
+/// `recent_keys` entries past which they move into `object_keys`. Each commit's inserts touch
+/// most of `recent_keys`' pages, and each move touches most of `object_keys`' pages: this
+/// balances the two at a few thousand objects per commit and a million objects stored.
+pub const RECENT_KEYS: i64 = 32_768;
+
+/// Moves the `recent_keys` entries into `object_keys` once there are [`RECENT_KEYS`] of them.
+fn settle_keys(tx: &Connection) -> rusqlite::Result<()> {
+    let recent: i64 = tx.query_row("SELECT count(*) FROM recent_keys", [], |r| r.get(0))?;
+    if recent >= RECENT_KEYS {
+        tx.execute_batch(
+            "INSERT INTO object_keys (key, version, row)
+                 SELECT key, version, row FROM recent_keys ORDER BY key, version, row;
+             DELETE FROM recent_keys;",
         )?;
     }
     Ok(())
@@ -430,10 +498,10 @@ fn keep_leaf_text(
 ) -> rusqlite::Result<()> {
     let leaf = tx
         .prepare_cached(&format!(
-            "SELECT o.leaf, {LEAF_COLUMNS} FROM objects o
-             WHERE o.collection_id = ?1 AND o.id = ?2 AND o.version = ?3 AND o.leaf IS NOT NULL"
+            "SELECT o.leaf, {LEAF_COLUMNS} FROM {VERSION_ROWS}
+             WHERE k.key = ?4 AND k.version = ?3 AND o.collection_id = ?1 AND o.id = ?2 AND o.leaf IS NOT NULL"
         ))?
-        .query_row(params![collection, id, version], |r| {
+        .query_row(params![collection, id, version, object_key(collection, id)], |r| {
             Ok((r.get::<_, i64>(0)?, render_object_leaf(r, 1)?))
         })
         .optional()?;
@@ -919,10 +987,20 @@ fn collection_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Col
 }
 
 /// The last column holds the object's oldest and newest versions as `min max`: one walk of
-/// the object's index entries instead of two searches (a page of 1,000 rows makes 1,000 of
-/// them into a randomly keyed index).
-const VERSION_COLUMNS: &str = "o.id, o.type, o.spec_version, o.version, o.date_added, o.producer, o.tlp, o.recipients,
-    (SELECT min(m.version) || ' ' || max(m.version) FROM objects m WHERE m.collection_id = o.collection_id AND m.id = o.id)";
+/// the object's key entries instead of two searches (a page of 1,000 rows makes 1,000 of
+/// them into randomly keyed tables). An entry that is not the row itself is checked against
+/// its row, since keys may collide.
+const VERSION_COLUMNS: &str =
+    "o.id, o.type, o.spec_version, o.version, o.date_added, o.producer, o.tlp, o.recipients,
+    (SELECT min(v) || ' ' || max(v) FROM (
+        SELECT version v, row r FROM object_keys WHERE key = o.okey
+        UNION ALL SELECT version, row FROM recent_keys WHERE key = o.okey)
+     WHERE r = o.rowid OR EXISTS (SELECT 1 FROM objects m
+        WHERE m.rowid = r AND m.collection_id = o.collection_id AND m.id = o.id))";
+
+/// The rows `o` of an object's versions, found through their key entries `k`: a query adds
+/// `k.key = object_key(collection, id)` and checks `o.collection_id` and `o.id`.
+const VERSION_ROWS: &str = "version_keys k CROSS JOIN objects o ON o.rowid = k.row";
 
 /// Whether `version` is the oldest and the newest of the `min max` bounds [`VERSION_COLUMNS`]
 /// reads.
@@ -1235,32 +1313,47 @@ impl Store for SqliteStore {
                 None
             };
             {
-                let mut stored_hash = tx.prepare_cached(
-                    "SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
-                )?;
-                let mut same_bytes = tx.prepare_cached(
-                    "SELECT version FROM objects WHERE collection_id = ?1 AND id = ?2 AND sha256 = ?3",
-                )?;
-                // Inserting first and looking only on a conflict saves an index search per new
-                // version, the common case.
+                let mut stored_hash = tx.prepare_cached(&format!(
+                    "SELECT o.sha256 FROM {VERSION_ROWS}
+                     WHERE k.key = ?1 AND k.version = ?2 AND o.collection_id = ?3 AND o.id = ?4"
+                ))?;
+                let mut same_bytes = tx.prepare_cached(&format!(
+                    "SELECT o.version FROM {VERSION_ROWS}
+                     WHERE k.key = ?1 AND o.collection_id = ?2 AND o.id = ?3 AND o.sha256 = ?4"
+                ))?;
                 let mut insert = tx.prepare_cached(
-                    "INSERT INTO objects (collection_id, id, version, date_added, type, spec_version, producer, tlp, recipients, sha256, raw, leaf)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                     ON CONFLICT (collection_id, id, version) DO NOTHING",
+                    "INSERT INTO objects (collection_id, id, version, date_added, type, spec_version, producer, tlp, recipients, sha256, raw, leaf, okey)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?;
+                let mut file_key = tx.prepare_cached(
+                    "INSERT INTO recent_keys (key, version, row) VALUES (?1, ?2, ?3)",
                 )?;
                 let now = Timestamp::now().as_micros();
                 for new in versions {
                     let object = &new.object;
+                    let key = object_key(collection, &object.id);
                     let known_version: Option<i64> = match object.version() {
                         Some(version) => Some(version.as_micros()),
                         // Unversioned objects (cyber-observables) are identified by content.
                         None => same_bytes
-                            .query_row(params![collection, object.id, &new.sha256[..]], |r| r.get(0))
+                            .query_row(params![key, collection, object.id, &new.sha256[..]], |r| r.get(0))
                             .optional()?,
                     };
                     let date_added = now.max(last + 1);
                     let version = known_version.unwrap_or(date_added);
-                    let inserted = insert.execute(params![
+                    let stored: Option<Vec<u8>> = stored_hash
+                        .query_row(params![key, version, collection, object.id], |r| r.get(0))
+                        .optional()?;
+                    if let Some(stored) = stored {
+                        let version = Timestamp::from_micros(version);
+                        outcomes.push(if stored[..] == new.sha256[..] {
+                            InsertOutcome::AlreadyPresent { version }
+                        } else {
+                            InsertOutcome::Conflict { version }
+                        });
+                        continue;
+                    }
+                    insert.execute(params![
                         collection,
                         object.id,
                         version,
@@ -1272,20 +1365,11 @@ impl Store for SqliteStore {
                         recipients,
                         &new.sha256[..],
                         object.raw(),
-                        leaf_context.as_ref().map(|_| frontier.size() as i64)
-                    ])? == 1;
-                    if !inserted {
-                        let stored: Option<Vec<u8>> = stored_hash
-                            .query_row(params![collection, object.id, version], |r| r.get(0))
-                            .optional()?;
-                        let version = Timestamp::from_micros(version);
-                        outcomes.push(if stored.as_deref() == Some(&new.sha256[..]) {
-                            InsertOutcome::AlreadyPresent { version }
-                        } else {
-                            InsertOutcome::Conflict { version }
-                        });
-                        continue;
-                    }
+                        leaf_context.as_ref().map(|_| frontier.size() as i64),
+                        key
+                    ])?;
+                    let row = tx.last_insert_rowid();
+                    file_key.execute(params![key, version, row])?;
                     last = date_added;
                     let (version, date_added) =
                         (Timestamp::from_micros(version), Timestamp::from_micros(date_added));
@@ -1306,7 +1390,7 @@ impl Store for SqliteStore {
                                 tx,
                                 frontier,
                                 &text,
-                                LeafText::RenderedFromRow(tx.last_insert_rowid()),
+                                LeafText::RenderedFromRow(row),
                             )?)
                         }
                         None => None,
@@ -1314,6 +1398,7 @@ impl Store for SqliteStore {
                     outcomes.push(InsertOutcome::Added { version, date_added, leaf });
                 }
             }
+            settle_keys(tx)?;
             group.mark = last;
             let stored = status(&outcomes);
             tx.execute(
@@ -1331,8 +1416,12 @@ impl Store for SqliteStore {
         scan: &Scan,
     ) -> StoreResult<Vec<StoredVersion>> {
         let content = if scan.with_content { ", o.raw" } else { "" };
-        let mut sql =
-            format!("SELECT {VERSION_COLUMNS}{content} FROM objects o WHERE o.collection_id = ?1");
+        // Asked for a few ids, SQLite would otherwise walk the whole collection along
+        // `objects_by_date_added`; `+` has it find the ids' rows by their keys and sort those.
+        let unindexed = if scan.ids.is_empty() { "" } else { "+" };
+        let mut sql = format!(
+            "SELECT {VERSION_COLUMNS}{content} FROM objects o WHERE {unindexed}o.collection_id = ?1"
+        );
         let mut args: Vec<SqlValue> = vec![SqlValue::Text(collection.to_owned())];
         let lower = after
             .into_iter()
@@ -1342,6 +1431,19 @@ impl Store for SqliteStore {
         if let Some(lower) = lower {
             args.push(SqlValue::Integer(lower));
             sql.push_str(&format!(" AND o.date_added > ?{}", args.len()));
+        }
+        if !scan.ids.is_empty() {
+            let first = args.len() + 1;
+            args.extend(
+                scan.ids
+                    .iter()
+                    .map(|id| SqlValue::Integer(object_key(collection, id))),
+            );
+            let placeholders: Vec<String> = (first..=args.len()).map(|i| format!("?{i}")).collect();
+            sql.push_str(&format!(
+                " AND o.rowid IN (SELECT row FROM version_keys WHERE key IN ({}))",
+                placeholders.join(", ")
+            ));
         }
         for (column, values) in [
             ("o.id", &scan.ids),
@@ -1359,15 +1461,10 @@ impl Store for SqliteStore {
         args.push(SqlValue::Integer(
             i64::try_from(scan.batch).unwrap_or(i64::MAX),
         ));
-        // Asked for a few ids, SQLite would otherwise walk the whole collection along
-        // `objects_by_date_added` to avoid sorting; `+` lets it find the ids by
-        // `objects_by_version` and sort those few rows.
-        let order = if scan.ids.is_empty() {
-            "o.date_added"
-        } else {
-            "+o.date_added"
-        };
-        sql.push_str(&format!(" ORDER BY {order} LIMIT ?{}", args.len()));
+        sql.push_str(&format!(
+            " ORDER BY {unindexed}o.date_added LIMIT ?{}",
+            args.len()
+        ));
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
             let rows = stmt.query_map(params_from_iter(args), |row| {
@@ -1385,12 +1482,15 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<StoredVersion>> {
         let content = if with_content { ", o.raw" } else { "" };
         let sql = format!(
-            "SELECT {VERSION_COLUMNS}{content} FROM objects o WHERE o.collection_id = ?1 AND o.id = ?2 ORDER BY o.version"
+            "SELECT {VERSION_COLUMNS}{content} FROM {VERSION_ROWS}
+             WHERE k.key = ?3 AND o.collection_id = ?1 AND o.id = ?2 ORDER BY o.version"
         );
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows =
-                stmt.query_map([collection, id], |row| version_from_row(row, with_content))?;
+            let rows = stmt
+                .query_map(params![collection, id, object_key(collection, id)], |row| {
+                    version_from_row(row, with_content)
+                })?;
             rows.collect()
         })
     }
@@ -1407,20 +1507,40 @@ impl Store for SqliteStore {
             let tx = immediate(&mut w.conn)?;
             let (mut leaves, mut removed) = (Vec::new(), 0);
             {
-                let mut hash_of =
-                    tx.prepare_cached("SELECT sha256 FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3")?;
-                let mut delete =
-                    tx.prepare_cached("DELETE FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3")?;
+                let key = object_key(collection, id);
+                let mut hash_of = tx.prepare_cached(&format!(
+                    "SELECT o.rowid, o.sha256 FROM {VERSION_ROWS}
+                     WHERE k.key = ?1 AND k.version = ?2 AND o.collection_id = ?3 AND o.id = ?4"
+                ))?;
+                let mut delete = tx.prepare_cached("DELETE FROM objects WHERE rowid = ?1")?;
+                let mut forget_keys = [
+                    tx.prepare_cached(
+                        "DELETE FROM object_keys WHERE key = ?1 AND version = ?2 AND row = ?3",
+                    )?,
+                    tx.prepare_cached(
+                        "DELETE FROM recent_keys WHERE key = ?1 AND version = ?2 AND row = ?3",
+                    )?,
+                ];
                 let mut record = tx.prepare_cached(
                     "INSERT INTO deleted_versions (collection_id, id, version) VALUES (?1, ?2, ?3)",
                 )?;
                 for version in versions {
-                    let sha: Option<Vec<u8>> =
-                        hash_of.query_row(params![collection, id, version.as_micros()], |r| r.get(0)).optional()?;
-                    let (Some(sha), Some(v)) = (sha, stored.iter().find(|v| v.version == *version)) else { continue };
+                    let found: Option<(i64, Vec<u8>)> = hash_of
+                        .query_row(params![key, version.as_micros(), collection, id], |r| {
+                            Ok((r.get(0)?, r.get(1)?))
+                        })
+                        .optional()?;
+                    let (Some((row, sha)), Some(v)) =
+                        (found, stored.iter().find(|v| v.version == *version))
+                    else {
+                        continue;
+                    };
                     let sha: [u8; 32] = sha.try_into().unwrap_or([0; 32]);
                     keep_leaf_text(&tx, collection, id, version.as_micros())?;
-                    delete.execute(params![collection, id, version.as_micros()])?;
+                    delete.execute([row])?;
+                    for forget in &mut forget_keys {
+                        forget.execute(params![key, version.as_micros(), row])?;
+                    }
                     record.execute(params![collection, id, version.as_micros()])?;
                     leaves.extend(leaf(v, &sha));
                     removed += 1;
@@ -1488,8 +1608,16 @@ impl Store for SqliteStore {
     fn leaf_of(&self, collection: &str, id: &str, version: Timestamp) -> StoreResult<Option<u64>> {
         self.read(|c| {
             c.query_row(
-                "SELECT leaf FROM objects WHERE collection_id = ?1 AND id = ?2 AND version = ?3",
-                params![collection, id, version.as_micros()],
+                &format!(
+                    "SELECT o.leaf FROM {VERSION_ROWS}
+                     WHERE k.key = ?4 AND k.version = ?3 AND o.collection_id = ?1 AND o.id = ?2"
+                ),
+                params![
+                    collection,
+                    id,
+                    version.as_micros(),
+                    object_key(collection, id)
+                ],
                 |r| r.get::<_, Option<i64>>(0),
             )
             .optional()

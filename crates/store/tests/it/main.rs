@@ -356,6 +356,7 @@ fn a_layout_2_database_keeps_its_leaves() {
     };
     {
         let db = rusqlite::Connection::open(&path).unwrap();
+        as_layout_3(&db);
         db.execute_batch(
             "CREATE INDEX objects_by_leaf ON objects (leaf) WHERE leaf IS NOT NULL;
              ALTER TABLE log_leaves DROP COLUMN object_row;
@@ -375,4 +376,205 @@ fn a_layout_2_database_keeps_its_leaves() {
         count("SELECT count(*) FROM log_leaves WHERE object_row IS NOT NULL"),
         3
     );
+}
+
+/// Turns a database of the current layout back into layout 3, which found versions through a
+/// unique index on `(collection_id, id, version)`.
+fn as_layout_3(db: &rusqlite::Connection) {
+    db.execute_batch(
+        "DROP VIEW version_keys;
+         DROP TABLE object_keys;
+         DROP TABLE recent_keys;
+         ALTER TABLE objects DROP COLUMN okey;
+         CREATE UNIQUE INDEX objects_by_version ON objects (collection_id, id, version);
+         PRAGMA user_version = 3;",
+    )
+    .unwrap();
+}
+
+const TWICE: &str = "indicator--0b5a0e10-7d15-4c3e-9b1a-2f3c4d5e6f70";
+const ONCE: &str = "indicator--1c6b1f21-8e26-4d4f-8c2b-3a4d5e6f7081";
+
+/// Stores `TWICE` in two versions and `ONCE` in one.
+fn three_versions(store: &SqliteStore, collection: &str, producer: i64) {
+    let versions = [
+        kawal_core::conformance::object(TWICE, "2021-03-04T05:06:07.000Z", ""),
+        kawal_core::conformance::object(ONCE, "2021-03-04T05:06:07.000Z", ""),
+        kawal_core::conformance::object(TWICE, "2022-03-04T05:06:07.000Z", ""),
+    ];
+    add_logged(store, collection, producer, &versions);
+}
+
+/// The versions of `id`, oldest first, each as (modified year, oldest, newest).
+fn flags(store: &SqliteStore, collection: &str, id: &str) -> Vec<(String, bool, bool)> {
+    store
+        .versions(collection, id, false)
+        .unwrap()
+        .iter()
+        .map(|v| (v.version.to_string()[..4].to_owned(), v.oldest, v.newest))
+        .collect()
+}
+
+fn ids_scan(ids: &[&str]) -> kawal_core::Scan {
+    kawal_core::Scan {
+        ids: ids.iter().map(|s| s.to_string()).collect(),
+        batch: 100,
+        ..Default::default()
+    }
+}
+
+/// A database written by layout 3 opens with every version found by its key, and the old
+/// index gone; versions added afterwards join those that were migrated.
+#[test]
+fn a_layout_3_database_finds_its_versions_by_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kawal.db");
+    let cid = {
+        let store = SqliteStore::open(&path).unwrap();
+        let (org, c) = one_collection(&store);
+        three_versions(&store, &c.id, org.id);
+        c.id
+    };
+    as_layout_3(&rusqlite::Connection::open(&path).unwrap());
+    let store = SqliteStore::open(&path).unwrap();
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count("SELECT count(*) FROM sqlite_schema WHERE name = 'objects_by_version'"),
+        0
+    );
+    assert_eq!(count("SELECT count(*) FROM object_keys"), 3);
+    assert_eq!(
+        flags(&store, &cid, TWICE),
+        [("2021".into(), true, false), ("2022".into(), false, true)]
+    );
+    let org = store.org_by_name("A").unwrap().unwrap();
+    let newer = kawal_core::conformance::object(TWICE, "2023-03-04T05:06:07.000Z", "");
+    let again = kawal_core::conformance::object(ONCE, "2021-03-04T05:06:07.000Z", "");
+    let outcomes = add_logged(&store, &cid, org.id, &[newer, again]);
+    assert!(matches!(
+        outcomes[0],
+        kawal_core::InsertOutcome::Added { .. }
+    ));
+    assert!(matches!(
+        outcomes[1],
+        kawal_core::InsertOutcome::AlreadyPresent { .. }
+    ));
+    assert_eq!(
+        flags(&store, &cid, TWICE),
+        [
+            ("2021".into(), true, false),
+            ("2022".into(), false, false),
+            ("2023".into(), false, true)
+        ]
+    );
+    let scanned = store.scan(&cid, None, &ids_scan(&[TWICE])).unwrap();
+    assert_eq!(scanned.len(), 3);
+}
+
+/// Two objects whose keys collide are still told apart: each lookup checks the row.
+#[test]
+fn colliding_keys_find_only_their_own_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kawal.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let (org, c) = one_collection(&store);
+    three_versions(&store, &c.id, org.id);
+    let db = rusqlite::Connection::open(&path).unwrap();
+    // Each version filed under the other object's key as well, as if the keys were equal.
+    db.execute_batch(
+        "INSERT INTO object_keys (key, version, row)
+         SELECT DISTINCT other.okey, o.version, o.rowid FROM objects o JOIN objects other ON other.okey <> o.okey;",
+    )
+    .unwrap();
+    assert_eq!(
+        flags(&store, &c.id, TWICE),
+        [("2021".into(), true, false), ("2022".into(), false, true)]
+    );
+    assert_eq!(flags(&store, &c.id, ONCE), [("2021".into(), true, true)]);
+    let all = store.scan(&c.id, None, &ids_scan(&[])).unwrap();
+    let bounds: Vec<_> = all
+        .iter()
+        .map(|v| (v.id.as_str(), v.oldest, v.newest))
+        .collect();
+    assert_eq!(
+        bounds,
+        [
+            (TWICE, true, false),
+            (ONCE, true, true),
+            (TWICE, false, true)
+        ]
+    );
+    assert_eq!(
+        store.scan(&c.id, None, &ids_scan(&[ONCE])).unwrap().len(),
+        1
+    );
+    // The same version of the other object is no conflict.
+    let same_version_other_bytes =
+        kawal_core::conformance::object(ONCE, "2022-03-04T05:06:07.000Z", "");
+    let outcomes = add_logged(&store, &c.id, org.id, &[same_version_other_bytes]);
+    assert!(matches!(
+        outcomes[0],
+        kawal_core::InsertOutcome::Added { .. }
+    ));
+    let deleted = store
+        .delete_versions(&c.id, ONCE, &[outcomes_version(&outcomes[0])], &|_, _| None)
+        .unwrap();
+    assert_eq!(deleted, 1);
+    assert_eq!(flags(&store, &c.id, TWICE).len(), 2);
+    assert_eq!(flags(&store, &c.id, ONCE), [("2021".into(), true, true)]);
+}
+
+fn outcomes_version(outcome: &kawal_core::InsertOutcome) -> stix::Timestamp {
+    match outcome {
+        kawal_core::InsertOutcome::Added { version, .. }
+        | kawal_core::InsertOutcome::AlreadyPresent { version }
+        | kawal_core::InsertOutcome::Conflict { version } => *version,
+    }
+}
+
+/// Once `recent_keys` fills, its entries move into `object_keys`, and every version is still
+/// found by its id.
+#[test]
+fn recent_keys_move_into_object_keys_when_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kawal.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let (org, c) = one_collection(&store);
+    let id = |n: i64| format!("indicator--{n:08x}-0000-4000-8000-000000000000");
+    let total = kawal_store::RECENT_KEYS + 10;
+    let all: Vec<_> = (0..total)
+        .map(|n| kawal_core::conformance::object(&id(n), "2021-03-04T05:06:07.000Z", ""))
+        .collect();
+    for batch in all.chunks(1_000) {
+        store
+            .insert_versions(
+                &c.id,
+                org.id,
+                &[],
+                batch,
+                false,
+                &kawal_core::conformance::status,
+            )
+            .unwrap();
+    }
+    let db = rusqlite::Connection::open(&path).unwrap();
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    let (settled, recent) = (
+        count("SELECT count(*) FROM object_keys"),
+        count("SELECT count(*) FROM recent_keys"),
+    );
+    assert!(
+        settled >= kawal_store::RECENT_KEYS,
+        "{settled} entries moved"
+    );
+    assert_eq!(settled + recent, total);
+    for n in [0, total / 2, total - 1] {
+        assert_eq!(flags(&store, &c.id, &id(n)), [("2021".into(), true, true)]);
+    }
+    let again = add_logged(&store, &c.id, org.id, &all[..1]);
+    assert!(matches!(
+        again[0],
+        kawal_core::InsertOutcome::AlreadyPresent { .. }
+    ));
 }
