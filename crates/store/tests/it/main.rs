@@ -28,6 +28,22 @@ fn add_logged(
         .unwrap()
 }
 
+/// A store in a directory of its own, removed when the returned guard drops, holding
+/// `one_collection`.
+fn store_with_collection() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    SqliteStore,
+    kawal_core::Organisation,
+    kawal_core::Collection,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kawal.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let (org, collection) = one_collection(&store);
+    (dir, path, store, org, collection)
+}
+
 /// Organisation A, alone in group G, and its collection T.
 fn one_collection(store: &SqliteStore) -> (kawal_core::Organisation, kawal_core::Collection) {
     let org = store
@@ -243,10 +259,7 @@ fn found(store: &SqliteStore, cid: &str, text: &str) -> usize {
 /// ingest never waits for it.
 #[test]
 fn the_index_is_its_own_file_and_never_takes_the_writer() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kawal.db");
-    let store = SqliteStore::open(&path).unwrap();
-    let (org, c) = one_collection(&store);
+    let (dir, path, store, org, c) = store_with_collection();
     store_named(&store, &c.id, org.id, 1, "Kitten");
     // Another process holds the main database's write lock for the whole indexing.
     let other = rusqlite::Connection::open(&path).unwrap();
@@ -475,10 +488,7 @@ fn a_layout_3_database_finds_its_versions_by_key() {
 /// Two objects whose keys collide are still told apart: each lookup checks the row.
 #[test]
 fn colliding_keys_find_only_their_own_object() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kawal.db");
-    let store = SqliteStore::open(&path).unwrap();
-    let (org, c) = one_collection(&store);
+    let (_dir, path, store, org, c) = store_with_collection();
     three_versions(&store, &c.id, org.id);
     let db = rusqlite::Connection::open(&path).unwrap();
     // Each version filed under the other object's key as well, as if the keys were equal.
@@ -537,10 +547,7 @@ fn outcomes_version(outcome: &kawal_core::InsertOutcome) -> stix::Timestamp {
 /// found by its id.
 #[test]
 fn recent_keys_move_into_object_keys_when_full() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kawal.db");
-    let store = SqliteStore::open(&path).unwrap();
-    let (org, c) = one_collection(&store);
+    let (_dir, path, store, org, c) = store_with_collection();
     let id = |n: i64| format!("indicator--{n:08x}-0000-4000-8000-000000000000");
     let total = kawal_store::RECENT_KEYS + 10;
     let all: Vec<_> = (0..total)
