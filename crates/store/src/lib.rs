@@ -259,23 +259,23 @@ fn object_key(collection: &str, id: &str) -> i64 {
 /// balances the two at a few thousand objects per commit and a million objects stored.
 pub const RECENT_KEYS: i64 = 32_768;
 
-/// The SHA-256 of a stored version, looked up with one plain search of each key table and, only
-/// when an entry is there, of its row: a new version, the common case, costs two searches (a
-/// join through `version_keys` cost ~10 % of the writer's time).
-struct StoredHash<'c> {
+/// The row and SHA-256 of a stored version, looked up with one plain search of each key table
+/// and, only when an entry is there, of its row: a new version, the common case, costs two
+/// searches (a join through `version_keys` cost ~10 % of the writer's time).
+struct StoredVersionRow<'c> {
     filed: [rusqlite::CachedStatement<'c>; 2],
     row: rusqlite::CachedStatement<'c>,
 }
 
-impl<'c> StoredHash<'c> {
+impl<'c> StoredVersionRow<'c> {
     fn prepare(tx: &'c Connection) -> rusqlite::Result<Self> {
-        Ok(StoredHash {
+        Ok(StoredVersionRow {
             filed: [
                 tx.prepare_cached("SELECT row FROM recent_keys WHERE key = ?1 AND version = ?2")?,
                 tx.prepare_cached("SELECT row FROM object_keys WHERE key = ?1 AND version = ?2")?,
             ],
             row: tx.prepare_cached(
-                "SELECT sha256 FROM objects WHERE rowid = ?1 AND collection_id = ?2 AND id = ?3",
+                "SELECT rowid, sha256 FROM objects WHERE rowid = ?1 AND collection_id = ?2 AND id = ?3",
             )?,
         })
     }
@@ -286,13 +286,15 @@ impl<'c> StoredHash<'c> {
         version: i64,
         collection: &str,
         id: &str,
-    ) -> rusqlite::Result<Option<Vec<u8>>> {
+    ) -> rusqlite::Result<Option<(i64, Vec<u8>)>> {
         for filed in &mut self.filed {
             let mut rows = filed.query(params![key, version])?;
             while let Some(r) = rows.next()? {
                 let found = self
                     .row
-                    .query_row(params![r.get::<_, i64>(0)?, collection, id], |r| r.get(0))
+                    .query_row(params![r.get::<_, i64>(0)?, collection, id], |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })
                     .optional()?;
                 if found.is_some() {
                     return Ok(found);
@@ -1033,7 +1035,8 @@ fn collection_from_row(conn: &Connection, row: &Row<'_>) -> rusqlite::Result<Col
 /// The last column holds the object's oldest and newest versions as `min max`: one walk of
 /// the object's key entries instead of two searches (a page of 1,000 rows makes 1,000 of
 /// them into randomly keyed tables). An entry that is not the row itself is checked against
-/// its row, since keys may collide.
+/// its row, since keys may collide. It names the two key tables rather than `version_keys`:
+/// SQLite does not carry the correlated key into the view under an aggregate, and scans it.
 const VERSION_COLUMNS: &str =
     "o.id, o.type, o.spec_version, o.version, o.date_added, o.producer, o.tlp, o.recipients,
     (SELECT min(v) || ' ' || max(v) FROM (
@@ -1357,7 +1360,7 @@ impl Store for SqliteStore {
                 None
             };
             {
-                let mut stored = StoredHash::prepare(tx)?;
+                let mut stored = StoredVersionRow::prepare(tx)?;
                 let mut same_bytes = tx.prepare_cached(&format!(
                     "SELECT o.version FROM {VERSION_ROWS}
                      WHERE k.key = ?1 AND o.collection_id = ?2 AND o.id = ?3 AND o.sha256 = ?4"
@@ -1382,7 +1385,7 @@ impl Store for SqliteStore {
                     };
                     let date_added = now.max(last + 1);
                     let version = known_version.unwrap_or(date_added);
-                    if let Some(stored) = stored.find(key, version, collection, &object.id)? {
+                    if let Some((_, stored)) = stored.find(key, version, collection, &object.id)? {
                         let version = Timestamp::from_micros(version);
                         outcomes.push(if stored[..] == new.sha256[..] {
                             InsertOutcome::AlreadyPresent { version }
@@ -1546,10 +1549,7 @@ impl Store for SqliteStore {
             let (mut leaves, mut removed) = (Vec::new(), 0);
             {
                 let key = object_key(collection, id);
-                let mut hash_of = tx.prepare_cached(&format!(
-                    "SELECT o.rowid, o.sha256 FROM {VERSION_ROWS}
-                     WHERE k.key = ?1 AND k.version = ?2 AND o.collection_id = ?3 AND o.id = ?4"
-                ))?;
+                let mut stored_row = StoredVersionRow::prepare(&tx)?;
                 let mut delete = tx.prepare_cached("DELETE FROM objects WHERE rowid = ?1")?;
                 let mut forget_keys = [
                     tx.prepare_cached(
@@ -1563,11 +1563,7 @@ impl Store for SqliteStore {
                     "INSERT INTO deleted_versions (collection_id, id, version) VALUES (?1, ?2, ?3)",
                 )?;
                 for version in versions {
-                    let found: Option<(i64, Vec<u8>)> = hash_of
-                        .query_row(params![key, version.as_micros(), collection, id], |r| {
-                            Ok((r.get(0)?, r.get(1)?))
-                        })
-                        .optional()?;
+                    let found = stored_row.find(key, version.as_micros(), collection, id)?;
                     let (Some((row, sha)), Some(v)) =
                         (found, stored.iter().find(|v| v.version == *version))
                     else {
