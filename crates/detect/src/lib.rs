@@ -24,7 +24,8 @@ pub mod sightings;
 pub mod syslog;
 
 pub use archive::{
-    Archive, ArchiveConfig, ArchiveError, ArchivedEvent, EventRef, Retention, Scope, Snapshot,
+    Archive, ArchiveConfig, ArchiveError, ArchivedEvent, EncodedEvent, EventRef, Retention, Scope,
+    Snapshot,
 };
 pub use event::{Payload, PayloadError};
 pub use hunt::{HuntError, HuntHit, HuntSink, HuntSummary, Hunter, Progress};

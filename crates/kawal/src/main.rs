@@ -1,4 +1,6 @@
 //! `kawal`: the exchange's one binary — server, administration, import and export.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod config;
 mod hunt;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use detect::archive::RetentionReport;
-use detect::{Archive, ArchivedEvent, Snapshot};
+use detect::{Archive, EncodedEvent, Snapshot};
 
 /// Commands the writer takes before it flushes, at most.
 const GROUP: usize = 256;
@@ -29,7 +29,7 @@ pub struct ArchiveSettings {
 
 enum Command {
     Append {
-        events: Vec<ArchivedEvent>,
+        events: Vec<EncodedEvent>,
         done: mpsc::SyncSender<Result<(), String>>,
     },
     Retention {
@@ -86,7 +86,7 @@ impl EventArchive {
 
     /// Appends the events and returns once they are flushed. Blocks: call it on the blocking
     /// pool.
-    pub fn append(&self, events: Vec<ArchivedEvent>) -> Result<(), String> {
+    pub fn append(&self, events: Vec<EncodedEvent>) -> Result<(), String> {
         if events.is_empty() {
             return Ok(());
         }
@@ -108,22 +108,6 @@ impl EventArchive {
     }
 }
 
-/// Appends each event; one refused (too large) does not keep the others out.
-fn append_each(archive: &Archive, events: &[ArchivedEvent]) -> Result<(), String> {
-    let mut first_error = None;
-    let mut refused = 0usize;
-    for event in events {
-        if let Err(e) = archive.append(event) {
-            refused += 1;
-            first_error.get_or_insert(e.to_string());
-        }
-    }
-    match first_error {
-        None => Ok(()),
-        Some(e) => Err(format!("{refused} events were not archived: {e}")),
-    }
-}
-
 fn write_loop(archive: &Archive, commands: mpsc::Receiver<Command>) {
     while let Ok(first) = commands.recv() {
         let mut waiting = Vec::new();
@@ -134,7 +118,10 @@ fn write_loop(archive: &Archive, commands: mpsc::Receiver<Command>) {
             taken += 1;
             match command {
                 Command::Append { events, done } => {
-                    waiting.push((done, append_each(archive, &events)));
+                    let appended = archive
+                        .append_encoded(&events)
+                        .map_err(|e| format!("{} events were not archived: {e}", events.len()));
+                    waiting.push((done, appended));
                 }
                 other => after_flush.push(other),
             }
@@ -170,13 +157,9 @@ mod tests {
     use super::*;
     use stix::Timestamp;
 
-    fn event(owner: i64, value: &str) -> ArchivedEvent {
-        ArchivedEvent {
-            at: Timestamp::now(),
-            owner,
-            source: "http".to_owned(),
-            objects: vec![serde_json::json!({"type": "domain-name", "value": value})],
-        }
+    fn event(owner: i64, value: &str) -> EncodedEvent {
+        let objects = [serde_json::json!({"type": "domain-name", "value": value})];
+        EncodedEvent::new(Timestamp::now(), owner, "http", &objects).unwrap()
     }
 
     #[test]

@@ -59,6 +59,58 @@ pub struct ArchivedEvent {
     pub objects: Vec<Value>,
 }
 
+impl ArchivedEvent {
+    pub fn encode(&self) -> Result<EncodedEvent, ArchiveError> {
+        EncodedEvent::new(self.at, self.owner, &self.source, &self.objects)
+    }
+}
+
+/// One event as the archive stores it: its record and the filter keys of its values.
+/// Encoding is most of an append's work; sources do it on their own threads, so that the
+/// archive's single writer is left only copying.
+#[derive(Debug, Clone)]
+pub struct EncodedEvent {
+    at: i64,
+    owner: OrgId,
+    record: Vec<u8>,
+    /// Sorted, each once.
+    keys: Vec<u64>,
+}
+
+impl EncodedEvent {
+    pub fn new(
+        at: Timestamp,
+        owner: OrgId,
+        source: &str,
+        objects: &[Value],
+    ) -> Result<EncodedEvent, ArchiveError> {
+        if source.len() > usize::from(u16::MAX) {
+            return Err(ArchiveError::SourceTooLong(source.len()));
+        }
+        if objects.len() > usize::from(u16::MAX) {
+            return Err(ArchiveError::TooManyObjects(objects.len()));
+        }
+        let at = at.as_micros();
+        let mut record = Vec::with_capacity(256 * objects.len() + 32);
+        format::encode_record(&mut record, at, owner, source, objects);
+        if record.len() > MAX_EVENT_BYTES {
+            return Err(ArchiveError::EventTooLarge(record.len()));
+        }
+        let mut keys = Vec::with_capacity(4 * objects.len());
+        for object in objects {
+            collect_keys(owner, object, &mut keys);
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        Ok(EncodedEvent {
+            at,
+            owner,
+            record,
+            keys,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retention {
     /// Segments whose newest event is older than this are deleted.
@@ -476,22 +528,26 @@ impl Archive {
     }
 
     pub fn append(&self, event: &ArchivedEvent) -> Result<(), ArchiveError> {
-        self.append_batch(std::slice::from_ref(event))
+        self.append_encoded(&[event.encode()?])
     }
 
     /// Appends events; they are durable after the next successful [`Archive::flush`]. An
     /// event refused (too large, too many objects, a write that failed) stops the batch: the
     /// events before it are appended, it and those after it are not.
     pub fn append_batch(&self, events: &[ArchivedEvent]) -> Result<(), ArchiveError> {
+        for event in events {
+            self.append_encoded(&[event.encode()?])?;
+        }
+        Ok(())
+    }
+
+    /// Appends events encoded by their producers, so that the one writer only copies bytes;
+    /// durable after the next successful [`Archive::flush`]. A write that fails stops the
+    /// batch: the events before it are appended, the others are not.
+    pub fn append_encoded(&self, events: &[EncodedEvent]) -> Result<(), ArchiveError> {
         let mut state = self.lock();
         for event in events {
-            if event.source.len() > usize::from(u16::MAX) {
-                return Err(ArchiveError::SourceTooLong(event.source.len()));
-            }
-            if event.objects.len() > usize::from(u16::MAX) {
-                return Err(ArchiveError::TooManyObjects(event.objects.len()));
-            }
-            let at = event.at.as_micros();
+            let at = event.at;
             if let Some((_, end)) = state.window {
                 if at >= end {
                     self.write_pending(&mut state)?;
@@ -504,24 +560,8 @@ impl Archive {
                 state.window = Some((start, start.saturating_add(width)));
             }
             let pending = &mut state.pending;
-            let keys_before = pending.keys.len();
-            for object in &event.objects {
-                collect_keys(event.owner, object, &mut pending.keys);
-            }
-            let record_start = pending.raw.len();
-            format::encode_record(
-                &mut pending.raw,
-                at,
-                event.owner,
-                &event.source,
-                &event.objects,
-            );
-            let record_len = pending.raw.len() - record_start;
-            if record_len > MAX_EVENT_BYTES {
-                pending.raw.truncate(record_start);
-                pending.keys.truncate(keys_before);
-                return Err(ArchiveError::EventTooLarge(record_len));
-            }
+            pending.keys.extend_from_slice(&event.keys);
+            pending.raw.extend_from_slice(&event.record);
             if pending.events == 0 {
                 pending.min_at = at;
                 pending.max_at = at;

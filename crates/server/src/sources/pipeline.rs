@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use detect::normalise::{NormaliseError, Normalised};
-use detect::ArchivedEvent;
+use detect::EncodedEvent;
 use kawal_core::{Alert, OrgId};
 use serde::Serialize;
 use stix::Timestamp;
@@ -184,25 +184,33 @@ pub(crate) fn observe_batch(
     let mut matched = 0u64;
     let mut refused: Vec<Refusal> = Vec::new();
     let archive = state.archive();
-    let mut archived: Vec<ArchivedEvent> = Vec::new();
+    let mut archived: Vec<EncodedEvent> = Vec::new();
+    let mut unarchivable = 0u64;
     for (index, event) in events.into_iter().enumerate() {
         observed.received += 1;
         match event {
             Ok(event) => {
                 observed.normalised += 1;
+                let observation = event.into_observation();
+                let raised = monitoring.monitor.observe(org, source, &observation)?;
                 if archive.is_some() {
-                    archived.push(ArchivedEvent {
-                        at: event.at,
-                        owner: org,
+                    // Encoded here, after matching, from the objects matching used: the
+                    // archive's one writer only copies the bytes.
+                    match EncodedEvent::new(
+                        observation.first_observed,
+                        org,
                         // As the alerts name it, so that a retro-hunt hit can be compared
                         // with the live alerts of the same event.
-                        source: source.to_owned(),
-                        objects: event.objects.clone(),
-                    });
+                        source,
+                        observation.objects(),
+                    ) {
+                        Ok(encoded) => archived.push(encoded),
+                        Err(e) => {
+                            unarchivable += 1;
+                            tracing::error!(source = %source, error = %e, "an event could not be archived");
+                        }
+                    }
                 }
-                let raised = monitoring
-                    .monitor
-                    .observe(org, source, &event.into_observation())?;
                 matched += u64::from(!raised.is_empty());
                 alerts.extend(raised);
             }
@@ -223,6 +231,7 @@ pub(crate) fn observe_batch(
         if let Err(e) = archive.append(archived) {
             tracing::error!(source = %source, error = %e, "events could not be archived");
         }
+        archive.failures.fetch_add(unarchivable, Ordering::Relaxed);
     }
     stored();
     counters
