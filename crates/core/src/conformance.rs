@@ -286,6 +286,16 @@ pub fn scan_filters(store: Arc<dyn Store>) {
     let first = by(Scan::default());
     assert_eq!(first[0].recipients, vec![b]);
     assert!(first[0].raw.is_none());
+    // A bulk read is the same read, however the store goes about it.
+    let content = |bulk| {
+        by(Scan {
+            with_content: true,
+            bulk,
+            ..Scan::default()
+        })
+    };
+    assert_eq!(content(true), content(false));
+    assert!(content(true).iter().all(|v| v.raw.is_some()));
     let after = by(Scan {
         added_after: Some(first[0].date_added),
         ..Scan::default()

@@ -528,6 +528,7 @@ impl Exchange {
             spec_versions: query.spec_versions.clone(),
             batch: (limit + 1).min(5_000),
             with_content,
+            bulk: false,
         };
         let mut selector = Selector {
             store: &*self.store,

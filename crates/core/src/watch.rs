@@ -3,7 +3,9 @@
 //! call, so a TAXII write reaches the sensors of every entitled organisation within one poll,
 //! and each poll reads only what was added since.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use uuid::Uuid;
 
 use stix::Timestamp;
 
@@ -22,11 +24,10 @@ const BATCH: usize = 2_000;
 /// it has been shown (or skipped as unreadable).
 pub type Cursors = BTreeMap<String, Timestamp>;
 
+/// Where following an organisation's collections got to, after
+/// [`Exchange::indicator_updates`] has handed over every new version.
 #[derive(Debug, Default)]
 pub struct IndicatorUpdates {
-    /// New indicator versions the organisation may read, oldest first within each collection,
-    /// with their content.
-    pub versions: Vec<(String, StoredVersion)>,
     /// The cursors to pass to the next call.
     pub cursors: Cursors,
     /// Collections the organisation followed before and may no longer read.
@@ -59,6 +60,7 @@ impl Exchange {
             spec_versions: Vec::new(),
             batch: BATCH,
             with_content,
+            bulk: cursor.is_none(),
         };
         loop {
             let batch = self.store().scan(&collection.id, cursor, &scan)?;
@@ -75,9 +77,16 @@ impl Exchange {
         }
     }
 
-    /// Indicator versions added, since `cursors`, to the collections `org` may read, each
-    /// through [`policy::may_read`] as that organisation.
-    pub fn indicator_updates(&self, org: OrgId, cursors: &Cursors) -> Result<IndicatorUpdates> {
+    /// Hands `each` every indicator version added, since `cursors`, to the collections `org`
+    /// may read, oldest first within each collection, with its content and its collection's
+    /// id, each through [`policy::may_read`] as that organisation. Versions are read a batch
+    /// at a time, so a first read of a million indicators never holds them all.
+    pub fn indicator_updates(
+        &self,
+        org: OrgId,
+        cursors: &Cursors,
+        mut each: impl FnMut(&str, StoredVersion),
+    ) -> Result<IndicatorUpdates> {
         let mut updates = IndicatorUpdates::default();
         let mut following = BTreeSet::new();
         for collection in self.store().collections()? {
@@ -87,7 +96,7 @@ impl Exchange {
             following.insert(collection.id.clone());
             let since = cursors.get(&collection.id).copied();
             let cursor = self.each_readable_indicator(org, &collection, since, true, |v| {
-                updates.versions.push((collection.id.clone(), v));
+                each(&collection.id, v);
             })?;
             if let Some(cursor) = cursor {
                 updates.cursors.insert(collection.id.clone(), cursor);
@@ -101,16 +110,19 @@ impl Exchange {
         Ok(updates)
     }
 
-    /// The ids of the indicators `org` may read now, newest readable version each: what
-    /// monitoring reconciles its set with, to drop indicators that were deleted or whose
-    /// audience no longer includes the organisation.
-    pub fn readable_indicators(&self, org: OrgId) -> Result<BTreeMap<String, Timestamp>> {
-        let mut readable = BTreeMap::new();
+    /// The indicators `org` may read now, by the UUID of their id, newest readable version
+    /// each: what monitoring reconciles its set with, to drop indicators that were deleted or
+    /// whose audience no longer includes the organisation. Keyed by UUID to keep a million
+    /// of them small; an id that is not an indicator's could not be matched anyway.
+    pub fn readable_indicators(&self, org: OrgId) -> Result<HashMap<Uuid, Timestamp>> {
+        let mut readable = HashMap::new();
         for collection in self.store().collections()? {
             if followed(org, &collection) {
                 self.each_readable_indicator(org, &collection, None, false, |v| {
-                    let newest = readable.entry(v.id).or_insert(v.version);
-                    *newest = (*newest).max(v.version);
+                    if let Ok(("indicator", uuid)) = stix::parse_id(&v.id) {
+                        let newest = readable.entry(uuid).or_insert(v.version);
+                        *newest = (*newest).max(v.version);
+                    }
                 })?;
             }
         }

@@ -6,8 +6,9 @@
 //! policy as that organisation), so a TAXII write or revocation reaches its sensors within one
 //! poll. Deleted indicators and indicators whose audience no longer includes the organisation
 //! leave the set when it is reconciled with [`Exchange::readable_indicators`]. Reading happens
-//! outside the set's lock; only applying the (small) change holds it, so matching never waits
-//! for the database.
+//! outside the set's lock; only applying what was read holds it, a few thousand versions at a
+//! time, so matching never waits for the database and a first load of a million indicators
+//! never holds them all as read.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -17,6 +18,7 @@ use kawal_core::{Alert, Cursors, Exchange, OrgId};
 use matcher::{IndicatorSet, Observation};
 use serde_json::Value;
 use stix::Timestamp;
+use uuid::Uuid;
 
 use crate::hunt::HuntHit;
 
@@ -110,16 +112,38 @@ pub struct Refreshed {
 pub struct OrgIndicators {
     org: OrgId,
     set: IndicatorSet,
-    known: HashMap<String, Known>,
+    /// By the UUID of the indicator's id.
+    known: HashMap<Uuid, Known>,
+    /// Ids written otherwise than as the lowercase text of their UUID, which `known` keeps.
+    unusual_ids: HashMap<Uuid, Box<str>>,
+    /// Collection ids, which `Known::collection` indexes.
+    collections: Vec<Box<str>>,
     cursors: Cursors,
     reconciled: Option<Instant>,
 }
 
 /// The newest version seen of an indicator, whether or not it is in the set (a revoked one is
-/// remembered so that an older version read later does not bring it back).
+/// remembered so that an older version read later does not bring it back). A million are
+/// kept, so each is small: its id is the map's key and its collection an index.
 struct Known {
-    info: IndicatorInfo,
+    version: Timestamp,
+    name: Option<Box<str>>,
+    collection: u32,
     active: bool,
+}
+
+/// Versions applied to a set under one hold of its lock while it is read from the store.
+const APPLIED_TOGETHER: usize = 4_096;
+
+fn indicator_key(id: &str) -> Option<Uuid> {
+    match stix::parse_id(id) {
+        Ok(("indicator", uuid)) => Some(uuid),
+        _ => None,
+    }
+}
+
+fn canonical_id(uuid: &Uuid) -> String {
+    format!("indicator--{}", uuid.hyphenated())
 }
 
 /// A version read from the store, reduced to what matching needs.
@@ -160,6 +184,8 @@ impl OrgIndicators {
             org,
             set: IndicatorSet::new(),
             known: HashMap::new(),
+            unusual_ids: HashMap::new(),
+            collections: Vec::new(),
             cursors: Cursors::new(),
             reconciled: None,
         }
@@ -173,24 +199,54 @@ impl OrgIndicators {
         self.set.is_empty()
     }
 
-    pub fn info(&self, id: &str) -> Option<&IndicatorInfo> {
-        self.known.get(id).filter(|k| k.active).map(|k| &k.info)
+    pub fn info(&self, id: &str) -> Option<IndicatorInfo> {
+        let uuid = indicator_key(id)?;
+        let known = self.known.get(&uuid).filter(|k| k.active)?;
+        Some(IndicatorInfo {
+            id: self.id_of(&uuid),
+            collection: self
+                .collections
+                .get(known.collection as usize)
+                .map_or_else(String::new, |c| c.to_string()),
+            version: known.version,
+            name: known.name.as_deref().map(str::to_owned),
+        })
+    }
+
+    fn id_of(&self, uuid: &Uuid) -> String {
+        self.unusual_ids
+            .get(uuid)
+            .map_or_else(|| canonical_id(uuid), |id| id.to_string())
+    }
+
+    fn collection(&mut self, id: &str) -> u32 {
+        let found = self.collections.iter().position(|c| **c == *id);
+        let index = found.unwrap_or_else(|| {
+            self.collections.push(id.into());
+            self.collections.len() - 1
+        });
+        u32::try_from(index).unwrap_or(u32::MAX)
     }
 
     fn apply(
         &mut self,
         candidate: Candidate,
         applied: &mut Applied,
-        added: &mut Vec<AddedIndicator>,
+        added: Option<&mut Vec<AddedIndicator>>,
     ) {
         let id = candidate.info.id.clone();
-        if let Some(known) = self.known.get(&id) {
-            if known.info.version >= candidate.info.version {
+        // Not an indicator's id: it could not be put in the set.
+        let Some(key) = indicator_key(&id) else {
+            applied.ignored += 1;
+            return;
+        };
+        if let Some(known) = self.known.get(&key) {
+            if known.version >= candidate.info.version {
                 applied.ignored += 1;
                 return;
             }
         }
-        let was_active = self.known.get(&id).is_some_and(|k| k.active);
+        let was_active = self.known.get(&key).is_some_and(|k| k.active);
         let active = match &candidate.pattern {
             Some((pattern, from, until)) => self.set.insert(&id, pattern, *from, *until).is_ok(),
             None => false,
@@ -202,7 +258,9 @@ impl OrgIndicators {
             applied.replaced += 1;
         } else if active {
             applied.added += 1;
-            if let Some((pattern, valid_from, valid_until)) = &candidate.pattern {
+            if let (Some((pattern, valid_from, valid_until)), Some(added)) =
+                (&candidate.pattern, added)
+            {
                 added.push(AddedIndicator {
                     info: candidate.info.clone(),
                     pattern: pattern.clone(),
@@ -213,21 +271,31 @@ impl OrgIndicators {
         } else {
             applied.ignored += 1;
         }
+        let collection = self.collection(&candidate.info.collection);
+        if id == canonical_id(&key) {
+            self.unusual_ids.remove(&key);
+        } else {
+            self.unusual_ids.insert(key, id.into_boxed_str());
+        }
         self.known.insert(
-            id,
+            key,
             Known {
-                info: candidate.info,
+                version: candidate.info.version,
+                name: candidate.info.name.map(String::into_boxed_str),
+                collection,
                 active,
             },
         );
     }
 
-    fn forget(&mut self, id: &str, applied: &mut Applied) {
-        if let Some(known) = self.known.remove(id) {
+    fn forget(&mut self, key: &Uuid, applied: &mut Applied) {
+        if let Some(known) = self.known.remove(key) {
             if known.active {
-                self.set.remove(id);
+                let id = self.id_of(key);
+                self.set.remove(&id);
                 applied.removed += 1;
             }
+            self.unusual_ids.remove(key);
         }
     }
 
@@ -241,7 +309,7 @@ impl OrgIndicators {
         let raised = Timestamp::now();
         hits.into_iter()
             .filter_map(|hit| {
-                let info = self.info(&hit.indicator)?.clone();
+                let info = self.info(&hit.indicator)?;
                 Some(Alert {
                     id: uuid::Uuid::new_v4().to_string(),
                     org: self.org,
@@ -320,9 +388,7 @@ impl Monitor {
             total.replaced += applied.replaced;
             total.removed += applied.removed;
             total.ignored += applied.ignored;
-            if !arrivals.indicators.is_empty() {
-                refreshed.arrivals.push(arrivals);
-            }
+            refreshed.arrivals.extend(arrivals);
         }
         Ok(refreshed)
     }
@@ -331,55 +397,77 @@ impl Monitor {
         &self,
         org: OrgId,
         set: &Mutex<OrgIndicators>,
-    ) -> Result<(Applied, Arrivals), MonitorError> {
-        let (cursors, reconcile) = {
+    ) -> Result<(Applied, Vec<Arrivals>), MonitorError> {
+        let (cursors, first_load, reconcile) = {
             let set = lock(set);
             let due = set
                 .reconciled
                 .is_none_or(|at| at.elapsed() >= self.reconcile_every);
-            (set.cursors.clone(), due)
+            (set.cursors.clone(), set.reconciled.is_none(), due)
         };
-        let updates = self.exchange.indicator_updates(org, &cursors)?;
-        let candidates: Vec<Candidate> = updates
-            .versions
-            .iter()
-            .filter_map(|(collection, v)| candidate(collection, v.raw.as_deref()?))
-            .collect();
-        let readable = if reconcile {
+        let mut applied = Applied::default();
+        let mut arrivals = Vec::new();
+        let mut read = Vec::with_capacity(APPLIED_TOGETHER);
+        let apply = |read: &mut Vec<Candidate>, applied: &mut Applied, arrivals: &mut Vec<_>| {
+            if read.is_empty() {
+                return;
+            }
+            let mut set = lock(set);
+            let mut arrived = Arrivals {
+                org,
+                at: Timestamp::now(),
+                indicators: Vec::new(),
+            };
+            for candidate in read.drain(..) {
+                // A set loaded for the first time has no arrivals: no event was matched
+                // without them.
+                let added = (!first_load).then_some(&mut arrived.indicators);
+                set.apply(candidate, applied, added);
+            }
+            if !arrived.indicators.is_empty() {
+                arrivals.push(arrived);
+            }
+        };
+        let updates = self
+            .exchange
+            .indicator_updates(org, &cursors, |collection, v| {
+                if let Some(c) = v.raw.as_deref().and_then(|raw| candidate(collection, raw)) {
+                    read.push(c);
+                    if read.len() == APPLIED_TOGETHER {
+                        apply(&mut read, &mut applied, &mut arrivals);
+                    }
+                }
+            })?;
+        apply(&mut read, &mut applied, &mut arrivals);
+        // A first load read everything readable: there is nothing to reconcile yet.
+        let readable = if reconcile && !first_load {
             Some(self.exchange.readable_indicators(org)?)
         } else {
             None
         };
-        let mut applied = Applied::default();
         let mut set = lock(set);
-        let mut arrivals = Arrivals {
-            org,
-            at: Timestamp::now(),
-            indicators: Vec::new(),
-        };
-        for candidate in candidates {
-            set.apply(candidate, &mut applied, &mut arrivals.indicators);
-        }
         set.cursors = updates.cursors;
         if let Some(readable) = readable {
             // Gone from every readable collection (deleted, or the audience changed), or the
             // version in the set is no longer readable: drop it; a readable version comes
             // back with the next full read.
-            let stale: Vec<String> = set
+            let stale: Vec<Uuid> = set
                 .known
                 .iter()
-                .filter(|(id, k)| readable.get(*id).is_none_or(|v| *v < k.info.version))
-                .map(|(id, _)| id.clone())
+                .filter(|(key, k)| readable.get(*key).is_none_or(|v| *v < k.version))
+                .map(|(key, _)| *key)
                 .collect();
             let reread = !stale.is_empty() || !updates.lost.is_empty();
-            for id in stale {
-                set.forget(&id, &mut applied);
+            for key in stale {
+                set.forget(&key, &mut applied);
             }
             if reread {
                 // Versions that are readable but older than a forgotten one are found again
                 // by reading from the beginning.
                 set.cursors.clear();
             }
+        }
+        if reconcile {
             set.reconciled = Some(Instant::now());
         }
         Ok((applied, arrivals))

@@ -31,30 +31,45 @@ pub struct Observation {
     /// How many times this was seen (STIX `number_observed`, at least 1).
     pub number_observed: u64,
     objects: Vec<Value>,
-    /// Reference target (SCO id, or key in the deprecated `objects` form) → index in `objects`.
-    by_ref: HashMap<String, usize>,
+    refs: Refs,
 }
+
+/// How a reference made inside an observation finds its object.
+#[derive(Debug, Clone)]
+enum Refs {
+    /// By the objects' ids, searched: a sensor event holds a handful of objects, and a map
+    /// per event would cost more than the searches.
+    Ids,
+    /// Reference target (SCO id, or key in the deprecated `objects` form) → index in
+    /// `objects`.
+    Keys(HashMap<String, usize>),
+}
+
+/// Up to this many objects, references are resolved by searching the objects' ids.
+const SEARCHED: usize = 16;
 
 impl Observation {
     /// An observation of the given objects at one instant, seen once: how a sensor event
     /// without an observed-data wrapper is matched.
     pub fn of_objects(objects: Vec<Value>, at: Timestamp) -> Observation {
-        let by_ref = objects
-            .iter()
-            .enumerate()
-            .filter_map(|(i, o)| {
-                o.get("id")
-                    .and_then(Value::as_str)
-                    .map(|id| (id.to_owned(), i))
-            })
-            .collect();
+        let refs = if objects.len() <= SEARCHED {
+            Refs::Ids
+        } else {
+            Refs::Keys(
+                objects
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, o)| id_of(o).map(|id| (id.to_owned(), i)))
+                    .collect(),
+            )
+        };
         Observation {
             id: None,
             first_observed: at,
             last_observed: at,
             number_observed: 1,
             objects,
-            by_ref,
+            refs,
         }
     }
 
@@ -64,8 +79,20 @@ impl Observation {
 
     /// Resolves a reference made inside this observation; references resolve only within it.
     pub fn resolve(&self, reference: &str) -> Option<&Value> {
-        self.by_ref.get(reference).map(|&i| &self.objects[i])
+        match &self.refs {
+            // The last of equal ids, as a map built in order would keep.
+            Refs::Ids => self
+                .objects
+                .iter()
+                .rev()
+                .find(|o| id_of(o) == Some(reference)),
+            Refs::Keys(keys) => keys.get(reference).map(|&i| &self.objects[i]),
+        }
     }
+}
+
+fn id_of(object: &Value) -> Option<&str> {
+    object.get("id").and_then(Value::as_str)
 }
 
 fn str_prop<'a>(
@@ -221,7 +248,7 @@ fn observation(
         last_observed,
         number_observed,
         objects,
-        by_ref,
+        refs: Refs::Keys(by_ref),
     })
 }
 

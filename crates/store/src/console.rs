@@ -220,10 +220,11 @@ impl Indexer {
             db,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        objects.execute_batch(&format!(
-            "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = {};",
-            crate::MMAP_SIZE
-        ))?;
+        // Each version is read once, as it arrives: mapping the file would only leave every
+        // page of it in the process's memory.
+        objects.execute_batch(
+            "PRAGMA busy_timeout = 10000; PRAGMA cache_size = -16384; PRAGMA mmap_size = 0;",
+        )?;
         Ok(Indexer { index, objects })
     }
 

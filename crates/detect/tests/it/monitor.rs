@@ -217,3 +217,64 @@ fn deleted_indicators_leave_the_set_when_it_is_reconciled() {
     assert_eq!(applied.removed, 1, "{applied:?}");
     assert!(alerts(&monitor, w.member, "203.0.113.7").is_empty());
 }
+
+#[test]
+fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_collection() {
+    let w = world();
+    // More than one part of the load, and one id written in capitals.
+    let many: Vec<String> = (100..5_100)
+        .map(|n| {
+            indicator(
+                n,
+                "2021-01-01T00:00:00.000Z",
+                &format!("[ipv4-addr:value = '10.0.{}.{}']", n / 256, n % 256),
+                "",
+            )
+        })
+        .collect();
+    post(&w, &many);
+    let capital = "indicator--0000000A-0000-4000-8000-00000000000B";
+    post(
+        &w,
+        &[format!(
+            r#"{{"type":"indicator","spec_version":"2.1","id":"{capital}","created":"2021-01-01T00:00:00.000Z","modified":"2021-01-01T00:00:00.000Z","name":"capital","pattern":"[ipv4-addr:value = '192.0.2.11']","pattern_type":"stix","valid_from":"2021-01-01T00:00:00Z"}}"#
+        )],
+    );
+    let monitor = Monitor::new(w.exchange.clone()).reconcile_every(std::time::Duration::ZERO);
+    let raised = monitor
+        .observe(w.member, "test", &event("10.0.19.136"))
+        .unwrap();
+    assert_eq!(raised.len(), 1);
+    assert_eq!(
+        raised[0].indicator,
+        "indicator--00000000-0000-4000-8000-000000005000"
+    );
+    assert_eq!(raised[0].indicator_name.as_deref(), Some("indicator 5000"));
+    assert_eq!(raised[0].collection, w.collection);
+    assert_eq!(alerts(&monitor, w.member, "192.0.2.11"), [capital]);
+    assert_eq!(
+        monitor.indicators(w.member).unwrap().lock().unwrap().len(),
+        5_001
+    );
+
+    // Reconciling keeps what is still readable, the id in capitals included.
+    let refreshed = monitor.refresh().unwrap();
+    assert_eq!(refreshed.applied.removed, 0, "{refreshed:?}");
+    assert!(refreshed.arrivals.is_empty());
+    assert_eq!(alerts(&monitor, w.member, "192.0.2.11"), [capital]);
+
+    // Revoking it removes it, whichever way its id is written.
+    post(
+        &w,
+        &[format!(
+            r#"{{"type":"indicator","spec_version":"2.1","id":"{capital}","created":"2021-01-01T00:00:00.000Z","modified":"2022-01-01T00:00:00.000Z","name":"capital","pattern":"[ipv4-addr:value = '192.0.2.11']","pattern_type":"stix","valid_from":"2021-01-01T00:00:00Z","revoked":true}}"#
+        )],
+    );
+    let applied = monitor.refresh().unwrap().applied;
+    assert_eq!(applied.removed, 1, "{applied:?}");
+    assert!(alerts(&monitor, w.member, "192.0.2.11").is_empty());
+    assert_eq!(
+        monitor.indicators(w.member).unwrap().lock().unwrap().len(),
+        5_000
+    );
+}
