@@ -23,7 +23,7 @@
 
 use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use kawal_core::model::OrgId;
 use serde_json::Value;
@@ -713,7 +713,14 @@ pub fn recover<R: ReadAt + ?Sized>(source: &R) -> Result<Recovered, ReadError> {
 
 /// Appends one record to a block being built. Each object is stored with its type beside it,
 /// so that a hunt can decode only the objects of the types its patterns name.
-pub fn encode_record(out: &mut Vec<u8>, at: i64, owner: OrgId, source: &str, objects: &[Value]) {
+pub fn encode_record(
+    out: &mut Vec<u8>,
+    at: i64,
+    owner: OrgId,
+    source: &str,
+    objects: &[Value],
+    strings: &mut impl FnMut(&str),
+) {
     out.extend_from_slice(&at.to_le_bytes());
     out.extend_from_slice(&owner.to_le_bytes());
     out.extend_from_slice(&(source.len() as u16).to_le_bytes());
@@ -733,16 +740,64 @@ pub fn encode_record(out: &mut Vec<u8>, at: i64, owner: OrgId, source: &str, obj
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(object_type.as_bytes());
         let json_start = out.len();
-        // Serialising a `Value` into memory cannot fail: its keys are strings.
-        if serde_json::to_writer(&mut *out, object).is_err() {
-            out.truncate(json_start);
-            out.extend_from_slice(b"null");
-        }
+        write_json(out, object, strings);
         let json_len = (out.len() - json_start) as u32;
         out[json_len_at..json_len_at + 4].copy_from_slice(&json_len.to_le_bytes());
     }
     let section_len = (out.len() - section_start) as u32;
     out[section_len_at..section_len_at + 4].copy_from_slice(&section_len.to_le_bytes());
+}
+
+/// Writes a value as compact JSON, as `serde_json` would, and hands `strings` every string
+/// value (not keys) on the way: the archive's filter keys come from the same walk.
+fn write_json(out: &mut Vec<u8>, value: &Value, strings: &mut impl FnMut(&str)) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        // `Number` displays as its JSON text.
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(s) => {
+            strings(s);
+            write_json_string(out, s);
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json(out, item, strings);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_string(out, key);
+                out.push(b':');
+                write_json(out, item, strings);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    // Most values need no escape: copied as they are.
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else if serde_json::to_writer(&mut *out, s).is_err() {
+        // Writing a string into memory cannot fail.
+        out.extend_from_slice(b"null");
+    }
 }
 
 /// One record of a decompressed block, borrowed from it.
@@ -864,4 +919,36 @@ pub fn check_records(raw: &[u8], base: u64, expected: u32) -> Result<(), ReadErr
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_are_written_as_serde_json_writes_them_and_their_strings_handed_over() {
+        let object = serde_json::json!({
+            "type": "network-traffic",
+            "value": "quote \" backslash \\ tab \t nul \u{0} del \u{7f} é 日本",
+            "n": [1, -2, 3.5, 1e300, u64::MAX, null, true, false],
+            "nested": {"k": ["a", {"b": "c/d"}], "": ""},
+        });
+        let mut out = Vec::new();
+        let mut strings = Vec::new();
+        write_json(&mut out, &object, &mut |s| strings.push(s.to_owned()));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            serde_json::to_string(&object).unwrap()
+        );
+        strings.sort();
+        let mut expected = vec![
+            "network-traffic",
+            "quote \" backslash \\ tab \t nul \u{0} del \u{7f} é 日本",
+            "a",
+            "c/d",
+            "",
+        ];
+        expected.sort();
+        assert_eq!(strings, expected);
+    }
 }

@@ -92,13 +92,12 @@ impl EncodedEvent {
         }
         let at = at.as_micros();
         let mut record = Vec::with_capacity(256 * objects.len() + 32);
-        format::encode_record(&mut record, at, owner, source, objects);
+        let mut keys = Vec::with_capacity(4 * objects.len());
+        format::encode_record(&mut record, at, owner, source, objects, &mut |value| {
+            keys.push(value_hash(owner, value.as_bytes()));
+        });
         if record.len() > MAX_EVENT_BYTES {
             return Err(ArchiveError::EventTooLarge(record.len()));
-        }
-        let mut keys = Vec::with_capacity(4 * objects.len());
-        for object in objects {
-            collect_keys(owner, object, &mut keys);
         }
         keys.sort_unstable();
         keys.dedup();
@@ -383,16 +382,6 @@ fn sync_dir(path: &Path) -> Result<(), ArchiveError> {
     File::open(path)
         .and_then(|d| d.sync_all())
         .map_err(io_error(path))
-}
-
-/// Pushes the filter key of every string value under `value`.
-fn collect_keys(owner: OrgId, value: &Value, keys: &mut Vec<u64>) {
-    match value {
-        Value::String(s) => keys.push(value_hash(owner, s.as_bytes())),
-        Value::Array(items) => items.iter().for_each(|v| collect_keys(owner, v, keys)),
-        Value::Object(map) => map.values().for_each(|v| collect_keys(owner, v, keys)),
-        _ => {}
-    }
 }
 
 impl Archive {

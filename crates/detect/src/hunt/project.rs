@@ -139,7 +139,7 @@ mod tests {
 
     fn record_of(objects: &[Value]) -> Vec<u8> {
         let mut raw = Vec::new();
-        crate::archive::format::encode_record(&mut raw, 0, 1, "test", objects);
+        crate::archive::format::encode_record(&mut raw, 0, 1, "test", objects, &mut |_| {});
         raw
     }
 
