@@ -25,6 +25,10 @@ use detect::hunt::{HuntHit, HuntSummary, Hunter};
 use serde_json::{json, Value};
 use stix::Timestamp;
 
+// The server's allocator, so that decoding costs what it costs in the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const OWNER: i64 = 1;
 /// 2026-01-01T00:00:00Z
 const T0: i64 = 1_767_225_600_000_000;
