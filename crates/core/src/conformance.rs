@@ -834,6 +834,11 @@ pub fn alerts(store: Arc<dyn Store>) {
         source: "http".to_owned(),
         retro,
         objects: vec![serde_json::json!({"type": "ipv4-addr", "value": format!("198.51.100.{n}")})],
+        // Kept as they came, nested values and all.
+        fields: match serde_json::json!({"uid": format!("C{n}"), "alert": {"signature_id": n}}) {
+            serde_json::Value::Object(fields) if n != 2 => fields,
+            _ => serde_json::Map::new(),
+        },
     };
     let all = [
         alert(1, a, "2024-05-01T00:00:00Z", false),
@@ -919,6 +924,7 @@ pub fn alert_acknowledgements(store: Arc<dyn Store>) {
         source: source.to_owned(),
         retro,
         objects: Vec::new(),
+        fields: serde_json::Map::new(),
     };
     let all = [
         alert(1, a, "c1", "http", false),

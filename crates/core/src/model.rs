@@ -285,6 +285,10 @@ pub struct Alert {
     pub retro: bool,
     /// The event's cyber-observables.
     pub objects: Vec<serde_json::Value>,
+    /// The event's fields that no cyber-observable took (a Zeek `uid`, a Suricata alert's
+    /// `signature`, …), as the sensor sent them, so that an analyst can find the original
+    /// event. Empty for retro-hunt alerts: the archive keeps events' cyber-observables only.
+    pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Which alerts of one organisation the console lists, newest first (or oldest first, to

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use kawal_core::{Alert, Cursors, Exchange, OrgId};
 use matcher::{IndicatorSet, Observation};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use stix::Timestamp;
 use uuid::Uuid;
 
@@ -84,6 +84,7 @@ impl AddedIndicator {
             source: hit.source.clone(),
             retro: true,
             objects: hit.objects.clone(),
+            fields: Map::new(),
         }
     }
 }
@@ -299,11 +300,13 @@ impl OrgIndicators {
         }
     }
 
+    /// Alerts for the indicators the event matches; `fields` are the event's fields no
+    /// cyber-observable took, which the alerts carry.
     pub fn match_observation(
         &mut self,
         observation: &Observation,
         source: &str,
-        objects: &[Value],
+        fields: &Map<String, Value>,
     ) -> Vec<Alert> {
         let hits = self.set.match_observation(observation);
         let raised = Timestamp::now();
@@ -320,7 +323,8 @@ impl OrgIndicators {
                     collection: info.collection,
                     source: source.to_owned(),
                     retro: false,
-                    objects: objects.to_vec(),
+                    objects: observation.objects().to_vec(),
+                    fields: fields.clone(),
                 })
             })
             .collect()
@@ -473,15 +477,17 @@ impl Monitor {
         Ok((applied, arrivals))
     }
 
-    /// Matches one event of `org`'s sensors.
+    /// Matches one event of `org`'s sensors; `fields` are the event's fields no
+    /// cyber-observable took, which its alerts carry.
     pub fn observe(
         &self,
         org: OrgId,
         source: &str,
         observation: &Observation,
+        fields: &Map<String, Value>,
     ) -> Result<Vec<Alert>, MonitorError> {
         let set = self.indicators(org)?;
         let mut set = lock(&set);
-        Ok(set.match_observation(observation, source, observation.objects()))
+        Ok(set.match_observation(observation, source, fields))
     }
 }

@@ -256,6 +256,7 @@ mod tests {
             source: if observed % 2 == 0 { "http" } else { "syslog" }.to_owned(),
             retro: false,
             objects,
+            fields: serde_json::Map::new(),
         }
     }
 

@@ -132,7 +132,7 @@ pub fn document() -> Value {
         "200",
     );
     alerts["description"] = json!(
-        "Alerts are also POSTed, as this JSON, to the organisation's configured webhooks ([[webhooks]] url, org, secret), with X-Kawal-Delivery: <alert id> and X-Kawal-Signature: sha256=<hex HMAC-SHA256 of the body under the secret>, retried with exponential backoff on failure. The alerts of each indicator over sighting_window_s also become one STIX sighting shared into the indicator's collection (see PUT /api/collections/{collection}/sightings)."
+        "Each alert names the indicator and collection, the event's cyber-observables (`objects`) and its other fields as the sensor sent them (`fields`: a Zeek `uid`, a Suricata alert's `signature`, …; empty for retro-hunt alerts). Alerts are also POSTed, as this JSON, to the organisation's configured webhooks ([[webhooks]] url, org, secret), with X-Kawal-Delivery: <alert id> and X-Kawal-Signature: sha256=<hex HMAC-SHA256 of the body under the secret>, retried with exponential backoff on failure. The alerts of each indicator over sighting_window_s also become one STIX sighting shared into the indicator's collection (see PUT /api/collections/{collection}/sightings)."
     );
     alerts["parameters"] = json!([
         { "name": "after", "in": "query", "schema": { "type": "integer" }, "description": "the `next` of the previous page" },

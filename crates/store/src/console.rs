@@ -889,7 +889,7 @@ pub(crate) fn latest_alerts(
     filter: &AlertFilter,
 ) -> rusqlite::Result<Vec<ListedAlert>> {
     let mut sql = String::from(
-        "SELECT a.seq, a.id, a.org_id, a.observed, a.raised, a.indicator, a.indicator_name, a.collection_id, a.source, a.retro, a.objects,
+        "SELECT a.seq, a.id, a.org_id, a.observed, a.raised, a.indicator, a.indicator_name, a.collection_id, a.source, a.retro, a.objects, a.fields,
                 k.by_actor, k.at
          FROM alerts a LEFT JOIN alert_acks k ON k.alert_id = a.id
          WHERE a.org_id = ?1",
@@ -936,8 +936,8 @@ pub(crate) fn latest_alerts(
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), |r| {
         let (seq, alert) = crate::alert_from_row(r)?;
-        let by: Option<String> = r.get(11)?;
-        let at: Option<i64> = r.get(12)?;
+        let by: Option<String> = r.get(12)?;
+        let at: Option<i64> = r.get(13)?;
         Ok(ListedAlert {
             seq,
             alert,

@@ -124,7 +124,9 @@ CREATE TABLE IF NOT EXISTS alerts (
     collection_id TEXT NOT NULL,
     source TEXT NOT NULL,
     retro INTEGER NOT NULL,
-    objects TEXT NOT NULL
+    objects TEXT NOT NULL,
+    -- The event's fields no cyber-observable took: a JSON object.
+    fields TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS alerts_by_org ON alerts (org_id, seq);
 -- An organisation's choice, per collection, of sharing its sightings; no row means shared.
@@ -171,7 +173,7 @@ CREATE TABLE IF NOT EXISTS witnessed (
 "#;
 
 /// `PRAGMA user_version` of the layout below; [`migrate`] brings older databases to it.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Brings a database written by an earlier version of the store to [`SCHEMA_VERSION`].
 fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -239,6 +241,23 @@ fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             }
         }
         conn.execute_batch("DROP INDEX objects_by_version; PRAGMA user_version = 4; COMMIT;")?;
+    }
+    if version <= 4 && populated {
+        // Layout 4 kept only an alert's cyber-observables. A database migrated from an older
+        // layout above may have had its alerts table created by this layout's schema.
+        let has_fields: bool = conn.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('alerts') WHERE name = 'fields'",
+            [],
+            |r| r.get(0),
+        )?;
+        let add = if has_fields {
+            ""
+        } else {
+            "ALTER TABLE alerts ADD COLUMN fields TEXT NOT NULL DEFAULT '{}';"
+        };
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {add} PRAGMA user_version = 5; COMMIT;"
+        ))?;
     }
     Ok(())
 }
@@ -976,6 +995,7 @@ fn token_from_row(row: &Row<'_>) -> rusqlite::Result<Token> {
 
 fn alert_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, kawal_core::Alert)> {
     let objects: String = r.get(10)?;
+    let fields: String = r.get(11)?;
     Ok((
         r.get(0)?,
         kawal_core::Alert {
@@ -988,8 +1008,9 @@ fn alert_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, kawal_core::A
             collection: r.get(7)?,
             source: r.get(8)?,
             retro: r.get(9)?,
-            // Written by append_alerts from a JSON array.
+            // Written by append_alerts from a JSON array and a JSON object.
             objects: serde_json::from_str(&objects).unwrap_or_default(),
+            fields: serde_json::from_str(&fields).unwrap_or_default(),
         },
     ))
 }
@@ -1868,7 +1889,7 @@ impl Store for SqliteStore {
     fn alert(&self, org: OrgId, id: &str) -> StoreResult<Option<kawal_core::Alert>> {
         self.read(|c| {
             c.query_row(
-                "SELECT seq, id, org_id, observed, raised, indicator, indicator_name, collection_id, source, retro, objects
+                "SELECT seq, id, org_id, observed, raised, indicator, indicator_name, collection_id, source, retro, objects, fields
                  FROM alerts WHERE org_id = ?1 AND id = ?2",
                 params![org, id],
                 alert_from_row,
@@ -1900,8 +1921,8 @@ impl Store for SqliteStore {
             let tx = immediate(&mut w.conn)?;
             {
                 let mut insert = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO alerts (id, org_id, observed, raised, indicator, indicator_name, collection_id, source, retro, objects)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    "INSERT OR IGNORE INTO alerts (id, org_id, observed, raised, indicator, indicator_name, collection_id, source, retro, objects, fields)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?;
                 for a in alerts {
                     insert.execute(params![
@@ -1914,7 +1935,8 @@ impl Store for SqliteStore {
                         a.collection,
                         a.source,
                         a.retro,
-                        serde_json::Value::from(a.objects.clone()).to_string()
+                        serde_json::Value::from(a.objects.clone()).to_string(),
+                        serde_json::Value::Object(a.fields.clone()).to_string()
                     ])?;
                 }
             }
@@ -1923,7 +1945,7 @@ impl Store for SqliteStore {
     }
 
     fn alerts(&self, query: &kawal_core::AlertQuery) -> StoreResult<Vec<(i64, kawal_core::Alert)>> {
-        let mut sql = "SELECT seq, id, org_id, observed, raised, indicator, indicator_name, collection_id, source, retro, objects
+        let mut sql = "SELECT seq, id, org_id, observed, raised, indicator, indicator_name, collection_id, source, retro, objects, fields
                        FROM alerts WHERE org_id = ?1"
             .to_owned();
         let mut args: Vec<SqlValue> = vec![SqlValue::Integer(query.org)];

@@ -5,11 +5,11 @@
 //! (with deterministic ids, STIX 2.1 §2.9) and the fields no observable took, kept in
 //! `unmapped` beside the objects rather than in a custom property on them, so that the
 //! objects stay exactly what partners would compute for the same observation and the
-//! original detail (Zeek `uid`, alert signature, …) is still there for sightings and the
-//! archive. In Zeek and Suricata events a field whose value is malformed is left in
-//! `unmapped` too, unless the event cannot be understood without it (its time, a
-//! connection's addresses): then the event is refused with a [`NormaliseError`] naming the
-//! field. Operator mappings are stricter: a mapped field that cannot be read refuses the
+//! original detail (Zeek `uid`, alert signature, …) travels with the alerts the event raises
+//! (the archive keeps the objects only). In Zeek and Suricata events a field whose value is
+//! malformed is left in `unmapped` too, unless the event cannot be understood without it (its
+//! time, a connection's addresses): then the event is refused with a [`NormaliseError`]
+//! naming the field. Operator mappings are stricter: a mapped field that cannot be read refuses the
 //! event, since it usually means the mapping names the wrong field. An event is never
 //! dropped silently: it is either normalised or refused with a reason.
 //!
@@ -71,10 +71,6 @@ impl Normalised {
     /// The event as the matcher sees it: its objects, observed once at its time.
     pub fn observation(&self) -> Observation {
         Observation::of_objects(self.objects.clone(), self.at)
-    }
-
-    pub fn into_observation(self) -> Observation {
-        Observation::of_objects(self.objects, self.at)
     }
 }
 

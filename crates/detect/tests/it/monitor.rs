@@ -86,7 +86,7 @@ fn event(ip: &str) -> Observation {
 }
 
 fn alerts(m: &Monitor, org: i64, ip: &str) -> Vec<String> {
-    m.observe(org, "test", &event(ip))
+    m.observe(org, "test", &event(ip), &serde_json::Map::new())
         .unwrap()
         .into_iter()
         .map(|a| a.indicator)
@@ -242,7 +242,12 @@ fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_colle
     );
     let monitor = Monitor::new(w.exchange.clone()).reconcile_every(std::time::Duration::ZERO);
     let raised = monitor
-        .observe(w.member, "test", &event("10.0.19.136"))
+        .observe(
+            w.member,
+            "test",
+            &event("10.0.19.136"),
+            &serde_json::Map::new(),
+        )
         .unwrap();
     assert_eq!(raised.len(), 1);
     assert_eq!(

@@ -336,6 +336,7 @@ fn the_case_list_filters_and_alerts_are_escalated_from_it() {
         source: "http".to_owned(),
         retro: false,
         objects: vec![observable],
+        fields: serde_json::Map::new(),
     };
     it.ex().record_alerts(std::slice::from_ref(&alert)).unwrap();
 

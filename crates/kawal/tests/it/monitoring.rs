@@ -109,6 +109,19 @@ fn sensor_events_raise_alerts_for_what_their_organisation_may_read() {
         assert!(ids.contains(expected), "{expected} not in {ids:?}");
     }
     assert!(!ids.contains("indicator--6b617761-6c2d-4000-8000-00000000000f"));
+    // An alert carries what of its event no cyber-observable took, as the sensor sent it,
+    // so that the analyst can find the original event.
+    let query = alerts
+        .iter()
+        .find(|a| {
+            a["indicator"] == "indicator--6b617761-6c2d-4000-8000-000000000002"
+                && a["fields"]["dns"]["type"] == "query"
+        })
+        .unwrap_or_else(|| panic!("no alert for the DNS query in {list}"));
+    assert_eq!(query["fields"]["flow_id"], 1234567890123456u64, "{query}");
+    assert_eq!(query["fields"]["in_iface"], "eth0", "{query}");
+    assert_eq!(query["fields"]["dns"]["id"], 4660, "{query}");
+    assert!(query["fields"].get("src_ip").is_none(), "{query}");
     // Alerts are the organisation's own: the outsider sees none, a sensor token reads none.
     let theirs = get(&format!("{base}/api/alerts"), Some(&outsider));
     assert_eq!(theirs.status, 403, "{}", theirs.body);

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use detect::normalise::{NormaliseError, Normalised};
 use detect::EncodedEvent;
 use kawal_core::{Alert, OrgId};
+use matcher::Observation;
 use serde::Serialize;
 use stix::Timestamp;
 use tokio::sync::mpsc;
@@ -191,8 +192,16 @@ pub(crate) fn observe_batch(
         match event {
             Ok(event) => {
                 observed.normalised += 1;
-                let observation = event.into_observation();
-                let raised = monitoring.monitor.observe(org, source, &observation)?;
+                let Normalised {
+                    at,
+                    objects,
+                    unmapped,
+                    ..
+                } = event;
+                let observation = Observation::of_objects(objects, at);
+                let raised = monitoring
+                    .monitor
+                    .observe(org, source, &observation, &unmapped)?;
                 if archive.is_some() {
                     // Encoded here, after matching, from the objects matching used: the
                     // archive's one writer only copies the bytes.

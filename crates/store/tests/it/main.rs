@@ -400,6 +400,7 @@ fn as_layout_3(db: &rusqlite::Connection) {
          DROP TABLE recent_keys;
          ALTER TABLE objects DROP COLUMN okey;
          CREATE UNIQUE INDEX objects_by_version ON objects (collection_id, id, version);
+         ALTER TABLE alerts DROP COLUMN fields;
          PRAGMA user_version = 3;",
     )
     .unwrap();
@@ -584,4 +585,59 @@ fn recent_keys_move_into_object_keys_when_full() {
         again[0],
         kawal_core::InsertOutcome::AlreadyPresent { .. }
     ));
+}
+
+fn alert_with_fields(id: &str, org: i64, fields: serde_json::Value) -> kawal_core::Alert {
+    kawal_core::Alert {
+        id: id.to_owned(),
+        org,
+        observed: stix::Timestamp::parse("2024-05-01T00:00:00Z").unwrap(),
+        raised: stix::Timestamp::parse("2024-05-01T00:00:01Z").unwrap(),
+        indicator: "indicator--00000000-0000-4000-8000-000000000001".to_owned(),
+        indicator_name: None,
+        collection: "c".to_owned(),
+        source: "http".to_owned(),
+        retro: false,
+        objects: Vec::new(),
+        fields: match fields {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        },
+    }
+}
+
+/// Alerts stored by layout 4, which kept no event fields, read with none; new alerts keep
+/// theirs.
+#[test]
+fn a_layout_4_database_keeps_its_alerts_and_stores_their_fields_from_then_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kawal.db");
+    let org = {
+        let store = SqliteStore::open(&path).unwrap();
+        let (org, _) = one_collection(&store);
+        let old = alert_with_fields(
+            "00000000-0000-4000-8000-000000000001",
+            org.id,
+            serde_json::json!({}),
+        );
+        store.append_alerts(&[old]).unwrap();
+        org.id
+    };
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("ALTER TABLE alerts DROP COLUMN fields; PRAGMA user_version = 4;")
+        .unwrap();
+    let store = SqliteStore::open(&path).unwrap();
+    let old = store
+        .alert(org, "00000000-0000-4000-8000-000000000001")
+        .unwrap()
+        .unwrap();
+    assert!(old.fields.is_empty());
+    let new = alert_with_fields(
+        "00000000-0000-4000-8000-000000000002",
+        org,
+        serde_json::json!({"uid": "CHhAvVGS1DHFjwGM9", "alert": {"signature_id": 2024217}}),
+    );
+    store.append_alerts(std::slice::from_ref(&new)).unwrap();
+    assert_eq!(store.alert(org, &new.id).unwrap(), Some(new));
 }
