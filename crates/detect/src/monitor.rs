@@ -89,7 +89,8 @@ impl AddedIndicator {
     }
 }
 
-/// Indicators that entered one organisation's set in one refresh.
+/// Indicators that entered one organisation's set in one refresh, or whose pattern or validity
+/// changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrivals {
     pub org: OrgId,
@@ -129,8 +130,19 @@ pub struct OrgIndicators {
 struct Known {
     version: Timestamp,
     name: Option<Box<str>>,
+    /// A hash of what was matched (pattern and validity), to tell a new pattern from a
+    /// version that changed only other properties.
+    matched: u64,
     collection: u32,
     active: bool,
+}
+
+fn fingerprint(pattern: &Option<(String, Option<Timestamp>, Option<Timestamp>)>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // Compared only within one process's run: the standard hasher is enough.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    pattern.hash(&mut h);
+    h.finish()
 }
 
 /// Versions applied to a set under one hold of its lock while it is read from the store.
@@ -248,6 +260,8 @@ impl OrgIndicators {
             }
         }
         let was_active = self.known.get(&key).is_some_and(|k| k.active);
+        let matched = fingerprint(&candidate.pattern);
+        let same_match = self.known.get(&key).is_some_and(|k| k.matched == matched);
         let active = match &candidate.pattern {
             Some((pattern, from, until)) => self.set.insert(&id, pattern, *from, *until).is_ok(),
             None => false,
@@ -259,6 +273,12 @@ impl OrgIndicators {
             applied.replaced += 1;
         } else if active {
             applied.added += 1;
+        } else {
+            applied.ignored += 1;
+        }
+        // A new indicator, or a new pattern or validity for one already matched: events seen
+        // before did not meet this version, so it arrives for a retro-hunt.
+        if active && !(was_active && same_match) {
             if let (Some((pattern, valid_from, valid_until)), Some(added)) =
                 (&candidate.pattern, added)
             {
@@ -269,8 +289,6 @@ impl OrgIndicators {
                     valid_until: *valid_until,
                 });
             }
-        } else {
-            applied.ignored += 1;
         }
         let collection = self.collection(&candidate.info.collection);
         if id == canonical_id(&key) {
@@ -283,6 +301,7 @@ impl OrgIndicators {
             Known {
                 version: candidate.info.version,
                 name: candidate.info.name.map(String::into_boxed_str),
+                matched,
                 collection,
                 active,
             },

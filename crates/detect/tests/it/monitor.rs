@@ -181,10 +181,42 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
             "",
         )],
     );
-    let applied = monitor.refresh().unwrap().applied;
-    assert_eq!(applied.replaced, 1, "{applied:?}");
+    let refreshed = monitor.refresh().unwrap();
+    assert_eq!(refreshed.applied.replaced, 1, "{refreshed:?}");
     assert!(alerts(&monitor, w.member, "198.51.100.2").is_empty());
     assert_eq!(alerts(&monitor, w.member, "198.51.100.22").len(), 1);
+    // Events seen before never met the new pattern: it arrives for a retro-hunt.
+    let arrived: Vec<&str> = refreshed
+        .arrivals
+        .iter()
+        .flat_map(|a| &a.indicators)
+        .map(|i| i.pattern.as_str())
+        .collect();
+    assert_eq!(arrived, ["[ipv4-addr:value = '198.51.100.22']"]);
+
+    // A version that changes only the name matches what it matched: nothing to hunt again.
+    post(
+        &w,
+        &[indicator(
+            2,
+            "2023-01-01T00:00:00.000Z",
+            "[ipv4-addr:value = '198.51.100.22']",
+            "",
+        )
+        .replace("\"indicator 2\"", "\"renamed\"")],
+    );
+    let refreshed = monitor.refresh().unwrap();
+    assert_eq!(refreshed.applied.replaced, 1, "{refreshed:?}");
+    assert!(refreshed.arrivals.is_empty(), "{refreshed:?}");
+    let raised = monitor
+        .observe(
+            w.member,
+            "test",
+            &event("198.51.100.22"),
+            &serde_json::Map::new(),
+        )
+        .unwrap();
+    assert_eq!(raised[0].indicator_name.as_deref(), Some("renamed"));
 }
 
 #[test]
