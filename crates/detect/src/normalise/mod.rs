@@ -253,13 +253,41 @@ pub(crate) struct JsonRecord {
     pub map: Map<String, Value>,
 }
 
+fn field_of(value: &Value) -> Option<FieldRef<'_>> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(FieldRef::Text(Cow::Borrowed(s))),
+        Value::Number(n) => Some(FieldRef::Number(n)),
+        other => Some(FieldRef::Other(other)),
+    }
+}
+
 impl Record for JsonRecord {
     fn lookup(&self, name: &str) -> Option<FieldRef<'_>> {
-        match self.map.get(name)? {
-            Value::Null => None,
-            Value::String(s) => Some(FieldRef::Text(Cow::Borrowed(s))),
-            Value::Number(n) => Some(FieldRef::Number(n)),
-            other => Some(FieldRef::Other(other)),
+        field_of(self.map.get(name)?)
+    }
+
+    // Taken out first and put back if refused: one search of the map for the usual case, a
+    // field that is read, where looking it up and then removing it took two.
+    fn take<T>(&mut self, name: &str, read: impl FnOnce(&FieldRef<'_>) -> Option<T>) -> Option<T> {
+        let (key, value) = self.map.remove_entry(name)?;
+        let taken = field_of(&value).and_then(|field| read(&field));
+        if taken.is_none() {
+            self.map.insert(key, value);
+        }
+        taken
+    }
+
+    // The text is moved out of the event rather than copied.
+    fn text(&mut self, name: &str) -> Option<String> {
+        let (key, value) = self.map.remove_entry(name)?;
+        match value {
+            Value::String(s) if !s.is_empty() => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            other => {
+                self.map.insert(key, other);
+                None
+            }
         }
     }
 
