@@ -31,10 +31,9 @@ impl Projection {
         let entry = match position {
             Some(i) => &mut self.types[i].1,
             None => {
-                self.types.push((
-                    object_type.as_bytes().into(),
-                    Some(vec!["type".to_owned(), "id".to_owned()]),
-                ));
+                // Not even the id: nothing follows a reference, so nothing resolves one.
+                self.types
+                    .push((object_type.as_bytes().into(), Some(vec!["type".to_owned()])));
                 let last = self.types.len() - 1;
                 &mut self.types[last].1
             }
@@ -162,7 +161,7 @@ mod tests {
         assert_eq!(
             projection.decode(&record).unwrap(),
             vec![
-                json!({"type": "network-traffic", "id": "network-traffic--1", "dst_port": 443}),
+                json!({"type": "network-traffic", "dst_port": 443}),
                 objects[2].clone(),
             ]
         );
