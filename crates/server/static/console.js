@@ -297,7 +297,14 @@ function alertRow(body, alert) {
     state.className = "muted";
     state.textContent = "open";
   }
-  tr.append(observed, indicator, textCell(alert.objects), textCell(alert.source), textCell(alert.collection_title), state);
+  const source = textCell(alert.source);
+  if (alert.event) {
+    const event = document.createElement("small");
+    event.className = "muted";
+    event.textContent = alert.event;
+    source.append(document.createElement("br"), event);
+  }
+  tr.append(observed, indicator, textCell(alert.objects), source, textCell(alert.collection_title), state);
   return tr;
 }
 

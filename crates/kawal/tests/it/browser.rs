@@ -658,6 +658,8 @@ fn an_analyst_writes_an_indicator_imports_attack_and_sees_alerts_arrive() {
             1
         );
         wait_for_text(&browser, "#alerts", "2024-03-10 12:00:42 UTC", wait).await;
+        // The row the stream added shows what finds the original event.
+        wait_for_text(&browser, "#alerts tr:first-child", "flow_id=1", wait).await;
         let after = browser
             .find_all(Locator::Css("#alerts tr[data-id]"))
             .await

@@ -80,6 +80,8 @@ fn the_alerts_page_lists_filters_and_acknowledges_the_organisations_alerts() {
     assert_eq!(rows(&page.body), 2, "{}", page.body);
     assert!(page.body.contains("Resolver"));
     assert!(page.body.contains("ipv4-addr 198.51.100.23"));
+    // What finds the original event: the fields no observable took.
+    assert!(page.body.contains("dns={…}, flow_id=1"), "{}", page.body);
     assert!(page.body.contains("data-live-alerts=\"/live/alerts?after="));
     let first = page.body.find("2024-03-10 12:00:05").unwrap();
     let second = page.body.find("2024-03-10 12:00:00").unwrap();

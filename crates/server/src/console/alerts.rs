@@ -35,6 +35,8 @@ pub(crate) struct AlertRow {
     pub source: String,
     pub retro: bool,
     pub objects: String,
+    /// The event's other fields, briefly: what finds the original event.
+    pub event: String,
     /// Who acknowledged it and when, as shown.
     pub acknowledged: Option<String>,
     pub acknowledge_url: String,
@@ -63,6 +65,32 @@ fn observables(objects: &[Value]) -> String {
     parts.join(", ")
 }
 
+/// The event's fields no observable took, briefly: `flow_id=1, in_iface=eth0, dns={…}`.
+fn event_fields(fields: &serde_json::Map<String, Value>) -> String {
+    const SHOWN: usize = 4;
+    const LONGEST: usize = 40;
+    let mut parts: Vec<String> = fields
+        .iter()
+        .take(SHOWN)
+        .map(|(name, value)| {
+            let shown = match value {
+                Value::String(s) if s.chars().count() > LONGEST => {
+                    format!("{}…", s.chars().take(LONGEST).collect::<String>())
+                }
+                Value::String(s) => s.clone(),
+                Value::Object(_) => "{…}".to_owned(),
+                Value::Array(_) => "[…]".to_owned(),
+                other => other.to_string(),
+            };
+            format!("{name}={shown}")
+        })
+        .collect();
+    if fields.len() > SHOWN {
+        parts.push(format!("and {} more", fields.len() - SHOWN));
+    }
+    parts.join(", ")
+}
+
 pub(crate) fn row(listed: &ListedAlert, titles: &HashMap<String, String>) -> AlertRow {
     let alert = &listed.alert;
     AlertRow {
@@ -82,6 +110,7 @@ pub(crate) fn row(listed: &ListedAlert, titles: &HashMap<String, String>) -> Ale
         source: alert.source.clone(),
         retro: alert.retro,
         objects: observables(&alert.objects),
+        event: event_fields(&alert.fields),
         acknowledged: listed.acknowledged.as_ref().map(|ack| {
             format!(
                 "{} at {}",
