@@ -15,7 +15,8 @@
 //! time (which other load on the machine does not inflate); hunts run on one thread.
 //! The page cache is warm (the archive was just written). Environment: `KAWAL_ARCHIVE_EVENTS`
 //! (default 2,000,000), `KAWAL_ARCHIVE_DIR` (default: a temporary directory),
-//! `KAWAL_ARCHIVE_RUNS` (hunt repetitions, median reported; default 3).
+//! `KAWAL_ARCHIVE_RUNS` (hunt repetitions, median reported; default 3), `KAWAL_ARCHIVE_HUNTS`
+//! (the hunts to run, by name, comma-separated; default all: to profile one).
 
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -363,6 +364,11 @@ fn main() {
         json_bytes as f64 / total as f64,
         json_bytes as f64 / stats.bytes as f64,
     );
+    let chosen = std::env::var("KAWAL_ARCHIVE_HUNTS").ok();
+    let chosen: Option<Vec<&str>> = chosen.as_deref().map(|c| c.split(',').collect());
+    let cases = cases
+        .into_iter()
+        .filter(|(name, ..)| chosen.as_ref().is_none_or(|c| c.contains(name)));
     for (name, pattern, expected_hits) in cases {
         let m = hunt(&archive, &pattern, &scope, runs);
         if let Some(expected) = expected_hits {
