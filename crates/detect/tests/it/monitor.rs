@@ -85,9 +85,13 @@ fn event(ip: &str) -> Observation {
     )
 }
 
-fn alerts(m: &Monitor, org: i64, ip: &str) -> Vec<String> {
+fn raised(m: &Monitor, org: i64, ip: &str) -> Vec<kawal_core::Alert> {
     m.observe(org, "test", &event(ip), &serde_json::Map::new())
         .unwrap()
+}
+
+fn alerts(m: &Monitor, org: i64, ip: &str) -> Vec<String> {
+    raised(m, org, ip)
         .into_iter()
         .map(|a| a.indicator)
         .collect()
@@ -208,15 +212,8 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
     let refreshed = monitor.refresh().unwrap();
     assert_eq!(refreshed.applied.replaced, 1, "{refreshed:?}");
     assert!(refreshed.arrivals.is_empty(), "{refreshed:?}");
-    let raised = monitor
-        .observe(
-            w.member,
-            "test",
-            &event("198.51.100.22"),
-            &serde_json::Map::new(),
-        )
-        .unwrap();
-    assert_eq!(raised[0].indicator_name.as_deref(), Some("renamed"));
+    let renamed = raised(&monitor, w.member, "198.51.100.22");
+    assert_eq!(renamed[0].indicator_name.as_deref(), Some("renamed"));
 }
 
 #[test]
@@ -273,21 +270,14 @@ fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_colle
         )],
     );
     let monitor = Monitor::new(w.exchange.clone()).reconcile_every(std::time::Duration::ZERO);
-    let raised = monitor
-        .observe(
-            w.member,
-            "test",
-            &event("10.0.19.136"),
-            &serde_json::Map::new(),
-        )
-        .unwrap();
-    assert_eq!(raised.len(), 1);
+    let hit = raised(&monitor, w.member, "10.0.19.136");
+    assert_eq!(hit.len(), 1);
     assert_eq!(
-        raised[0].indicator,
+        hit[0].indicator,
         "indicator--00000000-0000-4000-8000-000000005000"
     );
-    assert_eq!(raised[0].indicator_name.as_deref(), Some("indicator 5000"));
-    assert_eq!(raised[0].collection, w.collection);
+    assert_eq!(hit[0].indicator_name.as_deref(), Some("indicator 5000"));
+    assert_eq!(hit[0].collection, w.collection);
     assert_eq!(alerts(&monitor, w.member, "192.0.2.11"), [capital]);
     assert_eq!(
         monitor.indicators(w.member).unwrap().lock().unwrap().len(),
