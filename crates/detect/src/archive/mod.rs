@@ -517,17 +517,26 @@ impl Archive {
     }
 
     pub fn append(&self, event: &ArchivedEvent) -> Result<(), ArchiveError> {
-        self.append_encoded(&[event.encode()?])
+        self.append_batch(std::slice::from_ref(event))
     }
 
     /// Appends events; they are durable after the next successful [`Archive::flush`]. An
     /// event refused (too large, too many objects, a write that failed) stops the batch: the
     /// events before it are appended, it and those after it are not.
     pub fn append_batch(&self, events: &[ArchivedEvent]) -> Result<(), ArchiveError> {
+        let mut encoded = Vec::with_capacity(events.len());
+        let mut refused = None;
         for event in events {
-            self.append_encoded(&[event.encode()?])?;
+            match event.encode() {
+                Ok(event) => encoded.push(event),
+                Err(e) => {
+                    refused = Some(e);
+                    break;
+                }
+            }
         }
-        Ok(())
+        self.append_encoded(&encoded)?;
+        refused.map_or(Ok(()), Err)
     }
 
     /// Appends events encoded by their producers, so that the one writer only copies bytes;

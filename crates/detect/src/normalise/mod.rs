@@ -9,9 +9,9 @@
 //! (the archive keeps the objects only). In Zeek and Suricata events a field whose value is
 //! malformed is left in `unmapped` too, unless the event cannot be understood without it (its
 //! time, a connection's addresses): then the event is refused with a [`NormaliseError`]
-//! naming the field. Operator mappings are stricter: a mapped field that cannot be read refuses the
-//! event, since it usually means the mapping names the wrong field. An event is never
-//! dropped silently: it is either normalised or refused with a reason.
+//! naming the field. Operator mappings are stricter: a mapped field that cannot be read
+//! refuses the event, since it usually means the mapping names the wrong field. An event is
+//! never dropped silently: it is either normalised or refused with a reason.
 //!
 //! Sources:
 //! - `zeek`: `conn`, `dns`, `http`, `ssl`, `files` and `x509` logs, TSV or JSON lines;

@@ -42,53 +42,49 @@ pub(crate) struct AlertRow {
     pub acknowledge_url: String,
 }
 
-/// What the event's observables were, briefly: `ipv4-addr 203.0.113.9, domain-name …`.
-fn observables(objects: &[Value]) -> String {
-    const SHOWN: usize = 3;
-    let mut parts: Vec<String> = objects
-        .iter()
-        .take(SHOWN)
-        .map(|o| {
-            let kind = o.get("type").and_then(Value::as_str).unwrap_or("object");
-            let value = ["value", "name", "path"]
-                .iter()
-                .find_map(|k| o.get(*k).and_then(Value::as_str));
-            match value {
-                Some(v) => format!("{kind} {v}"),
-                None => kind.to_owned(),
-            }
-        })
-        .collect();
-    if objects.len() > SHOWN {
-        parts.push(format!("and {} more", objects.len() - SHOWN));
+/// The first `shown` items, then how many more there are: `a, b, c and 2 more`.
+fn brief<T>(
+    items: impl ExactSizeIterator<Item = T>,
+    shown: usize,
+    each: impl Fn(T) -> String,
+) -> String {
+    let total = items.len();
+    let mut parts: Vec<String> = items.take(shown).map(each).collect();
+    if total > shown {
+        parts.push(format!("and {} more", total - shown));
     }
     parts.join(", ")
 }
 
-/// The event's fields no observable took, briefly: `flow_id=1, in_iface=eth0, dns={…}`.
+/// What the event's observables were, briefly: `ipv4-addr 203.0.113.9, domain-name …`.
+fn observables(objects: &[Value]) -> String {
+    brief(objects.iter(), 3, |o| {
+        let kind = o.get("type").and_then(Value::as_str).unwrap_or("object");
+        let value = ["value", "name", "path"]
+            .iter()
+            .find_map(|k| o.get(*k).and_then(Value::as_str));
+        match value {
+            Some(v) => format!("{kind} {v}"),
+            None => kind.to_owned(),
+        }
+    })
+}
+
+/// The event's fields no observable took, briefly: `dns={…}, flow_id=1, in_iface=eth0`.
 fn event_fields(fields: &serde_json::Map<String, Value>) -> String {
-    const SHOWN: usize = 4;
     const LONGEST: usize = 40;
-    let mut parts: Vec<String> = fields
-        .iter()
-        .take(SHOWN)
-        .map(|(name, value)| {
-            let shown = match value {
-                Value::String(s) if s.chars().count() > LONGEST => {
-                    format!("{}…", s.chars().take(LONGEST).collect::<String>())
-                }
-                Value::String(s) => s.clone(),
-                Value::Object(_) => "{…}".to_owned(),
-                Value::Array(_) => "[…]".to_owned(),
-                other => other.to_string(),
-            };
-            format!("{name}={shown}")
-        })
-        .collect();
-    if fields.len() > SHOWN {
-        parts.push(format!("and {} more", fields.len() - SHOWN));
-    }
-    parts.join(", ")
+    brief(fields.iter(), 4, |(name, value)| {
+        let shown = match value {
+            Value::String(s) if s.chars().count() > LONGEST => {
+                format!("{}…", s.chars().take(LONGEST).collect::<String>())
+            }
+            Value::String(s) => s.clone(),
+            Value::Object(_) => "{…}".to_owned(),
+            Value::Array(_) => "[…]".to_owned(),
+            other => other.to_string(),
+        };
+        format!("{name}={shown}")
+    })
 }
 
 pub(crate) fn row(listed: &ListedAlert, titles: &HashMap<String, String>) -> AlertRow {

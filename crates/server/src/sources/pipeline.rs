@@ -206,7 +206,7 @@ pub(crate) fn observe_batch(
                     // Encoded here, after matching, from the objects matching used: the
                     // archive's one writer only copies the bytes.
                     match EncodedEvent::new(
-                        observation.first_observed,
+                        at,
                         org,
                         // As the alerts name it, so that a retro-hunt hit can be compared
                         // with the live alerts of the same event.
