@@ -65,8 +65,9 @@ pub struct Scan {
     pub spec_versions: Vec<String>,
     pub batch: usize,
     pub with_content: bool,
-    /// The caller goes through the whole collection once (monitoring's first load): the
-    /// store reads it without keeping its pages in the process's memory.
+    /// The caller reads the collection from its beginning (monitoring's first load, its
+    /// reconciliations): the store reads it without keeping its pages in the process's
+    /// memory.
     pub bulk: bool,
 }
 
