@@ -3,7 +3,9 @@
 //! their batches and wait until the batch is flushed, so an event is durable in the archive
 //! before its submission is acknowledged (and before a tailed file's position moves past it).
 //! Batches that arrive while the writer is busy are gathered and flushed together: one sync
-//! serves every source waiting at that moment, as a group commit would.
+//! serves every source waiting at that moment, as a group commit would. A source may also hand
+//! over part of a batch without waiting ([`EventArchive::send`]), so that the writer copies
+//! and compresses it while the source matches the rest.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -30,6 +32,8 @@ pub struct ArchiveSettings {
 enum Command {
     Append {
         events: Vec<EncodedEvent>,
+        /// Whether the sender waits for the events to be durable, or only appended.
+        flush: bool,
         done: mpsc::SyncSender<Result<(), String>>,
     },
     Retention {
@@ -71,31 +75,60 @@ impl EventArchive {
         self.archive.snapshot()
     }
 
+    fn tell<T>(
+        &self,
+        command: impl FnOnce(mpsc::SyncSender<Result<T, String>>) -> Command,
+    ) -> Answer<T> {
+        let (done, answer) = mpsc::sync_channel(1);
+        match self.commands.send(command(done)) {
+            Ok(()) => Answer(Some(answer)),
+            Err(_) => Answer(None),
+        }
+    }
+
     fn ask<T>(
         &self,
         command: impl FnOnce(mpsc::SyncSender<Result<T, String>>) -> Command,
     ) -> Result<T, String> {
-        let (done, answer) = mpsc::sync_channel(1);
-        self.commands
-            .send(command(done))
-            .map_err(|_| "the archive writer has stopped".to_owned())?;
-        answer
-            .recv()
-            .map_err(|_| "the archive writer has stopped".to_owned())?
+        self.tell(command).wait()
     }
 
-    /// Appends the events and returns once they are flushed. Blocks: call it on the blocking
-    /// pool.
+    /// Appends the events and returns once they are flushed, with every event sent before
+    /// them. Blocks: call it on the blocking pool.
     pub fn append(&self, events: Vec<EncodedEvent>) -> Result<(), String> {
-        if events.is_empty() {
-            return Ok(());
-        }
         let count = events.len() as u64;
-        let appended = self.ask(|done| Command::Append { events, done });
+        let appended = self.ask(|done| Command::Append {
+            events,
+            flush: true,
+            done,
+        });
         if appended.is_err() {
             self.failures.fetch_add(count, Ordering::Relaxed);
         }
         appended
+    }
+
+    /// Hands the events to the writer without waiting; they are durable once a later
+    /// [`EventArchive::append`] returns. The answer says whether they were appended.
+    pub fn send(&self, events: Vec<EncodedEvent>) -> Answer<()> {
+        self.tell(|done| Command::Append {
+            events,
+            flush: false,
+            done,
+        })
+    }
+
+    /// Waits for the events handed over by [`EventArchive::send`], counting those not
+    /// appended as failures.
+    pub fn appended(&self, sent: Vec<(u64, Answer<()>)>) -> Result<(), String> {
+        let mut outcome = Ok(());
+        for (count, answer) in sent {
+            if let Err(e) = answer.wait() {
+                self.failures.fetch_add(count, Ordering::Relaxed);
+                outcome = outcome.and(Err(e));
+            }
+        }
+        outcome
     }
 
     pub fn enforce_retention(&self) -> Result<RetentionReport, String> {
@@ -108,6 +141,16 @@ impl EventArchive {
     }
 }
 
+/// The writer's answer to one command.
+pub(crate) struct Answer<T>(Option<mpsc::Receiver<Result<T, String>>>);
+
+impl<T> Answer<T> {
+    pub fn wait(self) -> Result<T, String> {
+        let stopped = || "the archive writer has stopped".to_owned();
+        self.0.ok_or_else(stopped)?.recv().map_err(|_| stopped())?
+    }
+}
+
 fn write_loop(archive: &Archive, commands: mpsc::Receiver<Command>) {
     while let Ok(first) = commands.recv() {
         let mut waiting = Vec::new();
@@ -117,11 +160,19 @@ fn write_loop(archive: &Archive, commands: mpsc::Receiver<Command>) {
         while let Some(command) = next.take() {
             taken += 1;
             match command {
-                Command::Append { events, done } => {
+                Command::Append {
+                    events,
+                    flush,
+                    done,
+                } => {
                     let appended = archive
                         .append_encoded(&events)
                         .map_err(|e| format!("{} events were not archived: {e}", events.len()));
-                    waiting.push((done, appended));
+                    if flush {
+                        waiting.push((done, appended));
+                    } else {
+                        let _ = done.send(appended);
+                    }
                 }
                 other => after_flush.push(other),
             }

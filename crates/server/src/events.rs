@@ -108,7 +108,8 @@ async fn submit(
         let text = String::from_utf8_lossy(&body);
         let received = Timestamp::now();
         let mut line_numbers = Vec::new();
-        let events: Vec<_> = text
+        // Normalised as matching takes them, so that a batch is never held twice.
+        let events = text
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
@@ -117,8 +118,7 @@ async fn submit(
                 format
                     .normalise(line, received)
                     .map_err(|e| Refusal::normalise(&e, line))
-            })
-            .collect();
+            });
         let observed = observe_batch(
             &worker,
             org,

@@ -1,9 +1,10 @@
 //! The one path every event takes, whatever brought it: normalised (or refused with a
 //! reason) → matched by `detect::Monitor` against its organisation's indicators → alerts
-//! stored durably → events archived and flushed → alerts broadcast to streams. Alerts are
-//! stored before the events are archived so that a retro-hunt, which skips events that
-//! already have an alert, never sees an archived event whose live alert is still on its way. Counters are kept per source, and the last
-//! refusals per reason are sampled per organisation so that an operator can see what was not
+//! stored durably and broadcast to streams → events archived → the batch acknowledged once
+//! its events are flushed. Alerts are stored before their events are archived so that a
+//! retro-hunt, which skips events that already have an alert, never sees an archived event
+//! whose live alert is still on its way. Counters are kept per source, and the last refusals
+//! per reason are sampled per organisation so that an operator can see what was not
 //! understood.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -24,7 +25,7 @@ use crate::AppState;
 const SAMPLES_PER_REASON: usize = 10;
 /// Longest event text kept in a sample.
 const SAMPLE_BYTES: usize = 512;
-/// Events matched together, and their alerts stored in one transaction.
+/// Events taken from a source's queue at a time.
 pub(crate) const BATCH: usize = 512;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -170,6 +171,10 @@ pub(crate) struct Observed {
 /// Matches a batch of one organisation's events from one source, stores the alerts, then
 /// runs `stored` (a tail records how far it has read), counts and broadcasts. Blocks: call it
 /// on the blocking pool.
+///
+/// The batch goes through in parts of [`ARCHIVED_TOGETHER`] events: each part's alerts are
+/// stored and broadcast, then its events handed to the archive writer, which compresses them
+/// while the next part is matched. The batch returns once every part is flushed.
 pub(crate) fn observe_batch(
     state: &AppState,
     org: OrgId,
@@ -180,12 +185,13 @@ pub(crate) fn observe_batch(
     stored: impl FnOnce(),
 ) -> Result<Observed, kawal_core::Error> {
     let monitoring = state.monitoring();
-    let mut observed = Observed::default();
-    let mut alerts: Vec<Alert> = Vec::new();
-    let mut matched = 0u64;
-    let mut refused: Vec<Refusal> = Vec::new();
     let archive = state.archive();
-    let mut archived: Vec<EncodedEvent> = Vec::new();
+    let mut observed = Observed::default();
+    let mut part = Part::default();
+    let mut sent = Vec::new();
+    let mut matched = 0u64;
+    let mut alerts = 0u64;
+    let mut refused: Vec<Refusal> = Vec::new();
     let mut unarchivable = 0u64;
     for (index, event) in events.into_iter().enumerate() {
         observed.received += 1;
@@ -213,7 +219,7 @@ pub(crate) fn observe_batch(
                         source,
                         observation.objects(),
                     ) {
-                        Ok(encoded) => archived.push(encoded),
+                        Ok(encoded) => part.archived.push(encoded),
                         Err(e) => {
                             unarchivable += 1;
                             tracing::error!(source = %source, error = %e, "an event could not be archived");
@@ -221,7 +227,16 @@ pub(crate) fn observe_batch(
                     }
                 }
                 matched += u64::from(!raised.is_empty());
-                alerts.extend(raised);
+                part.alerts.extend(raised);
+                part.events += 1;
+                if part.events == ARCHIVED_TOGETHER {
+                    let full = std::mem::take(&mut part);
+                    alerts += full.alerts.len() as u64;
+                    let archived = full.store(state, &mut observed)?;
+                    if let Some(archive) = archive.filter(|_| !archived.is_empty()) {
+                        sent.push((archived.len() as u64, archive.send(archived)));
+                    }
+                }
             }
             Err(refusal) => {
                 if observed.refusals.len() < quote {
@@ -231,13 +246,18 @@ pub(crate) fn observe_batch(
             }
         }
     }
-    // Stored before anything is acknowledged: an accepted event's alerts survive a crash.
-    state.exchange().record_alerts(&alerts)?;
+    alerts += part.alerts.len() as u64;
+    let last = part.store(state, &mut observed)?;
     if let Some(archive) = archive {
-        // Archived and flushed before the events are acknowledged. A failure here does not
-        // refuse the events: their alerts are stored, and a sensor that resent them would
-        // raise those again. It is logged and counted instead.
-        if let Err(e) = archive.append(archived) {
+        // Flushed before the events are acknowledged. A failure here does not refuse the
+        // events: their alerts are stored, and a sensor that resent them would raise those
+        // again. It is logged and counted instead.
+        let flushed = if sent.is_empty() && last.is_empty() {
+            Ok(())
+        } else {
+            archive.appended(sent).and(archive.append(last))
+        };
+        if let Err(e) = flushed {
             tracing::error!(source = %source, error = %e, "events could not be archived");
         }
         archive.failures.fetch_add(unarchivable, Ordering::Relaxed);
@@ -250,9 +270,7 @@ pub(crate) fn observe_batch(
         .normalised
         .fetch_add(observed.normalised, Ordering::Relaxed);
     counters.matched.fetch_add(matched, Ordering::Relaxed);
-    counters
-        .alerts
-        .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+    counters.alerts.fetch_add(alerts, Ordering::Relaxed);
     if !refused.is_empty() {
         let mut by_reason = lock(&counters.refused);
         for refusal in &refused {
@@ -260,11 +278,39 @@ pub(crate) fn observe_batch(
             monitoring.refused.record(org, source, refusal);
         }
     }
-    observed.alerts = alerts.iter().map(|a| a.id.clone()).collect();
-    for alert in alerts {
-        monitoring.broadcast(alert);
-    }
     Ok(observed)
+}
+
+/// Events matched together whose alerts are stored in one transaction and whose archive
+/// records go to the writer together.
+const ARCHIVED_TOGETHER: usize = 256;
+
+/// A part of a batch being matched.
+#[derive(Default)]
+struct Part {
+    events: usize,
+    alerts: Vec<Alert>,
+    archived: Vec<EncodedEvent>,
+}
+
+impl Part {
+    /// Stores the part's alerts durably and broadcasts them; returns its events for the
+    /// archive, which must see them only now, so that a retro-hunt, which skips events that
+    /// already have an alert, never sees an archived event whose live alert is still on its
+    /// way.
+    fn store(
+        self,
+        state: &AppState,
+        observed: &mut Observed,
+    ) -> Result<Vec<EncodedEvent>, kawal_core::Error> {
+        state.exchange().record_alerts(&self.alerts)?;
+        let monitoring = state.monitoring();
+        for alert in self.alerts {
+            observed.alerts.push(alert.id.clone());
+            monitoring.broadcast(alert);
+        }
+        Ok(self.archived)
+    }
 }
 
 /// An event on its way from a source to matching.
