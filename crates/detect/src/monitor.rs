@@ -21,6 +21,7 @@ use stix::Timestamp;
 use uuid::Uuid;
 
 use crate::hunt::HuntHit;
+use crate::normalise::Fields;
 
 /// How often, by default, an organisation's set is reconciled with what it may read now.
 pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
@@ -325,7 +326,7 @@ impl OrgIndicators {
         &mut self,
         observation: &Observation,
         source: &str,
-        fields: &Map<String, Value>,
+        fields: &Fields,
     ) -> Vec<Alert> {
         let hits = self.set.match_observation(observation);
         let raised = Timestamp::now();
@@ -343,7 +344,7 @@ impl OrgIndicators {
                     source: source.to_owned(),
                     retro: false,
                     objects: observation.objects().to_vec(),
-                    fields: fields.clone(),
+                    fields: fields.to_map(),
                 })
             })
             .collect()
@@ -503,7 +504,7 @@ impl Monitor {
         org: OrgId,
         source: &str,
         observation: &Observation,
-        fields: &Map<String, Value>,
+        fields: &Fields,
     ) -> Result<Vec<Alert>, MonitorError> {
         let set = self.indicators(org)?;
         let mut set = lock(&set);

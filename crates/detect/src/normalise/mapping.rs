@@ -36,7 +36,7 @@ use serde_json::{Map, Value};
 use stix::Timestamp;
 
 use super::draft::{CertificateDraft, Draft, FileDraft, HttpRequest};
-use super::{read_time, values, FieldRef, JsonRecord, NormaliseError, Normalised, Record, Source};
+use super::{read_time, values, FieldRef, Fields, NormaliseError, Normalised, Record, Source};
 use crate::event::time::{self, EpochUnit, TimeError, TimeFormat, TimeFormatError};
 use crate::event::{clip, Payload};
 
@@ -447,9 +447,7 @@ impl Mapping {
         payload: Payload,
         received: Timestamp,
     ) -> Result<Normalised, NormaliseError> {
-        let mut record = NestedRecord(JsonRecord {
-            map: payload.fields,
-        });
+        let mut record = NestedRecord(payload.fields);
         let at = match &self.timestamp {
             None => received,
             Some((field, spec)) => {
@@ -618,13 +616,17 @@ fn push(list: &mut Vec<String>, value: Option<String>) -> bool {
     }
 }
 
-/// An event's fields where a dotted name also reaches into nested objects.
-struct NestedRecord(JsonRecord);
+/// An event's fields where a dotted name also reaches into nested objects. A field whose
+/// name has a dot is found under that name first.
+struct NestedRecord(Map<String, Value>);
 
 impl NestedRecord {
-    fn nested_value(&self, name: &str) -> Option<&Value> {
+    fn value(&self, name: &str) -> Option<&Value> {
+        if let Some(value) = self.0.get(name) {
+            return Some(value);
+        }
         let mut parts = name.split('.');
-        let mut current = self.0.map.get(parts.next()?)?;
+        let mut current = self.0.get(parts.next()?)?;
         for part in parts {
             current = current.as_object()?.get(part)?;
         }
@@ -634,29 +636,23 @@ impl NestedRecord {
 
 impl Record for NestedRecord {
     fn lookup(&self, name: &str) -> Option<FieldRef<'_>> {
-        if self.0.map.contains_key(name) {
-            return self.0.lookup(name);
-        }
-        if !name.contains('.') {
-            return None;
-        }
-        match self.nested_value(name)? {
+        match self.value(name)? {
             Value::Null => None,
             Value::String(s) => Some(FieldRef::Text(s.as_str().into())),
-            Value::Number(n) => Some(FieldRef::Number(n)),
-            other => Some(FieldRef::Other(other)),
+            Value::Number(n) => Some(FieldRef::Number(n.clone())),
+            other => Some(FieldRef::Other(std::borrow::Cow::Borrowed(other))),
         }
     }
 
     fn consume(&mut self, name: &str) {
-        if self.0.map.remove(name).is_some() || !name.contains('.') {
+        if self.0.remove(name).is_some() || !name.contains('.') {
             return;
         }
         let Some((parent, leaf)) = name.rsplit_once('.') else {
             return;
         };
         let mut parts = parent.split('.');
-        let Some(mut current) = parts.next().and_then(|p| self.0.map.get_mut(p)) else {
+        let Some(mut current) = parts.next().and_then(|p| self.0.get_mut(p)) else {
             return;
         };
         for part in parts {
@@ -670,8 +666,8 @@ impl Record for NestedRecord {
         }
     }
 
-    fn into_unmapped(self) -> Map<String, Value> {
-        self.0.into_unmapped()
+    fn into_unmapped(self) -> Fields {
+        Fields::from_map(self.0)
     }
 }
 

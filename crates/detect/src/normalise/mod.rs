@@ -20,6 +20,7 @@
 
 mod draft;
 pub mod mapping;
+mod raw;
 pub mod suricata;
 mod values;
 pub mod zeek;
@@ -35,6 +36,7 @@ use stix::Timestamp;
 use crate::event::{clip, time::TimeError, PayloadError};
 
 pub use mapping::{Mapping, MappingConfig, MappingError};
+pub(crate) use raw::RawRecord;
 pub use suricata::EveType;
 pub use zeek::{ZeekLog, ZeekTsv};
 
@@ -64,7 +66,37 @@ pub struct Normalised {
     pub source: Source,
     pub objects: Vec<Value>,
     /// The event's fields that no object took, under their names in the event.
-    pub unmapped: Map<String, Value>,
+    pub unmapped: Fields,
+}
+
+/// An event's fields that no object took, as a JSON object's text: written once for every
+/// event, read back only for the few events that raise an alert.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields(String);
+
+impl Fields {
+    /// Text the normalisers wrote: a JSON object.
+    fn from_json(text: String) -> Fields {
+        Fields(text)
+    }
+
+    pub fn from_map(map: Map<String, Value>) -> Fields {
+        if map.is_empty() {
+            return Fields::default();
+        }
+        Fields(Value::Object(map).to_string())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn to_map(&self) -> Map<String, Value> {
+        if self.0.is_empty() {
+            return Map::new();
+        }
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
 }
 
 impl Normalised {
@@ -129,9 +161,9 @@ impl NormaliseError {
 #[derive(Debug)]
 pub(crate) enum FieldRef<'r> {
     Text(Cow<'r, str>),
-    Number(&'r Number),
+    Number(Number),
     List(Vec<Cow<'r, str>>),
-    Other(&'r Value),
+    Other(Cow<'r, Value>),
 }
 
 impl FieldRef<'_> {
@@ -163,9 +195,10 @@ impl FieldRef<'_> {
         match self {
             FieldRef::Text(t) => vec![&**t],
             FieldRef::List(items) => items.iter().map(|i| &**i).collect(),
-            FieldRef::Other(Value::Array(items)) => {
-                items.iter().filter_map(Value::as_str).collect()
-            }
+            FieldRef::Other(value) => match value.as_ref() {
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            },
             _ => Vec::new(),
         }
     }
@@ -188,7 +221,7 @@ pub(crate) trait Record {
     fn lookup(&self, name: &str) -> Option<FieldRef<'_>>;
     /// Marks the field as mapped.
     fn consume(&mut self, name: &str);
-    fn into_unmapped(self) -> Map<String, Value>;
+    fn into_unmapped(self) -> Fields;
 
     /// Takes the field if `read` accepts its value; otherwise leaves it unmapped.
     fn take<T>(&mut self, name: &str, read: impl FnOnce(&FieldRef<'_>) -> Option<T>) -> Option<T>
@@ -248,78 +281,6 @@ pub(crate) trait Record {
     }
 }
 
-/// A JSON object's fields.
-pub(crate) struct JsonRecord {
-    pub map: Map<String, Value>,
-}
-
-fn field_of(value: &Value) -> Option<FieldRef<'_>> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(FieldRef::Text(Cow::Borrowed(s))),
-        Value::Number(n) => Some(FieldRef::Number(n)),
-        other => Some(FieldRef::Other(other)),
-    }
-}
-
-impl Record for JsonRecord {
-    fn lookup(&self, name: &str) -> Option<FieldRef<'_>> {
-        field_of(self.map.get(name)?)
-    }
-
-    // Taken out first and put back if refused: one search of the map for the usual case, a
-    // field that is read, where looking it up and then removing it took two.
-    fn take<T>(&mut self, name: &str, read: impl FnOnce(&FieldRef<'_>) -> Option<T>) -> Option<T> {
-        let (key, value) = self.map.remove_entry(name)?;
-        let taken = field_of(&value).and_then(|field| read(&field));
-        if taken.is_none() {
-            self.map.insert(key, value);
-        }
-        taken
-    }
-
-    // The text is moved out of the event rather than copied.
-    fn text(&mut self, name: &str) -> Option<String> {
-        let (key, value) = self.map.remove_entry(name)?;
-        match value {
-            Value::String(s) if !s.is_empty() => Some(s),
-            Value::Number(n) => Some(n.to_string()),
-            other => {
-                self.map.insert(key, other);
-                None
-            }
-        }
-    }
-
-    fn consume(&mut self, name: &str) {
-        self.map.remove(name);
-    }
-
-    fn into_unmapped(self) -> Map<String, Value> {
-        self.map
-    }
-}
-
-impl JsonRecord {
-    /// Takes a nested object out, to map its fields; [`JsonRecord::put_back`] returns what
-    /// is left of it.
-    pub fn nested(&mut self, name: &str) -> Option<JsonRecord> {
-        match self.map.get(name) {
-            Some(Value::Object(_)) => match self.map.remove(name) {
-                Some(Value::Object(map)) => Some(JsonRecord { map }),
-                _ => None,
-            },
-            _ => None,
-        }
-    }
-
-    pub fn put_back(&mut self, name: &str, rest: JsonRecord) {
-        if !rest.map.is_empty() {
-            self.map.insert(name.to_owned(), Value::Object(rest.map));
-        }
-    }
-}
-
 /// Reads a timestamp: RFC 3339 text, or seconds since the epoch as a number or as text.
 pub(crate) fn read_time(field: &FieldRef<'_>) -> Result<Timestamp, TimeError> {
     use crate::event::time::{epoch, epoch_number, rfc3339, EpochUnit};
@@ -362,32 +323,24 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn record(value: Value) -> JsonRecord {
-        match value {
-            Value::Object(map) => JsonRecord { map },
-            _ => unreachable!("tests pass objects"),
-        }
-    }
-
     #[test]
     fn taken_fields_leave_the_record_and_bad_ones_stay() {
-        let mut r = record(json!({"port": "x", "n": 5, "s": "a", "null": null}));
+        let line = json!({"port": "x", "n": 5, "s": "a", "null": null}).to_string();
+        let mut r = RawRecord::parse(&line).unwrap();
         assert_eq!(r.take("port", |f| f.port()), None);
         assert_eq!(r.u64("n"), Some(5));
         assert_eq!(r.text("s"), Some("a".to_owned()));
         assert_eq!(r.text("null"), None);
         assert_eq!(
-            r.into_unmapped(),
+            Value::Object(r.into_unmapped().to_map()),
             json!({"port": "x", "null": null})
-                .as_object()
-                .cloned()
-                .unwrap()
         );
     }
 
     #[test]
     fn required_fields_say_what_is_wrong() {
-        let mut r = record(json!({"ip": "10.0.0.300", "ts": "yesterday"}));
+        let line = json!({"ip": "10.0.0.300", "ts": "yesterday"}).to_string();
+        let mut r = RawRecord::parse(&line).unwrap();
         assert_eq!(
             r.require("ip", "an IP address", |f| f.text().and_then(values::ip))
                 .unwrap_err()
@@ -417,7 +370,8 @@ mod tests {
                 1_591_367_999_305_988,
             ),
         ] {
-            let mut r = record(json!({ "ts": value }));
+            let line = json!({ "ts": value }).to_string();
+            let mut r = RawRecord::parse(&line).unwrap();
             assert_eq!(require_time(&mut r, "ts").unwrap().as_micros(), micros);
         }
     }

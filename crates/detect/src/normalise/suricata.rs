@@ -14,15 +14,14 @@
 //! Suricata writes offsets without a colon (`+0000`) and certificate validity without a
 //! zone; the latter is UTC.
 
-use serde_json::{Map, Value};
 use stix::Timestamp;
 
 use super::draft::{Answer, CertificateDraft, Draft, FileDraft, HttpRequest, Resolution};
 use super::{
-    optional_time, require_time, values, FieldRef, JsonRecord, NormaliseError, Normalised, Record,
+    optional_time, require_time, values, FieldRef, NormaliseError, Normalised, RawRecord, Record,
     Source,
 };
-use crate::event::{clip, json_object, time, PayloadError};
+use crate::event::{clip, time, PayloadError};
 
 /// The EVE event types that have a mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,13 +65,7 @@ pub fn eve_line(line: &str) -> Result<Normalised, NormaliseError> {
     if trimmed.is_empty() {
         return Err(PayloadError::Empty.into());
     }
-    let map = json_object(trimmed)?;
-    eve(map)
-}
-
-/// Normalises one EVE event already parsed.
-pub fn eve(map: Map<String, Value>) -> Result<Normalised, NormaliseError> {
-    let mut record = JsonRecord { map };
+    let mut record = RawRecord::parse(trimmed)?;
     let kind = match record.lookup("event_type") {
         None => return Err(NormaliseError::MissingField("event_type".to_owned())),
         Some(FieldRef::Text(name)) => EveType::from_name(&name).ok_or_else(|| {
@@ -120,7 +113,7 @@ pub fn eve(map: Map<String, Value>) -> Result<Normalised, NormaliseError> {
     })
 }
 
-fn connection(record: &mut JsonRecord, draft: &mut Draft) -> Result<(), NormaliseError> {
+fn connection(record: &mut RawRecord<'_>, draft: &mut Draft) -> Result<(), NormaliseError> {
     let address = |f: &FieldRef<'_>| f.text().and_then(values::ip);
     let flow = &mut draft.flow;
     // Events outside a connection (some alerts on decoder anomalies) have no addresses.
@@ -143,38 +136,14 @@ fn connection(record: &mut JsonRecord, draft: &mut Draft) -> Result<(), Normalis
 
 /// Maps the nested object `name` with `map`; what it leaves goes back under `name`.
 fn app_layer(
-    record: &mut JsonRecord,
+    record: &mut RawRecord<'_>,
     draft: &mut Draft,
     name: &str,
-    map: fn(&mut JsonRecord, &mut Draft),
+    map: fn(&mut RawRecord<'_>, &mut Draft),
 ) {
     if let Some(mut nested) = record.nested(name) {
         map(&mut nested, draft);
         record.put_back(name, nested);
-    }
-}
-
-/// Takes a list of objects, mapping each; the list stays unmapped unless every item was
-/// entirely taken.
-fn each_object(record: &mut JsonRecord, name: &str, mut map: impl FnMut(&mut JsonRecord)) {
-    let Some(Value::Array(items)) = record.map.remove(name) else {
-        return;
-    };
-    let mut rest = Vec::new();
-    for item in items {
-        match item {
-            Value::Object(object) => {
-                let mut nested = JsonRecord { map: object };
-                map(&mut nested);
-                if !nested.map.is_empty() {
-                    rest.push(Value::Object(nested.map));
-                }
-            }
-            other => rest.push(other),
-        }
-    }
-    if !rest.is_empty() {
-        record.map.insert(name.to_owned(), Value::Array(rest));
     }
 }
 
@@ -186,12 +155,12 @@ fn answer(rrtype: &str, data: &str) -> Option<Answer> {
     }
 }
 
-fn dns(record: &mut JsonRecord, draft: &mut Draft) {
+fn dns(record: &mut RawRecord<'_>, draft: &mut Draft) {
     draft.flow.protocols.push("dns".to_owned());
     let mut name = record.take("rrname", |f| f.text().and_then(values::domain));
     if name.is_none() {
         // EVE version 3 lists the questions.
-        each_object(record, "queries", |query| {
+        record.each_object("queries", |query| {
             if let Some(found) = query.take("rrname", |f| f.text().and_then(values::domain)) {
                 name.get_or_insert(found);
             }
@@ -201,7 +170,7 @@ fn dns(record: &mut JsonRecord, draft: &mut Draft) {
     let mut answers = Vec::new();
     // An answer is taken whole (its name, type and data) when its data is understood; its
     // TTL and anything else stay.
-    each_object(record, "answers", |item| {
+    record.each_object("answers", |item| {
         let rrtype = item
             .lookup("rrtype")
             .and_then(|f| f.text().map(str::to_owned));
@@ -218,7 +187,7 @@ fn dns(record: &mut JsonRecord, draft: &mut Draft) {
     // form is read only when the list gave nothing, and taken when it is understood.
     if let Some(mut grouped) = record.nested("grouped") {
         let from_list = !answers.is_empty();
-        let types: Vec<String> = grouped.map.keys().cloned().collect();
+        let types = grouped.names();
         for rrtype in types {
             let data: Vec<String> = grouped
                 .lookup(&rrtype)
@@ -237,7 +206,7 @@ fn dns(record: &mut JsonRecord, draft: &mut Draft) {
     draft.resolutions.push(Resolution { name, answers });
 }
 
-fn http(record: &mut JsonRecord, draft: &mut Draft) {
+fn http(record: &mut RawRecord<'_>, draft: &mut Draft) {
     draft.flow.protocols.push("http".to_owned());
     let host = record.take("hostname", |f| f.text().map(str::to_owned));
     let port = record.take("http_port", |f| f.port());
@@ -288,7 +257,7 @@ fn validity(field: &FieldRef<'_>) -> Option<Timestamp> {
     }
 }
 
-fn tls(record: &mut JsonRecord, draft: &mut Draft) {
+fn tls(record: &mut RawRecord<'_>, draft: &mut Draft) {
     draft.flow.protocols.push("tls".to_owned());
     if let Some(name) = record.take("sni", |f| f.text().and_then(values::domain)) {
         draft.domains.push(name);
@@ -315,7 +284,7 @@ fn tls(record: &mut JsonRecord, draft: &mut Draft) {
     });
 }
 
-fn flow(record: &mut JsonRecord, draft: &mut Draft) {
+fn flow(record: &mut RawRecord<'_>, draft: &mut Draft) {
     let flow = &mut draft.flow;
     flow.start = optional_time(record, "start");
     flow.end = optional_time(record, "end");
@@ -325,7 +294,7 @@ fn flow(record: &mut JsonRecord, draft: &mut Draft) {
     flow.dst_packets = record.u64("pkts_toclient");
 }
 
-fn fileinfo(record: &mut JsonRecord, draft: &mut Draft) {
+fn fileinfo(record: &mut RawRecord<'_>, draft: &mut Draft) {
     let hashes = [
         ("md5", "MD5", 32),
         ("sha1", "SHA-1", 40),

@@ -30,10 +30,10 @@ use stix::Timestamp;
 
 use super::draft::{Answer, CertificateDraft, Draft, FileDraft, HttpRequest, Resolution};
 use super::{
-    optional_time, require_time, values, FieldRef, JsonRecord, NormaliseError, Normalised, Record,
-    Source,
+    optional_time, require_time, values, FieldRef, Fields, NormaliseError, Normalised, RawRecord,
+    Record, Source,
 };
-use crate::event::{clip, json_object, PayloadError};
+use crate::event::{clip, PayloadError};
 
 /// The Zeek logs that have a mapping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -300,7 +300,7 @@ impl Record for TsvRecord<'_> {
         }
     }
 
-    fn into_unmapped(self) -> Map<String, Value> {
+    fn into_unmapped(self) -> Fields {
         let mut out = Map::new();
         for (i, raw) in self.values.iter().enumerate() {
             if self.used[i] || *raw == self.layout.unset_field {
@@ -324,7 +324,7 @@ impl Record for TsvRecord<'_> {
             };
             out.insert(self.layout.fields[i].clone(), value);
         }
-        out
+        Fields::from_map(out)
     }
 }
 
@@ -355,16 +355,19 @@ pub fn json_line(line: &str, log: Option<ZeekLog>) -> Result<Normalised, Normali
     if trimmed.is_empty() {
         return Err(PayloadError::Empty.into());
     }
-    let map = json_object(trimmed)?;
-    let mut record = JsonRecord { map };
-    let log = match record.map.get("_path") {
-        Some(Value::String(path)) => {
-            let found = ZeekLog::from_path(path)
-                .ok_or_else(|| NormaliseError::Unsupported(format!("zeek log `{}`", clip(path))))?;
+    let mut record = RawRecord::parse(trimmed)?;
+    let path = record
+        .lookup("_path")
+        .and_then(|f| f.text().map(str::to_owned));
+    let log = match path {
+        Some(path) => {
+            let found = ZeekLog::from_path(&path).ok_or_else(|| {
+                NormaliseError::Unsupported(format!("zeek log `{}`", clip(&path)))
+            })?;
             record.consume("_path");
             found
         }
-        _ => log.ok_or_else(|| NormaliseError::MissingField("_path".to_owned()))?,
+        None => log.ok_or_else(|| NormaliseError::MissingField("_path".to_owned()))?,
     };
     normalise(log, record)
 }
@@ -680,10 +683,10 @@ mod tests {
             .unwrap();
         assert_eq!(event.at.to_string(), "2020-06-05T14:39:59.500000Z");
         assert_eq!(
-            event.unmapped["tunnel_parents"],
+            event.unmapped.to_map()["tunnel_parents"],
             serde_json::json!(["a", "b"])
         );
-        assert!(!event.unmapped.contains_key("id.orig_p"));
+        assert!(!event.unmapped.to_map().contains_key("id.orig_p"));
     }
 
     #[test]

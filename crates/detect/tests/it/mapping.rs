@@ -62,7 +62,7 @@ fn ndjson_events_map_and_match() {
     }
     // Mapped leaves leave their objects; what is left of them stays.
     assert_eq!(
-        events[0].unmapped,
+        events[0].unmapped.to_map(),
         *json!({
             "event": {"kind": "process", "action": "start"},
             "host": {"name": "ws-05"},
@@ -109,7 +109,7 @@ path = "network-traffic:extensions.'http-request-ext'.request_value"
         ])
     );
     assert_eq!(
-        event.unmapped,
+        event.unmapped.to_map(),
         *json!({"bytes": "48213"}).as_object().unwrap()
     );
     let mut indicators = Indicators::load();

@@ -86,8 +86,13 @@ fn event(ip: &str) -> Observation {
 }
 
 fn raised(m: &Monitor, org: i64, ip: &str) -> Vec<kawal_core::Alert> {
-    m.observe(org, "test", &event(ip), &serde_json::Map::new())
-        .unwrap()
+    m.observe(
+        org,
+        "test",
+        &event(ip),
+        &detect::normalise::Fields::default(),
+    )
+    .unwrap()
 }
 
 fn alerts(m: &Monitor, org: i64, ip: &str) -> Vec<String> {

@@ -112,10 +112,13 @@ fn each_event_type_maps_to_its_objects() {
 fn details_and_what_stays_unmapped() {
     let events = events();
     // The answer's TTL stays; the answer itself became an object. The TXT answer stays whole.
-    assert_eq!(events[1].unmapped["dns"]["answers"], json!([{"ttl": 300}]));
-    assert!(events[1].unmapped["dns"].get("grouped").is_none());
     assert_eq!(
-        events[2].unmapped["dns"]["answers"],
+        events[1].unmapped.to_map()["dns"]["answers"],
+        json!([{"ttl": 300}])
+    );
+    assert!(events[1].unmapped.to_map()["dns"].get("grouped").is_none());
+    assert_eq!(
+        events[2].unmapped.to_map()["dns"]["answers"],
         json!([{"ttl": 60}, {"ttl": 60}, {"rrname": "example.org", "rrtype": "TXT", "ttl": 60, "rdata": "v=spf1 -all"}])
     );
     let certificate = events[5]
@@ -129,10 +132,10 @@ fn details_and_what_stays_unmapped() {
         "2025-01-01T00:00:00.000000Z"
     );
     assert_eq!(
-        events[5].unmapped["tls"]["ja3"]["hash"],
+        events[5].unmapped.to_map()["tls"]["ja3"]["hash"],
         "e7d705a3286e19ea42f587b344ee6865"
     );
-    assert_eq!(events[5].unmapped["tls"]["version"], "TLS 1.2");
+    assert_eq!(events[5].unmapped.to_map()["tls"]["version"], "TLS 1.2");
     let flow = events[7]
         .objects
         .iter()
@@ -144,15 +147,18 @@ fn details_and_what_stays_unmapped() {
         (&flow["src_byte_count"], &flow["dst_packets"]),
         (&json!(2064), &json!(45))
     );
-    assert_eq!(events[7].unmapped["flow"]["reason"], "timeout");
-    assert_eq!(events[7].unmapped["tcp"]["tcp_flags"], "1b");
-    assert_eq!(events[7].unmapped["flow_id"], 1234567890123456u64);
+    assert_eq!(events[7].unmapped.to_map()["flow"]["reason"], "timeout");
+    assert_eq!(events[7].unmapped.to_map()["tcp"]["tcp_flags"], "1b");
+    assert_eq!(events[7].unmapped.to_map()["flow_id"], 1234567890123456u64);
     assert_eq!(
-        events[9].unmapped["fileinfo"]["magic"],
+        events[9].unmapped.to_map()["fileinfo"]["magic"],
         "PE32 executable (GUI) Intel 80386, for MS Windows"
     );
-    assert_eq!(events[10].unmapped["alert"]["signature_id"], 2019714);
-    assert_eq!(events[11].unmapped["icmp_type"], 8);
+    assert_eq!(
+        events[10].unmapped.to_map()["alert"]["signature_id"],
+        2019714
+    );
+    assert_eq!(events[11].unmapped.to_map()["icmp_type"], 8);
 }
 
 #[test]
