@@ -9,7 +9,10 @@
 //!   decompressed and searched, only events containing the run are decoded);
 //! - *CIDR*: `ISSUBSET` on an IPv4 /24, narrowed by the text its addresses start with;
 //! - *no needle*: a port comparison, which nothing narrows: every event's `network-traffic`
-//!   object is decoded and matched (the worst case).
+//!   object is decoded and matched;
+//! - *late property*: the same on `src_port`, which comes after every other
+//!   property in the archived text (keys are sorted), so each object is read to its end (the
+//!   worst case).
 //!
 //! Scan rates are events in the hunt's range divided by wall time, and by the process's CPU
 //! time (which other load on the machine does not inflate); hunts run on one thread.
@@ -342,6 +345,11 @@ fn main() {
         (
             "no needle",
             "[network-traffic:dst_port > 65535]".to_owned(),
+            Some(0),
+        ),
+        (
+            "late property",
+            "[network-traffic:src_port > 65535]".to_owned(),
             Some(0),
         ),
     ];
