@@ -35,8 +35,8 @@ const STREAM_BUFFER: usize = 4096;
 pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
 /// The source name of events submitted over HTTP.
 const HTTP_SOURCE: &str = "http";
-/// Lines of a submission normalised together, a part ahead of matching.
-const NORMALISED_TOGETHER: usize = 256;
+/// Submissions of at least twice this many lines are halved between two threads.
+const HALVED_FROM: usize = 256;
 
 pub struct Monitoring {
     pub monitor: detect::Monitor,
@@ -115,37 +115,41 @@ async fn submit(
             .filter(|(_, line)| !line.trim().is_empty())
             .map(|(number, line)| (number + 1, line))
             .collect();
-        // Normalising is about half of what an event costs: a second thread does it, a part
-        // ahead of matching, so that one submission keeps two cores busy.
-        let observed = std::thread::scope(|scope| {
-            let (parts, normalised) = std::sync::mpsc::sync_channel(2);
-            let (format, lines) = (&format, &lines);
-            scope.spawn(move || {
-                for part in lines.chunks(NORMALISED_TOGETHER) {
-                    let events: Vec<_> = part
-                        .iter()
-                        .map(|(_, line)| {
-                            format
-                                .normalise(line, received)
-                                .map_err(|e| Refusal::normalise(&e, line))
-                        })
-                        .collect();
-                    // Matching stopped on an error: nothing more is wanted.
-                    if parts.send(events).is_err() {
-                        break;
-                    }
-                }
+        let observe = |lines: &[(usize, &str)]| {
+            let events = lines.iter().map(|(_, line)| {
+                format
+                    .normalise(line, received)
+                    .map_err(|e| Refusal::normalise(&e, line))
             });
             observe_batch(
                 &worker,
                 org,
                 HTTP_SOURCE,
                 &counters,
-                normalised.into_iter().flatten(),
+                events,
                 QUOTED_REFUSALS,
                 || {},
             )
-        })?;
+        };
+        // A large submission is halved and each half taken through on its own thread, so
+        // that the two POSTs a sensor keeps in flight use both cores. Halves, rather than
+        // one thread normalising for another that matches: an event's objects are freed
+        // by the thread that made them, which costs less.
+        let observed = if lines.len() < 2 * HALVED_FROM {
+            observe(&lines)?
+        } else {
+            let (first, second) = lines.split_at(lines.len() / 2);
+            let (first, second) = std::thread::scope(|scope| {
+                let second = scope.spawn(|| observe(second));
+                let first = observe(first);
+                // A panic in either half aborts the request, as it would in one.
+                let second = second
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (first, second)
+            });
+            first?.followed_by(second?, QUOTED_REFUSALS)
+        };
         let refusals: Vec<_> = observed
             .refusals
             .iter()

@@ -145,6 +145,17 @@ fn sensor_events_raise_alerts_for_what_their_organisation_may_read() {
     let answer = submit(&base, &sensor, "", "{\"no\":\"format\"}\nnot json\n");
     assert_eq!(answer["refused"], 2, "{answer}");
     assert_eq!(answer["refusals"][1]["line"], 2, "{answer}");
+    // A large submission is matched in two halves; its refusals still name their lines.
+    let flow = r#"{"timestamp":"2024-03-10T12:00:00.000000+0000","event_type":"flow","src_ip":"192.0.2.10","src_port":1,"dest_ip":"192.0.2.11","dest_port":2,"proto":"TCP"}"#;
+    let mut lines = vec![flow; 600];
+    lines[1] = "not json";
+    lines[3] = "";
+    lines[598] = "{\"event_type\":\"stats\"}";
+    let answer = submit(&base, &sensor, "", &(lines.join("\n") + "\n"));
+    assert_eq!(answer["received"], 599, "{answer}");
+    assert_eq!(answer["refused"], 2, "{answer}");
+    assert_eq!(answer["refusals"][0]["line"], 2, "{answer}");
+    assert_eq!(answer["refusals"][1]["line"], 599, "{answer}");
 
     // Revoking evil.example stops it matching within a second.
     let mut revoked = indicators["objects"]
@@ -194,7 +205,7 @@ fn sensor_events_raise_alerts_for_what_their_organisation_may_read() {
     assert!(
         metrics
             .body
-            .contains("kawal_events_refused_total{source=\"http\",reason=\"json\"} 1"),
+            .contains("kawal_events_refused_total{source=\"http\",reason=\"json\"} 2"),
         "{}",
         metrics.body
     );

@@ -168,6 +168,24 @@ pub(crate) struct Observed {
     pub refusals: Vec<(usize, Refusal)>,
 }
 
+impl Observed {
+    /// What matching a batch did, followed by what matching the events after it did; the
+    /// first `quote` refusals of both are kept.
+    pub fn followed_by(mut self, next: Observed, quote: usize) -> Observed {
+        let offset = self.received as usize;
+        self.received += next.received;
+        self.normalised += next.normalised;
+        self.alerts.extend(next.alerts);
+        self.refusals.extend(
+            next.refusals
+                .into_iter()
+                .map(|(index, refusal)| (index + offset, refusal)),
+        );
+        self.refusals.truncate(quote);
+        self
+    }
+}
+
 /// Matches a batch of one organisation's events from one source, stores the alerts, then
 /// runs `stored` (a tail records how far it has read), counts and broadcasts. Blocks: call it
 /// on the blocking pool.
