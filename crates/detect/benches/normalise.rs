@@ -14,6 +14,10 @@ use divan::counter::ItemsCount;
 use divan::{black_box, Bencher};
 use stix::Timestamp;
 
+// The server's allocator, so that normalising costs what it costs in the server.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

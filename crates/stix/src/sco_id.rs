@@ -81,6 +81,17 @@ pub fn deterministic_uuid(type_name: &str, object: &Map<String, Value>) -> Optio
     Some(uuid_v5(name.as_bytes()))
 }
 
+/// The UUID part of the id of an SCO whose one contributing property is `value`
+/// (`domain-name`, `email-addr`, `ipv4-addr`, `ipv6-addr`, `mac-addr`, `url`): what
+/// [`deterministic_uuid`] gives for an object holding that value, without the object.
+pub fn value_uuid(value: &str) -> Uuid {
+    let mut name = String::with_capacity(value.len() + 12);
+    name.push_str("{\"value\":");
+    write_string(value, &mut name);
+    name.push('}');
+    uuid_v5(name.as_bytes())
+}
+
 /// RFC 4122 §4.3 with SHA-1. The `sha1` crate uses the CPU's SHA extensions where there
 /// are some, which matters at the rate sensors produce observables.
 fn uuid_v5(name: &[u8]) -> Uuid {
@@ -264,6 +275,26 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_value_alone_gives_the_id_of_its_object() {
+        for value in [
+            "198.51.100.7",
+            "evil.example",
+            "http://a/\"q\"\\\u{1}",
+            "é€𝄞",
+            "",
+        ] {
+            for type_name in ["ipv4-addr", "domain-name", "url"] {
+                let object = json!({ "value": value });
+                assert_eq!(
+                    Some(value_uuid(value)),
+                    deterministic_uuid(type_name, object.as_object().unwrap()),
+                    "{value}"
+                );
+            }
+        }
+    }
 
     fn canonical(value: Value) -> String {
         let mut out = String::new();

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 use stix::Timestamp;
+use uuid::Uuid;
 
 #[derive(Debug, Default)]
 pub(crate) struct Draft {
@@ -99,20 +100,28 @@ impl HttpRequest {
 /// Objects being assembled.
 struct Objects {
     list: Vec<Value>,
+    /// The type and UUID of each object in `list`, to find one again without reading it.
+    ids: Vec<(&'static str, Uuid)>,
 }
 
 impl Objects {
     /// Adds an object unless one with the same id is there; returns the id.
-    fn add(&mut self, type_name: &'static str, mut object: Map<String, Value>) -> String {
+    fn add(&mut self, type_name: &'static str, object: Map<String, Value>) -> String {
         // Objects without contributing properties get a random id, as §2.9 asks.
         let uuid =
-            stix::sco_id::deterministic_uuid(type_name, &object).unwrap_or_else(uuid::Uuid::new_v4);
+            stix::sco_id::deterministic_uuid(type_name, &object).unwrap_or_else(Uuid::new_v4);
+        self.add_with(type_name, uuid, object)
+    }
+
+    fn add_with(
+        &mut self,
+        type_name: &'static str,
+        uuid: Uuid,
+        mut object: Map<String, Value>,
+    ) -> String {
         let id = stix::sco_id::id_text(type_name, uuid);
-        let present = self
-            .list
-            .iter()
-            .any(|o| o.get("id").and_then(Value::as_str) == Some(id.as_str()));
-        if !present {
+        if !self.ids.contains(&(type_name, uuid)) {
+            self.ids.push((type_name, uuid));
             object.insert("type".to_owned(), Value::String(type_name.to_owned()));
             object.insert("id".to_owned(), Value::String(id.clone()));
             self.list.push(Value::Object(object));
@@ -125,15 +134,16 @@ impl Objects {
             IpAddr::V4(_) => "ipv4-addr",
             IpAddr::V6(_) => "ipv6-addr",
         };
-        let mut object = Map::new();
-        object.insert("value".to_owned(), Value::String(ip_text(ip)));
-        self.add(type_name, object)
+        self.valued(type_name, ip_text(ip))
     }
 
+    /// An object whose one contributing property is `value`; its id comes from the value
+    /// alone, without reading the object back.
     fn valued(&mut self, type_name: &'static str, value: String) -> String {
+        let uuid = stix::sco_id::value_uuid(&value);
         let mut object = Map::new();
         object.insert("value".to_owned(), Value::String(value));
-        self.add(type_name, object)
+        self.add_with(type_name, uuid, object)
     }
 }
 
@@ -194,6 +204,7 @@ impl Draft {
     pub fn into_objects(self) -> Vec<Value> {
         let mut objects = Objects {
             list: Vec::with_capacity(4),
+            ids: Vec::with_capacity(4),
         };
         let flow = self.flow;
         if !flow.is_empty() {
