@@ -748,19 +748,31 @@ pub fn encode_record(
     out[section_len_at..section_len_at + 4].copy_from_slice(&section_len.to_le_bytes());
 }
 
+/// Whether the string values under a property are identifiers (`id`, `*_ref`, `*_refs`):
+/// random or hashed, different in every event, so kept out of the filters, which would only
+/// grow with them. Hunts look for identifiers in the records' bytes instead
+/// ([`is_identifier`] tells them which comparisons do).
+pub fn is_identifier(property: &str) -> bool {
+    property == "id" || property.ends_with("_ref") || property.ends_with("_refs")
+}
+
 /// Writes a value as compact JSON, as `serde_json` would, and hands `strings` every string
-/// value (not keys) on the way: the archive's filter keys come from the same walk.
+/// value (not keys, nor identifiers) on the way: the archive's filter keys come from the same
+/// walk.
 fn write_json(out: &mut Vec<u8>, value: &Value, strings: &mut impl FnMut(&str)) {
+    write_json_under(out, value, true, strings);
+}
+
+fn write_json_under(out: &mut Vec<u8>, value: &Value, keyed: bool, strings: &mut impl FnMut(&str)) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
-        // `Number` displays as its JSON text.
-        Value::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
+        Value::Number(n) => write_number(out, n),
         Value::String(s) => {
-            strings(s);
+            if keyed {
+                strings(s);
+            }
             write_json_string(out, s);
         }
         Value::Array(items) => {
@@ -769,7 +781,7 @@ fn write_json(out: &mut Vec<u8>, value: &Value, strings: &mut impl FnMut(&str)) 
                 if i > 0 {
                     out.push(b',');
                 }
-                write_json(out, item, strings);
+                write_json_under(out, item, keyed, strings);
             }
             out.push(b']');
         }
@@ -781,11 +793,32 @@ fn write_json(out: &mut Vec<u8>, value: &Value, strings: &mut impl FnMut(&str)) 
                 }
                 write_json_string(out, key);
                 out.push(b':');
-                write_json(out, item, strings);
+                write_json_under(out, item, !is_identifier(key), strings);
             }
             out.push(b'}');
         }
     }
+}
+
+/// A number as `serde_json` writes it; unsigned integers, nearly all of what sensors report
+/// (ports, counts, sizes), without the formatting machinery.
+fn write_number(out: &mut Vec<u8>, n: &serde_json::Number) {
+    let Some(mut u) = n.as_u64() else {
+        // `Number` displays as its JSON text.
+        let _ = write!(out, "{n}");
+        return;
+    };
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[start..]);
 }
 
 fn write_json_string(out: &mut Vec<u8>, s: &str) {
@@ -930,8 +963,12 @@ mod tests {
         let object = serde_json::json!({
             "type": "network-traffic",
             "value": "quote \" backslash \\ tab \t nul \u{0} del \u{7f} é 日本",
-            "n": [1, -2, 3.5, 1e300, u64::MAX, null, true, false],
+            "n": [0, 1, 10, 1234567890, -2, 3.5, 1e300, u64::MAX, i64::MIN, null, true, false],
             "nested": {"k": ["a", {"b": "c/d"}], "": ""},
+            "id": "x--1",
+            "src_ref": "y--2",
+            "resolves_to_refs": ["z--3"],
+            "extensions": {"e": {"id": "w--4", "parent_ref": "v--5", "name": "kept"}},
         });
         let mut out = Vec::new();
         let mut strings = Vec::new();
@@ -947,6 +984,7 @@ mod tests {
             "a",
             "c/d",
             "",
+            "kept",
         ];
         expected.sort();
         assert_eq!(strings, expected);

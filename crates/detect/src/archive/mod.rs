@@ -3,9 +3,9 @@
 //! Events are appended to segment files under one directory,
 //! `<dir>/<yyyy-mm-dd>/<hh>-<seq>.seg`, named after the time window of the segment's first
 //! event. A segment is a sequence of LZ4-compressed blocks; each block carries its time range,
-//! its owners and a Bloom filter of the (organisation, string value) pairs its events contain,
-//! and a sealed segment ends with a footer listing its blocks and a filter of its own (see
-//! `format`). Hunts read these to skip segments and blocks that cannot match.
+//! its owners and a Bloom filter of the (organisation, string value) pairs its events contain
+//! (identifiers, `id` and `*_ref(s)`, excepted: each event has its own), and a sealed segment
+//! ends with a footer listing its blocks and a filter of its own (see `format`). Hunts read these to skip segments and blocks that cannot match.
 //!
 //! - **Durability.** [`Archive::append`] buffers; [`Archive::flush`] writes the buffered block
 //!   and syncs the file (and new directories), so every event appended before a successful
@@ -41,6 +41,7 @@ use serde_json::Value;
 use stix::Timestamp;
 
 pub use filter::{value_hash, Bloom};
+pub(crate) use format::is_identifier;
 pub use format::{BlockIndex, BlockMeta, ReadError, Record, StoredObject};
 
 use format::{ReadAt, SegmentHeader, Summary};

@@ -29,6 +29,9 @@ use pattern::{Literal, PathStep};
 pub enum Needle {
     /// A string value, compared whole.
     Value(String),
+    /// An identifier (`id`, `*_ref`, `*_refs`), compared whole: found in the records' bytes
+    /// only, since the filters leave identifiers out.
+    Identifier(String),
     /// An object type.
     Type(String),
     /// A run of characters inside a string value.
@@ -46,7 +49,7 @@ impl Needle {
     /// The bytes to look for in an event's JSON.
     pub fn bytes(&self) -> Vec<u8> {
         match self {
-            Needle::Value(v) => json_string(v).into_bytes(),
+            Needle::Value(v) | Needle::Identifier(v) => json_string(v).into_bytes(),
             Needle::Type(t) => format!("\"type\":{}", json_string(t)).into_bytes(),
             Needle::Prefix(start) => {
                 let quoted = json_string(start);
@@ -73,7 +76,7 @@ impl Needle {
     pub fn filter_value(&self) -> Option<&str> {
         match self {
             Needle::Value(v) | Needle::Type(v) => Some(v),
-            Needle::Contains(_) | Needle::Prefix(_) => None,
+            Needle::Identifier(_) | Needle::Contains(_) | Needle::Prefix(_) => None,
         }
     }
 
@@ -81,7 +84,7 @@ impl Needle {
     fn rank(&self) -> u8 {
         match self {
             Needle::Value(_) => 0,
-            Needle::Contains(_) | Needle::Prefix(_) => 1,
+            Needle::Identifier(_) | Needle::Contains(_) | Needle::Prefix(_) => 1,
             Needle::Type(_) => 2,
         }
     }
@@ -106,6 +109,19 @@ fn reads_binary(steps: &[PathStep]) -> bool {
     steps
         .iter()
         .any(|s| matches!(s, PathStep::Key(k) if k.ends_with("_hex") || k.ends_with("_bin")))
+}
+
+/// Whether a path ends at identifiers: its last property, whatever list indexes follow it, is
+/// one the archive keeps out of its filters.
+fn compares_identifiers(steps: &[PathStep]) -> bool {
+    steps
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            PathStep::Key(k) => Some(crate::archive::is_identifier(k)),
+            _ => None,
+        })
+        .unwrap_or(false)
 }
 
 /// The longest plain run of a LIKE pattern, if it is safe to look for in stored bytes (see the
@@ -145,12 +161,17 @@ fn comparison(expr: &CmpExpr) -> Vec<Clause> {
             if test.negated || reads_binary(&test.steps) {
                 return clauses;
             }
+            let whole = if compares_identifiers(&test.steps) {
+                Needle::Identifier
+            } else {
+                Needle::Value
+            };
             let values = match &test.op {
-                Op::Eq(Literal::String(s)) => Some(vec![Needle::Value(s.clone())]),
+                Op::Eq(Literal::String(s)) => Some(vec![whole(s.clone())]),
                 Op::In(set) if !set.is_empty() => set
                     .iter()
                     .map(|l| match l {
-                        Literal::String(s) => Some(Needle::Value(s.clone())),
+                        Literal::String(s) => Some(whole(s.clone())),
                         _ => None,
                     })
                     .collect(),
@@ -220,6 +241,26 @@ mod tests {
         assert_eq!(
             of("[domain-name:value IN ('b.example', 'a.example')]").unwrap(),
             vec![vec![t("domain-name")], vec![v("a.example"), v("b.example")]]
+        );
+    }
+
+    #[test]
+    fn identifiers_are_looked_for_in_the_bytes_only() {
+        let id = Needle::Identifier("ipv4-addr--1".to_owned());
+        assert_eq!(
+            of("[ipv4-addr:id = 'ipv4-addr--1']").unwrap(),
+            vec![vec![t("ipv4-addr")], vec![id.clone()]]
+        );
+        assert_eq!(
+            of("[domain-name:resolves_to_refs[*] = 'ipv4-addr--1']").unwrap()[1],
+            vec![id.clone()]
+        );
+        assert_eq!(id.filter_value(), None);
+        assert_eq!(id.bytes(), b"\"ipv4-addr--1\"");
+        // Following a reference reaches a value again.
+        assert_eq!(
+            of("[network-traffic:src_ref.value = '1.2.3.4']").unwrap()[1],
+            vec![v("1.2.3.4")]
         );
     }
 

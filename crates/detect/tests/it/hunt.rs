@@ -64,6 +64,11 @@ fn leaf() -> impl Strategy<Value = String> {
             .prop_map(|v| format!("network-traffic:src_ref.value != '{v}'")),
         ip.clone()
             .prop_map(|v| format!("ipv4-addr:value NOT = '{v}'")),
+        // Identifiers, which the filters leave out.
+        ip.clone()
+            .prop_map(|v| format!("network-traffic:dst_ref = '{}'", address_id(v))),
+        ip.clone()
+            .prop_map(|v| format!("ipv4-addr:id = '{}'", address_id(v))),
         (ip.clone(), ip).prop_map(|(a, b)| format!("ipv4-addr:value IN ('{a}', '{b}')")),
         domain
             .clone()
@@ -211,7 +216,9 @@ fn the_differential_check_sees_hits_of_every_kind_of_pattern() -> anyhow::Result
         "[file:name = 'sample1.exe'] REPEATS 2 TIMES",
     ]
     .map(str::to_owned)
-    .to_vec();
+    .into_iter()
+    .chain([format!("[ipv4-addr:id = '{}']", address_id("198.51.100.7"))])
+    .collect();
     let hits = differential(&patterns, 42, 400, (10, 120), &[false, true])?;
     for (i, pattern) in patterns.iter().enumerate() {
         let id = indicator_id(i);

@@ -38,13 +38,21 @@ fn id(kind: &str, n: u64) -> String {
     format!("{kind}--00000000-0000-4000-8000-{n:012x}")
 }
 
-fn address(ip: &str) -> Value {
-    let kind = if ip.contains(':') {
+fn address_type(ip: &str) -> &'static str {
+    if ip.contains(':') {
         "ipv6-addr"
     } else {
         "ipv4-addr"
-    };
-    json!({"type": kind, "id": id(kind, fnv(ip)), "value": ip})
+    }
+}
+
+/// The id of the object of an address of the pool.
+pub fn address_id(ip: &str) -> String {
+    id(address_type(ip), fnv(ip))
+}
+
+fn address(ip: &str) -> Value {
+    json!({"type": address_type(ip), "id": address_id(ip), "value": ip})
 }
 
 fn fnv(text: &str) -> u64 {
