@@ -497,17 +497,20 @@ impl Monitor {
         Ok((applied, arrivals))
     }
 
-    /// Matches one event of `org`'s sensors; `fields` are the event's fields no
-    /// cyber-observable took, which its alerts carry.
-    pub fn observe(
-        &self,
-        org: OrgId,
-        source: &str,
-        observation: &Observation,
-        fields: &Fields,
-    ) -> Result<Vec<Alert>, MonitorError> {
-        let set = self.indicators(org)?;
-        let mut set = lock(&set);
-        Ok(set.match_observation(observation, source, fields))
+    /// Matching for `org`'s sensors' events; its set is loaded first if it was not.
+    pub fn matching(&self, org: OrgId) -> Result<Matching, MonitorError> {
+        Ok(Matching(self.indicators(org)?))
+    }
+}
+
+/// One organisation's set, found once for a batch of its events: finding it for each event
+/// made every thread matching at the same time write the same shared counters.
+pub struct Matching(Arc<Mutex<OrgIndicators>>);
+
+impl Matching {
+    /// Matches one event; `fields` are the event's fields no cyber-observable took, which
+    /// its alerts carry.
+    pub fn observe(&self, source: &str, observation: &Observation, fields: &Fields) -> Vec<Alert> {
+        lock(&self.0).match_observation(observation, source, fields)
     }
 }

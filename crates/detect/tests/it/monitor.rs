@@ -86,13 +86,9 @@ fn event(ip: &str) -> Observation {
 }
 
 fn raised(m: &Monitor, org: i64, ip: &str) -> Vec<kawal_core::Alert> {
-    m.observe(
-        org,
-        "test",
-        &event(ip),
-        &detect::normalise::Fields::default(),
-    )
-    .unwrap()
+    m.matching(org)
+        .unwrap()
+        .observe("test", &event(ip), &detect::normalise::Fields::default())
 }
 
 fn alerts(m: &Monitor, org: i64, ip: &str) -> Vec<String> {

@@ -203,6 +203,7 @@ pub(crate) fn observe_batch(
     stored: impl FnOnce(),
 ) -> Result<Observed, kawal_core::Error> {
     let monitoring = state.monitoring();
+    let matching = monitoring.monitor.matching(org)?;
     let archive = state.archive();
     let mut observed = Observed::default();
     let mut part = Part::default();
@@ -223,9 +224,7 @@ pub(crate) fn observe_batch(
                     ..
                 } = event;
                 let observation = Observation::of_objects(objects, at);
-                let raised = monitoring
-                    .monitor
-                    .observe(org, source, &observation, &unmapped)?;
+                let raised = matching.observe(source, &observation, &unmapped);
                 if archive.is_some() {
                     // Encoded here, after matching, from the objects matching used: the
                     // archive's one writer only copies the bytes.
