@@ -336,8 +336,8 @@ def report(a, results):
     lines += ["", "Every event was accepted or refused with a reason (refused: "
               + ", ".join(f"{r['refused']}" for r in results) + "), and /metrics counted every line sent ("
               + ", ".join(f"{r['counted']:,}" for r in results) + ", with one warm-up event each). The event-to-alert latency includes the "
-              f"batching: an event waits for the whole POST of {a.batch:,} lines to be matched and its alerts "
-              "stored before they are streamed.", ""]
+              f"batching: an event waits for its POST of {a.batch:,} lines to arrive whole, then for its part of "
+              "the POST (256 lines) to be matched and the part's alerts stored, before they are streamed.", ""]
     text = "\n".join(lines)
     print(text)
     if a.doc:
