@@ -5,7 +5,7 @@
 # markdown section and writes it into docs/benchmarks.md (unless --no-doc).
 #
 # Usage: bench/detect.sh [--indicators 100000,1000000] [--events N] [--batch LINES]
-#                        [--concurrency C] [--no-doc]
+#                        [--concurrency C] [--repeat R] [--no-doc]
 # Environment: KAWAL_BIN overrides the server binary ($ROOT/target/release/kawal, built with
 # `cargo build --release -p kawal` when missing).
 set -euo pipefail
@@ -17,7 +17,7 @@ DOC=1
 while [ $# -gt 0 ]; do
     case "$1" in
         --no-doc) DOC=0; shift ;;
-        --indicators|--events|--batch|--concurrency|--hit-every) PASS+=("$1" "$2"); shift 2 ;;
+        --indicators|--events|--batch|--concurrency|--hit-every|--repeat) PASS+=("$1" "$2"); shift 2 ;;
         -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
         *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac

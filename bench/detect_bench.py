@@ -4,10 +4,11 @@
 For each indicator count K: a fresh server; K STIX indicators (IPs, domains, URLs, file
 hashes) posted over TAXII to a collection the monitoring organisation reads; then E Suricata
 EVE events (dns, flow, http, fileinfo; about 1 in --hit-every names an indicator's value)
-POSTed to /api/events as NDJSON in batches of --batch lines, --concurrency batches in flight.
-Measured: events/s (events accepted ÷ wall time of the phase), event-to-alert latency (from
+POSTed to /api/events as NDJSON in batches of --batch lines, --concurrency batches in flight,
+--repeat times to the same server once it idles after the ingest. Measured: events/s (events accepted ÷ wall time of the phase), event-to-alert latency (from
 the start of the POST carrying the event to the alert's arrival on /api/alerts/stream,
-p50/p99), the server's peak RSS (VmHWM), and that every expected alert arrived.
+p50/p99), the server's peak RSS (VmHWM), and that every expected alert arrived; the median
+run's rate, p50 and alerts, the worst run's p99.
 
 Prints a markdown section and puts it into docs/benchmarks.md (unless --no-doc).
 """
@@ -257,57 +258,11 @@ def run(a, k, workdir):
         log(f"K={k}: indicator set loaded in {load_seconds:.1f} s")
         settle_seconds = server.settle()
         log(f"K={k}: server idle after {settle_seconds:.0f} s more")
-        seen, stop = [], threading.Event()
-        reader = threading.Thread(target=stream_alerts, args=(server.port, server.analyst, seen, stop))
-        reader.start()
-        time.sleep(0.3)
-        sent_at = {}
-        lock = threading.Lock()
-        todo = iter(batches)
-        totals = {"accepted": 0, "alerts": 0, "refused": 0}
-        durations = []
-
-        def worker():
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
-            while True:
-                with lock:
-                    item = next(todo, None)
-                if item is None:
-                    return
-                start, body = item
-                t = time.monotonic()
-                with lock:
-                    for key in keys[start:start + a.batch]:
-                        if key is not None:
-                            sent_at.setdefault(key, t)
-                conn.request("POST", "/api/events", body=body,
-                             headers={"Authorization": f"Bearer {server.sensor}", "Content-Type": "application/x-ndjson"})
-                resp = conn.getresponse()
-                answer = json.loads(resp.read())
-                durations.append(time.monotonic() - t)
-                if resp.status != 202:
-                    raise SystemExit(f"POST /api/events: {resp.status} {answer}")
-                with lock:
-                    totals["accepted"] += answer["normalised"]
-                    totals["refused"] += answer["refused"]
-                    totals["alerts"] += len(answer["alerts"])
-
-        start = time.monotonic()
-        with concurrent.futures.ThreadPoolExecutor(a.concurrency) as pool:
-            for f in [pool.submit(worker) for _ in range(a.concurrency)]:
-                f.result()
-        wall = time.monotonic() - start
-        deadline = time.monotonic() + 10
-        while len(seen) < totals["alerts"] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        stop.set()
-        reader.join()
-        latencies = []
-        for arrived, values in seen:
-            for v in values:
-                if v in sent_at:
-                    latencies.append(arrived - sent_at[v])
-                    break
+        runs = [send_events(a, server, batches, keys) for _ in range(a.repeat)]
+        for i, r in enumerate(runs):
+            log(f"K={k}: run {i + 1}: {r['rate']:,.0f} events/s, p99 {r['p99_ms']:.0f} ms")
+        # The median run by rate (the lower of the two middle ones); the worst p99 of all runs.
+        middle = sorted(runs, key=lambda r: r["rate"])[(len(runs) - 1) // 2]
         expected = sum(1 for key in keys if key is not None)
         # Nothing accepted is lost: the server's counters account for every line sent.
         conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
@@ -317,17 +272,76 @@ def run(a, k, workdir):
         received = counted.get("kawal_events_received_total", 0)
         normalised = counted.get("kawal_events_normalised_total", 0)
         refused = sum(int(m.group(1)) for m in re.finditer(r"^kawal_events_refused_total\{[^}]*\} (\d+)$", metrics, re.M))
-        if received != a.events + 1 or normalised + refused != received:
-            raise SystemExit(f"counters do not account for every event: sent {a.events + 1}, {metrics}")
-        log(f"K={k}: POST p50 {percentile(durations, 50) * 1000:.0f} ms, p99 {percentile(durations, 99) * 1000:.0f} ms")
+        sent = a.repeat * a.events + 1
+        if received != sent or normalised + refused != received:
+            raise SystemExit(f"counters do not account for every event: sent {sent}, {metrics}")
         rss = server.rss_kb()
     finally:
         server.stop()
-    return {"indicators": k, "events": a.events, "accepted": totals["accepted"], "refused": totals["refused"],
-            "seconds": wall, "rate": totals["accepted"] / wall, "alerts": totals["alerts"], "expected_hits": expected,
-            "streamed": len(seen), "p50_ms": percentile(latencies, 50) * 1000,
-            "p99_ms": percentile(latencies, 99) * 1000, "rss_mib": rss / 1024, "load_seconds": load_seconds,
+    return {**middle, "indicators": k, "events": a.events, "expected_hits": expected,
+            "refused": sum(r["refused"] for r in runs), "rates": [r["rate"] for r in runs],
+            "p99_ms": max(r["p99_ms"] for r in runs), "rss_mib": rss / 1024, "load_seconds": load_seconds,
             "indicator_post_seconds": secs, "counted": received}
+
+
+def send_events(a, server, batches, keys):
+    """POSTs every batch, a.concurrency at a time, reading the alerts off the stream; returns the
+    rate, the latencies and what the server answered."""
+    seen, stop = [], threading.Event()
+    reader = threading.Thread(target=stream_alerts, args=(server.port, server.analyst, seen, stop))
+    reader.start()
+    time.sleep(0.3)
+    sent_at = {}
+    lock = threading.Lock()
+    todo = iter(batches)
+    totals = {"accepted": 0, "alerts": 0, "refused": 0}
+    durations = []
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=600)
+        while True:
+            with lock:
+                item = next(todo, None)
+            if item is None:
+                return
+            start, body = item
+            t = time.monotonic()
+            with lock:
+                for key in keys[start:start + a.batch]:
+                    if key is not None:
+                        sent_at.setdefault(key, t)
+            conn.request("POST", "/api/events", body=body,
+                         headers={"Authorization": f"Bearer {server.sensor}", "Content-Type": "application/x-ndjson"})
+            resp = conn.getresponse()
+            answer = json.loads(resp.read())
+            durations.append(time.monotonic() - t)
+            if resp.status != 202:
+                raise SystemExit(f"POST /api/events: {resp.status} {answer}")
+            with lock:
+                totals["accepted"] += answer["normalised"]
+                totals["refused"] += answer["refused"]
+                totals["alerts"] += len(answer["alerts"])
+
+    start = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(a.concurrency) as pool:
+        for f in [pool.submit(worker) for _ in range(a.concurrency)]:
+            f.result()
+    wall = time.monotonic() - start
+    deadline = time.monotonic() + 10
+    while len(seen) < totals["alerts"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    reader.join()
+    latencies = []
+    for arrived, values in seen:
+        for v in values:
+            if v in sent_at:
+                latencies.append(arrived - sent_at[v])
+                break
+    log(f"POST p50 {percentile(durations, 50) * 1000:.0f} ms, p99 {percentile(durations, 99) * 1000:.0f} ms")
+    return {"accepted": totals["accepted"], "refused": totals["refused"], "seconds": wall,
+            "rate": totals["accepted"] / wall, "alerts": totals["alerts"], "streamed": len(seen),
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
 
 
 def report(a, results):
@@ -341,7 +355,9 @@ def report(a, results):
              f"indicator's value) POSTed to /api/events as NDJSON, {a.batch:,} lines per POST, "
              f"{a.concurrency} POSTs in flight, once the server idles after the ingest (its search index "
              f"caught up); alerts read from /api/alerts/stream. Latency: from the start "
-             f"of the POST carrying an event to its alert on the stream.",
+             f"of the POST carrying an event to its alert on the stream. The events are sent {a.repeat} "
+             f"times to the same server: events/s, p50 and alerts are those of the median run by rate, "
+             f"p99 the worst of the runs.",
              "- Targets (2-core machine): ≥ 250,000 events/s sustained, p99 event-to-alert ≤ 50 ms, "
              "RSS ≤ 1 GiB at 1,000,000 indicators.",
              "",
@@ -354,9 +370,11 @@ def report(a, results):
             f"| {r['indicators']:,} | {r['rate']:,.0f} | {meets(r['rate'] >= 250_000)} | {r['p50_ms']:.0f} ms | "
             f"{r['p99_ms']:.0f} ms | {meets(r['p99_ms'] <= 50)} | {r['alerts']:,} ({r['expected_hits']:,}) | "
             f"{r['rss_mib']:,.0f} MiB | {meets(r['rss_mib'] <= 1024)} | {r['load_seconds']:.1f} s |")
-    lines += ["", "Every event was accepted or refused with a reason (refused: "
+    lines += ["", "Rates of the runs: " + "; ".join(
+        f"{r['indicators']:,} indicators: " + ", ".join(f"{x:,.0f}" for x in r["rates"]) for r in results) + " events/s.",
+        "", "Every event was accepted or refused with a reason (refused: "
               + ", ".join(f"{r['refused']}" for r in results) + "), and /metrics counted every line sent ("
-              + ", ".join(f"{r['counted']:,}" for r in results) + ", with one warm-up event each). The event-to-alert latency includes the "
+              + ", ".join(f"{r['counted']:,}" for r in results) + ", with one warm-up event per server). The event-to-alert latency includes the "
               f"batching: an event waits for its POST of {a.batch:,} lines to arrive whole, then for its part of "
               "the POST (256 lines) to be matched and the part's alerts stored, before they are streamed.", ""]
     text = "\n".join(lines)
@@ -382,6 +400,8 @@ def main():
     ap.add_argument("--batch", type=int, default=5000)
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--hit-every", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="times the events are sent to the same server; the median rate is reported")
     ap.add_argument("--command", default="bench/detect.sh")
     ap.add_argument("--doc", default="")
     a = ap.parse_args()
