@@ -7,7 +7,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Number, Value};
 
@@ -40,10 +41,7 @@ impl<'a> RawRecord<'a> {
     pub fn parse(text: &'a str) -> Result<RawRecord<'a>, PayloadError> {
         if !text.trim_start().starts_with('{') {
             // Not an object: the general reader says what it is, or where it breaks.
-            return json_object(text).map(|_| RawRecord {
-                fields: Vec::new(),
-                text,
-            });
+            json_object(text)?;
         }
         let Entries(fields) =
             serde_json::from_str(text).map_err(|e| PayloadError::from_json(&e))?;
@@ -56,12 +54,16 @@ impl<'a> RawRecord<'a> {
         self.fields.iter().rposition(|f| f.name == name)
     }
 
-    fn is_untouched(&self) -> bool {
-        self.fields.iter().all(|f| matches!(f.value, Slot::Raw(_)))
-    }
-
-    fn is_spent(&self) -> bool {
-        self.fields.iter().all(|f| matches!(f.value, Slot::Taken))
+    /// What no normaliser took, as JSON text: the object's own text while nothing is taken;
+    /// `None` once everything is.
+    fn remainder(&self) -> Option<Cow<'a, str>> {
+        if self.fields.iter().all(|f| matches!(f.value, Slot::Taken)) {
+            None
+        } else if self.fields.iter().all(|f| matches!(f.value, Slot::Raw(_))) {
+            Some(Cow::Borrowed(self.text))
+        } else {
+            Some(Cow::Owned(self.to_json()))
+        }
     }
 
     /// The names of the fields not taken.
@@ -89,14 +91,12 @@ impl<'a> RawRecord<'a> {
     }
 
     pub fn put_back(&mut self, name: &str, rest: RawRecord<'a>) {
-        if rest.is_spent() {
+        let (Some(i), Some(rest)) = (self.find(name), rest.remainder()) else {
             return;
-        }
-        let Some(i) = self.find(name) else { return };
-        self.fields[i].value = if rest.is_untouched() {
-            Slot::Raw(rest.text)
-        } else {
-            Slot::Rest(rest.to_json())
+        };
+        self.fields[i].value = match rest {
+            Cow::Borrowed(text) => Slot::Raw(text),
+            Cow::Owned(text) => Slot::Rest(text),
         };
     }
 
@@ -116,11 +116,7 @@ impl<'a> RawRecord<'a> {
             match text.starts_with('{').then(|| RawRecord::parse(text)) {
                 Some(Ok(mut object)) => {
                     map(&mut object);
-                    if object.is_untouched() {
-                        rest.push(Cow::Borrowed(text));
-                    } else if !object.is_spent() {
-                        rest.push(Cow::Owned(object.to_json()));
-                    }
+                    rest.extend(object.remainder());
                 }
                 _ => rest.push(Cow::Borrowed(text)),
             }
@@ -200,13 +196,8 @@ impl Record for RawRecord<'_> {
     }
 
     fn into_unmapped(self) -> Fields {
-        if self.is_spent() {
-            Fields::default()
-        } else if self.is_untouched() {
-            Fields::from_json(self.text.trim().to_owned())
-        } else {
-            Fields::from_json(self.to_json())
-        }
+        self.remainder()
+            .map_or_else(Fields::default, |rest| Fields::from_json(rest.into_owned()))
     }
 }
 
@@ -240,33 +231,8 @@ impl<'de> Deserialize<'de> for Entries<'de> {
 }
 
 /// A field's name, borrowed from the event unless it had escapes.
-struct Name<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl<'de> Visitor<'de> for Text {
-            type Value = Name<'de>;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
-            }
-
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Name(Cow::Borrowed(v)))
-            }
-
-            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Name(Cow::Owned(v.to_owned())))
-            }
-
-            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-                Ok(Name(Cow::Owned(v)))
-            }
-        }
-        deserializer.deserialize_str(Text)
-    }
-}
+#[derive(Deserialize)]
+struct Name<'a>(#[serde(borrow)] Cow<'a, str>);
 
 #[cfg(test)]
 mod tests {
@@ -277,6 +243,9 @@ mod tests {
     fn what_is_not_taken_comes_back_as_written() {
         let line = r#"{"a":1,"b":{"c":"x","d":[1,2]},"l":[{"k":1,"m":2},{"k":3},7],"e\u00e9":"\"q\"","a":2}"#;
         let mut r = RawRecord::parse(line).unwrap();
+        // Names are borrowed from the line unless they had escapes.
+        assert!(matches!(r.fields[0].name, Cow::Borrowed("a")));
+        assert!(matches!(r.fields[3].name, Cow::Owned(_)));
         // A repeated name means its last value.
         assert_eq!(r.u64("a"), Some(2));
         let mut b = r.nested("b").unwrap();
