@@ -186,9 +186,9 @@ impl Observed {
     }
 }
 
-/// Matches a batch of one organisation's events from one source, stores the alerts, then
-/// runs `stored` (a tail records how far it has read), counts and broadcasts. Blocks: call it
-/// on the blocking pool.
+/// Matches a batch of one organisation's events from one source, stores and broadcasts the
+/// alerts, archives the events, then runs `stored` (a tail records how far it has read) and
+/// counts. Blocks: call it on the blocking pool.
 ///
 /// The batch goes through in parts of [`ARCHIVED_TOGETHER`] events: each part's alerts are
 /// stored and broadcast, then its events handed to the archive writer, which compresses them
@@ -209,7 +209,6 @@ pub(crate) fn observe_batch(
     let mut part = Part::default();
     let mut sent = Vec::new();
     let mut matched = 0u64;
-    let mut alerts = 0u64;
     let mut refused: Vec<Refusal> = Vec::new();
     let mut unarchivable = 0u64;
     for (index, event) in events.into_iter().enumerate() {
@@ -247,9 +246,7 @@ pub(crate) fn observe_batch(
                 part.alerts.extend(raised);
                 part.events += 1;
                 if part.events == ARCHIVED_TOGETHER {
-                    let full = std::mem::take(&mut part);
-                    alerts += full.alerts.len() as u64;
-                    let archived = full.store(state, &mut observed)?;
+                    let archived = std::mem::take(&mut part).store(state, &mut observed)?;
                     if let Some(archive) = archive.filter(|_| !archived.is_empty()) {
                         sent.push((archived.len() as u64, archive.send(archived)));
                     }
@@ -263,7 +260,6 @@ pub(crate) fn observe_batch(
             }
         }
     }
-    alerts += part.alerts.len() as u64;
     let last = part.store(state, &mut observed)?;
     if let Some(archive) = archive {
         // Flushed before the events are acknowledged. A failure here does not refuse the
@@ -287,7 +283,9 @@ pub(crate) fn observe_batch(
         .normalised
         .fetch_add(observed.normalised, Ordering::Relaxed);
     counters.matched.fetch_add(matched, Ordering::Relaxed);
-    counters.alerts.fetch_add(alerts, Ordering::Relaxed);
+    counters
+        .alerts
+        .fetch_add(observed.alerts.len() as u64, Ordering::Relaxed);
     if !refused.is_empty() {
         let mut by_reason = lock(&counters.refused);
         for refusal in &refused {
