@@ -161,24 +161,6 @@ class Server:
                     return int(line.split()[1])
         return 0
 
-    def cpu_seconds(self):
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        # utime and stime, fields 14 and 15 of the whole line, in clock ticks.
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def settle(self, limit=300.0):
-        """Waits until the server idles (below a tenth of a core over a second): after a large
-        ingest its search indexer catches up in the background, on the cores the events would
-        use. Returns the seconds waited."""
-        start = time.monotonic()
-        while time.monotonic() - start < limit:
-            before = self.cpu_seconds()
-            time.sleep(1.0)
-            if self.cpu_seconds() - before < 0.1:
-                break
-        return time.monotonic() - start
-
     def stop(self):
         self.proc.terminate()
         try:
@@ -256,7 +238,9 @@ def run(a, k, workdir):
         warm.getresponse().read()
         load_seconds = time.monotonic() - t1
         log(f"K={k}: indicator set loaded in {load_seconds:.1f} s")
-        settle_seconds = server.settle()
+        # After a large ingest the server's search indexer catches up in the background, on
+        # the cores the events would use: the events wait for a quiet machine.
+        settle_seconds = taxii_bench.wait_quiet(f"K={k}", 0.3, 300)
         log(f"K={k}: server idle after {settle_seconds:.0f} s more")
         runs = [send_events(a, server, batches, keys) for _ in range(a.repeat)]
         for i, r in enumerate(runs):
@@ -353,7 +337,7 @@ def report(a, results):
              f"- Workload: K STIX indicators (IP, domain, URL, SHA-256; TLP:GREEN) posted over TAXII; "
              f"{a.events:,} Suricata EVE events (flow, dns, http, fileinfo; 1 in {a.hit_every} names an "
              f"indicator's value) POSTed to /api/events as NDJSON, {a.batch:,} lines per POST, "
-             f"{a.concurrency} POSTs in flight, once the server idles after the ingest (its search index "
+             f"{a.concurrency} POSTs in flight, once the machine is quiet after the ingest (the server's search index "
              f"caught up); alerts read from /api/alerts/stream. Latency: from the start "
              f"of the POST carrying an event to its alert on the stream. The events are sent {a.repeat} "
              f"times to the same server: events/s, p50 and alerts are those of the median run by rate, "
