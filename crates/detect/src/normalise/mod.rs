@@ -69,26 +69,18 @@ pub struct Normalised {
     pub unmapped: Fields,
 }
 
-/// An event's fields that no object took, as a JSON object's text: written once for every
-/// event, read back only for the few events that raise an alert.
+/// An event's fields that no object took, as a JSON object's text (empty when there are
+/// none): written once for every event, read back only for the few events that raise an
+/// alert.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Fields(String);
 
 impl Fields {
-    /// Text the normalisers wrote: a JSON object.
-    fn from_json(text: String) -> Fields {
-        Fields(text)
-    }
-
     pub fn from_map(map: Map<String, Value>) -> Fields {
         if map.is_empty() {
             return Fields::default();
         }
         Fields(Value::Object(map).to_string())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 
     pub fn to_map(&self) -> Map<String, Value> {

@@ -197,7 +197,7 @@ impl Record for RawRecord<'_> {
 
     fn into_unmapped(self) -> Fields {
         self.remainder()
-            .map_or_else(Fields::default, |rest| Fields::from_json(rest.into_owned()))
+            .map_or_else(Fields::default, |rest| Fields(rest.into_owned()))
     }
 }
 
