@@ -74,11 +74,21 @@ pub fn id_text(type_name: &str, uuid: Uuid) -> String {
 /// The UUID part of [`deterministic_id`], for an object of the given type (its `type`
 /// property, if any, is not read).
 pub fn deterministic_uuid(type_name: &str, object: &Map<String, Value>) -> Option<Uuid> {
-    let mut name = String::with_capacity(64);
-    if !contributing_text(type_name, object, &mut name)? {
-        return None;
+    let properties = id_contributing_properties(type_name)?;
+    let mut text = ContributingText::new();
+    for &key in properties {
+        let Some(value) = object.get(key) else {
+            continue;
+        };
+        if key == "hashes" {
+            if let Some((algorithm, hash)) = value.as_object().and_then(chosen_hash) {
+                text.hash(algorithm, hash);
+            }
+        } else {
+            text.json(key, value);
+        }
     }
-    Some(uuid_v5(name.as_bytes()))
+    text.uuid()
 }
 
 /// The UUID part of the id of an SCO whose one contributing property is `value`
@@ -105,47 +115,70 @@ fn uuid_v5(name: &[u8]) -> Uuid {
     uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
-/// Writes the canonical text the UUID is computed over; `Some(false)` when no contributing
-/// property is present, `None` for a type that is not an SCO.
-fn contributing_text(
-    type_name: &str,
-    object: &Map<String, Value>,
-    out: &mut String,
-) -> Option<bool> {
-    let properties = id_contributing_properties(type_name)?;
-    out.push('{');
-    let mut any = false;
-    for &key in properties {
-        let Some(value) = object.get(key) else {
-            continue;
-        };
-        if key == "hashes" {
-            let Some((algorithm, hash)) = value.as_object().and_then(chosen_hash) else {
-                continue;
-            };
-            separate(out, &mut any);
-            write_string(key, out);
-            out.push_str(":{");
-            write_string(algorithm, out);
-            out.push(':');
-            canonical_json(hash, out);
-            out.push('}');
-        } else {
-            separate(out, &mut any);
-            write_string(key, out);
-            out.push(':');
-            canonical_json(value, out);
-        }
-    }
-    out.push('}');
-    Some(any)
+/// The canonical text a deterministic UUID is computed over, for a caller that holds an
+/// object's contributing properties typed rather than in a JSON map (a sensor's connection,
+/// say). Properties are given in the order [`id_contributing_properties`] lists them, each
+/// at most once.
+#[derive(Debug)]
+pub struct ContributingText {
+    text: String,
+    any: bool,
 }
 
-fn separate(out: &mut String, any: &mut bool) {
-    if *any {
-        out.push(',');
+impl Default for ContributingText {
+    fn default() -> Self {
+        ContributingText::new()
     }
-    *any = true;
+}
+
+impl ContributingText {
+    pub fn new() -> ContributingText {
+        let mut text = String::with_capacity(128);
+        text.push('{');
+        ContributingText { text, any: false }
+    }
+
+    fn key(&mut self, key: &str) {
+        if self.any {
+            self.text.push(',');
+        }
+        self.any = true;
+        write_string(key, &mut self.text);
+        self.text.push(':');
+    }
+
+    pub fn string(&mut self, key: &str, value: &str) {
+        self.key(key);
+        write_string(value, &mut self.text);
+    }
+
+    pub fn integer(&mut self, key: &str, value: u64) {
+        self.key(key);
+        write_number(&value.into(), &mut self.text);
+    }
+
+    pub fn json(&mut self, key: &str, value: &Value) {
+        self.key(key);
+        canonical_json(value, &mut self.text);
+    }
+
+    /// `hashes`, holding the one hash chosen to contribute.
+    fn hash(&mut self, algorithm: &str, value: &Value) {
+        self.key("hashes");
+        self.text.push('{');
+        write_string(algorithm, &mut self.text);
+        self.text.push(':');
+        canonical_json(value, &mut self.text);
+        self.text.push('}');
+    }
+
+    /// The UUID; `None` when no property was given, for which §2.9 asks a random UUID.
+    pub fn uuid(mut self) -> Option<Uuid> {
+        self.any.then(|| {
+            self.text.push('}');
+            uuid_v5(self.text.as_bytes())
+        })
+    }
 }
 
 fn chosen_hash(hashes: &Map<String, Value>) -> Option<(&str, &Value)> {
@@ -199,10 +232,35 @@ pub fn canonical_json(value: &Value, out: &mut String) {
     }
 }
 
+/// Whether JSON must escape a byte of `text`: a control character, `"` or `\`. Eight bytes
+/// at a time, as every value and id of every observable a sensor reports is checked.
+pub fn needs_escape(text: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    // A byte below `n` (at most 0x80) sets its high bit in `(x - n…) & !x`; a borrow can mark
+    // a higher byte too, but only after a lower byte that was really below, so the answer
+    // for the whole word is exact.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x;
+    let equal = |x: u64, b: u8| below(x ^ (ONES * u64::from(b)), 1);
+    let mut words = text.chunks_exact(8);
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let x = u64::from_le_bytes(bytes);
+        if (below(x, 0x20) | equal(x, b'"') | equal(x, b'\\')) & HIGH_BITS != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 fn write_string(s: &str, out: &mut String) {
     use std::fmt::Write;
     out.push('"');
-    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.push_str(s);
         out.push('"');
         return;
@@ -292,6 +350,38 @@ mod tests {
                     deterministic_uuid(type_name, object.as_object().unwrap()),
                     "{value}"
                 );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escapes_are_found_in_every_position(
+            text in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::num::u8::ANY,
+                    proptest::sample::select(vec![b'"', b'\\', 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xff]),
+                ],
+                0..40,
+            )
+        ) {
+            let expected = text.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            proptest::prop_assert_eq!(needs_escape(&text), expected);
+        }
+    }
+
+    #[test]
+    fn an_escape_is_found_after_bytes_that_borrow() {
+        // High bytes and bytes just above the bounds, then the one byte to escape, in every
+        // lane of a word.
+        for lane in 0..16 {
+            for special in [b'"', b'\\', 0x00, 0x1f] {
+                let mut text = vec![0xffu8; 16];
+                text[..lane].fill(0x20);
+                text[lane] = special;
+                assert!(needs_escape(&text), "{lane} {special}");
+                text[lane] = 0x21;
+                assert!(!needs_escape(&text), "{lane}");
             }
         }
     }

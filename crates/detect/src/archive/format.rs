@@ -823,7 +823,7 @@ fn write_number(out: &mut Vec<u8>, n: &serde_json::Number) {
 
 fn write_json_string(out: &mut Vec<u8>, s: &str) {
     // Most values need no escape: copied as they are.
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !stix::sco_id::needs_escape(s.as_bytes()) {
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');

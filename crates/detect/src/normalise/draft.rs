@@ -185,6 +185,94 @@ fn hashes(list: Vec<(&'static str, String)>) -> Map<String, Value> {
         .collect()
 }
 
+/// The `network-traffic` object of a connection, its addresses added to `objects`, and its
+/// UUID, computed from the typed fields as they are written rather than read back from the
+/// object: a connection has more contributing properties than any other observable.
+fn traffic(flow: Flow, objects: &mut Objects) -> (Uuid, Map<String, Value>) {
+    let network = match flow.src.or(flow.dst) {
+        Some(IpAddr::V6(_)) => "ipv6",
+        _ => "ipv4",
+    };
+    let src_ref = flow.src.map(|ip| objects.address(ip));
+    let dst_ref = flow.dst.map(|ip| objects.address(ip));
+    let mut protocols = vec![Value::String(network.to_owned())];
+    for p in flow.protocols {
+        if !protocols.iter().any(|q| q.as_str() == Some(&p)) {
+            protocols.push(Value::String(p));
+        }
+    }
+    let protocols = Value::Array(protocols);
+    let start = flow.start.map(|t| t.to_string());
+    let end = flow
+        .end
+        .filter(|end| flow.start.is_none_or(|s| s <= *end))
+        .map(|t| t.to_string());
+    // STIX requires both the method and the request target.
+    let extensions = flow.http.and_then(|http| {
+        let (Some(method), Some(target)) = (http.method, http.target) else {
+            return None;
+        };
+        let mut request = Map::new();
+        put(&mut request, "request_method", method);
+        put(&mut request, "request_value", target);
+        put_some(&mut request, "request_version", http.version);
+        if !http.headers.is_empty() {
+            let headers: Map<String, Value> = http
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect();
+            put(&mut request, "request_header", headers);
+        }
+        let mut extensions = Map::new();
+        put(&mut extensions, "http-request-ext", request);
+        Some(Value::Object(extensions))
+    });
+
+    let mut id = stix::sco_id::ContributingText::new();
+    if let Some(port) = flow.dst_port {
+        id.integer("dst_port", port.into());
+    }
+    if let Some(dst_ref) = &dst_ref {
+        id.string("dst_ref", dst_ref);
+    }
+    if let Some(end) = &end {
+        id.string("end", end);
+    }
+    if let Some(extensions) = &extensions {
+        id.json("extensions", extensions);
+    }
+    id.json("protocols", &protocols);
+    if let Some(port) = flow.src_port {
+        id.integer("src_port", port.into());
+    }
+    if let Some(src_ref) = &src_ref {
+        id.string("src_ref", src_ref);
+    }
+    if let Some(start) = &start {
+        id.string("start", start);
+    }
+    let uuid = id.uuid().unwrap_or_else(Uuid::new_v4);
+
+    let mut traffic = Map::new();
+    put_some(&mut traffic, "src_ref", src_ref);
+    put_some(&mut traffic, "dst_ref", dst_ref);
+    put_some(&mut traffic, "src_port", flow.src_port);
+    put_some(&mut traffic, "dst_port", flow.dst_port);
+    put(&mut traffic, "protocols", protocols);
+    put_some(&mut traffic, "start", start);
+    if let Some(end) = end {
+        put(&mut traffic, "end", end);
+        put(&mut traffic, "is_active", false);
+    }
+    put_some(&mut traffic, "src_byte_count", flow.src_bytes);
+    put_some(&mut traffic, "dst_byte_count", flow.dst_bytes);
+    put_some(&mut traffic, "src_packets", flow.src_packets);
+    put_some(&mut traffic, "dst_packets", flow.dst_packets);
+    put_some(&mut traffic, "extensions", extensions);
+    (uuid, traffic)
+}
+
 impl Draft {
     pub fn is_empty(&self) -> bool {
         self.flow.is_empty()
@@ -206,60 +294,9 @@ impl Draft {
             list: Vec::with_capacity(4),
             ids: Vec::with_capacity(4),
         };
-        let flow = self.flow;
-        if !flow.is_empty() {
-            let mut traffic = Map::new();
-            let network = match flow.src.or(flow.dst) {
-                Some(IpAddr::V6(_)) => "ipv6",
-                _ => "ipv4",
-            };
-            if let Some(src) = flow.src {
-                let id = objects.address(src);
-                put(&mut traffic, "src_ref", id);
-            }
-            if let Some(dst) = flow.dst {
-                let id = objects.address(dst);
-                put(&mut traffic, "dst_ref", id);
-            }
-            put_some(&mut traffic, "src_port", flow.src_port);
-            put_some(&mut traffic, "dst_port", flow.dst_port);
-            let mut protocols = vec![Value::String(network.to_owned())];
-            for p in flow.protocols {
-                if !protocols.iter().any(|q| q.as_str() == Some(&p)) {
-                    protocols.push(Value::String(p));
-                }
-            }
-            put(&mut traffic, "protocols", protocols);
-            put_some(&mut traffic, "start", flow.start.map(|t| t.to_string()));
-            if let Some(end) = flow.end.filter(|end| flow.start.is_none_or(|s| s <= *end)) {
-                put(&mut traffic, "end", end.to_string());
-                put(&mut traffic, "is_active", false);
-            }
-            put_some(&mut traffic, "src_byte_count", flow.src_bytes);
-            put_some(&mut traffic, "dst_byte_count", flow.dst_bytes);
-            put_some(&mut traffic, "src_packets", flow.src_packets);
-            put_some(&mut traffic, "dst_packets", flow.dst_packets);
-            if let Some(http) = flow.http {
-                // STIX requires both the method and the request target.
-                if let (Some(method), Some(target)) = (http.method, http.target) {
-                    let mut request = Map::new();
-                    put(&mut request, "request_method", method);
-                    put(&mut request, "request_value", target);
-                    put_some(&mut request, "request_version", http.version);
-                    if !http.headers.is_empty() {
-                        let headers: Map<String, Value> = http
-                            .headers
-                            .into_iter()
-                            .map(|(k, v)| (k, Value::String(v)))
-                            .collect();
-                        put(&mut request, "request_header", headers);
-                    }
-                    let mut extensions = Map::new();
-                    put(&mut extensions, "http-request-ext", request);
-                    put(&mut traffic, "extensions", extensions);
-                }
-            }
-            objects.add("network-traffic", traffic);
+        if !self.flow.is_empty() {
+            let (uuid, traffic) = traffic(self.flow, &mut objects);
+            objects.add_with("network-traffic", uuid, traffic);
         }
         for ip in self.addresses {
             objects.address(ip);
@@ -348,6 +385,75 @@ impl Draft {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn addresses() -> impl Strategy<Value = Option<IpAddr>> {
+        proptest::option::of(prop_oneof![
+            any::<[u8; 4]>().prop_map(IpAddr::from),
+            any::<[u8; 16]>().prop_map(IpAddr::from),
+        ])
+    }
+
+    fn times() -> impl Strategy<Value = Option<Timestamp>> {
+        proptest::option::of((0i64..4_000_000_000_000_000).prop_map(Timestamp::from_micros))
+    }
+
+    fn texts() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("GET".to_owned()),
+            "[ -~]{0,12}",
+            "\\PC{0,6}",
+            "[\\x00-\\x1f\"\\\\]{1,3}"
+        ]
+    }
+
+    fn requests() -> impl Strategy<Value = Option<HttpRequest>> {
+        proptest::option::of(
+            (
+                proptest::option::of(texts()),
+                proptest::option::of(texts()),
+                proptest::option::of(texts()),
+                proptest::collection::vec((texts(), texts()), 0..3),
+            )
+                .prop_map(|(method, target, version, headers)| HttpRequest {
+                    method,
+                    target,
+                    version,
+                    headers,
+                }),
+        )
+    }
+
+    prop_compose! {
+        fn flows()(
+            (src, dst) in (addresses(), addresses()),
+            (src_port, dst_port) in (any::<Option<u16>>(), any::<Option<u16>>()),
+            protocols in proptest::collection::vec(prop_oneof![Just("tcp".to_owned()), Just("ipv4".to_owned()), texts()], 0..3),
+            (start, end) in (times(), times()),
+            counts in any::<[Option<u64>; 4]>(),
+            http in requests(),
+        ) -> Flow {
+            let [src_bytes, dst_bytes, src_packets, dst_packets] = counts;
+            Flow { src, dst, src_port, dst_port, protocols, start, end, src_bytes, dst_bytes, src_packets, dst_packets, http }
+        }
+    }
+
+    proptest! {
+        /// Ids made from typed fields are the ids the general rule gives the objects written.
+        #[test]
+        fn ids_are_those_of_the_objects_written(flow in flows()) {
+            let draft = Draft { flow, ..Draft::default() };
+            for object in draft.into_objects() {
+                let object = object.as_object().unwrap();
+                let expected = stix::sco_id::deterministic_id(object);
+                prop_assert_eq!(
+                    expected.as_deref(),
+                    object["id"].as_str(),
+                    "{:?}", object
+                );
+            }
+        }
+    }
 
     #[test]
     fn addresses_are_written_as_display_writes_them() {
