@@ -107,7 +107,7 @@ async fn submit(
     let worker = state.clone();
     let answer = tokio::task::spawn_blocking(move || {
         let counters = worker.monitoring().sources.source(HTTP_SOURCE);
-        let text = String::from_utf8_lossy(&body);
+        let text = crate::sources::event_text(&body);
         let received = Timestamp::now();
         let lines: Vec<(usize, &str)> = text
             .lines()

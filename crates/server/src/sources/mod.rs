@@ -25,6 +25,16 @@ use crate::AppState;
 /// Events waiting between a source and matching, at most, by default.
 pub const DEFAULT_QUEUE: usize = 4096;
 
+/// Events as text; bytes that are not UTF-8 become U+FFFD, so the event is still read and
+/// its refusal, if any, still quoted. Checked by `str::from_utf8` first, which reads a word
+/// at a time where the lossy reader reads a byte at a time.
+pub(crate) fn event_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.into(),
+        Err(_) => String::from_utf8_lossy(bytes),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Udp,
@@ -228,5 +238,21 @@ impl Running {
         {
             tracing::warn!("event sources did not finish within 5 s; unstored events are read again at the next start where they can be");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::event_text;
+
+    #[test]
+    fn event_text_borrows_utf8_and_replaces_what_is_not() {
+        assert!(matches!(
+            event_text("{\"a\":\"é\"}\n".as_bytes()),
+            Cow::Borrowed("{\"a\":\"é\"}\n")
+        ));
+        assert_eq!(event_text(b"{\"a\":\"\xff\"}"), "{\"a\":\"\u{fffd}\"}");
     }
 }

@@ -30,7 +30,7 @@ fn message(format: &EventFormat, bytes: &[u8]) -> Queued {
         Err(e) => Err(Refusal::new(
             "syslog",
             e.to_string(),
-            &String::from_utf8_lossy(bytes),
+            &super::event_text(bytes),
         )),
     };
     Queued {

@@ -377,7 +377,7 @@ impl Tail {
             .read_to_end(&mut prefix)?;
         let now = Timestamp::now();
         for line in prefix.split(|b| *b == b'\n') {
-            let text = String::from_utf8_lossy(line);
+            let text = super::event_text(line);
             if self.reader.is_header(&text) {
                 // Their refusals were counted when they were first read.
                 let _ = self.reader.line(text.trim_end_matches('\r'), now);
@@ -442,7 +442,7 @@ impl Tail {
     }
 
     fn line(&mut self, bytes: &[u8], mark: &Arc<FileMark>, offset: u64) -> Flow {
-        let text = String::from_utf8_lossy(bytes);
+        let text = super::event_text(bytes);
         let text = text.strip_suffix('\r').unwrap_or(&text);
         let Some(result) = self.reader.line(text, Timestamp::now()) else {
             return Flow::Continue;
