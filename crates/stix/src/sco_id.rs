@@ -95,20 +95,24 @@ pub fn deterministic_uuid(type_name: &str, object: &Map<String, Value>) -> Optio
 /// (`domain-name`, `email-addr`, `ipv4-addr`, `ipv6-addr`, `mac-addr`, `url`): what
 /// [`deterministic_uuid`] gives for an object holding that value, without the object.
 pub fn value_uuid(value: &str) -> Uuid {
-    let mut name = String::with_capacity(value.len() + 12);
-    name.push_str("{\"value\":");
-    write_string(value, &mut name);
-    name.push('}');
-    uuid_v5(name.as_bytes())
+    if needs_escape(value.as_bytes()) {
+        let mut text = ContributingText::new();
+        text.string("value", value);
+        return text.finish();
+    }
+    // Hashed in pieces: no canonical text is built for the value nearly every event has.
+    uuid_v5(&[b"{\"value\":\"", value.as_bytes(), b"\"}"])
 }
 
 /// RFC 4122 §4.3 with SHA-1. The `sha1` crate uses the CPU's SHA extensions where there
 /// are some, which matters at the rate sensors produce observables.
-fn uuid_v5(name: &[u8]) -> Uuid {
+fn uuid_v5(name: &[&[u8]]) -> Uuid {
     use sha1::{Digest, Sha1};
     let mut hasher = Sha1::new();
     hasher.update(SCO_NAMESPACE.as_bytes());
-    hasher.update(name);
+    for part in name {
+        hasher.update(part);
+    }
     let digest = hasher.finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
@@ -173,11 +177,13 @@ impl ContributingText {
     }
 
     /// The UUID; `None` when no property was given, for which §2.9 asks a random UUID.
-    pub fn uuid(mut self) -> Option<Uuid> {
-        self.any.then(|| {
-            self.text.push('}');
-            uuid_v5(self.text.as_bytes())
-        })
+    pub fn uuid(self) -> Option<Uuid> {
+        self.any.then(|| self.finish())
+    }
+
+    fn finish(mut self) -> Uuid {
+        self.text.push('}');
+        uuid_v5(&[self.text.as_bytes()])
     }
 }
 
