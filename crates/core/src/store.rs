@@ -190,6 +190,12 @@ pub trait Store: Send + Sync + 'static {
         leaf: &DeletionLeafFn<'_>,
     ) -> StoreResult<usize>;
 
+    /// The sequence number of the latest deletion of a version (0 before any). Deleting is
+    /// the only way content leaves an audience (sharing groups, collections and tokens'
+    /// organisations only grow), so a reader that kept this number knows whether anything it
+    /// could read may have gone; an operation that narrows an audience must advance it too.
+    fn deletion_mark(&self) -> StoreResult<i64>;
+
     /// Appends leaves that record no stored object (administrative actions).
     fn append_log(&self, leaves: &[Vec<u8>]) -> StoreResult<()>;
     /// The log's size and root hash, as committed; see [`Store::sync`] before signing it.

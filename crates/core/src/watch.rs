@@ -110,10 +110,17 @@ impl Exchange {
         Ok(updates)
     }
 
+    /// How far deletions have got ([`crate::store::Store::deletion_mark`]): while it stays
+    /// the same, nothing an organisation could read has gone, and following
+    /// [`Exchange::indicator_updates`] alone keeps its view whole.
+    pub fn deletion_mark(&self) -> Result<i64> {
+        Ok(self.store().deletion_mark()?)
+    }
+
     /// The indicators `org` may read now, by the UUID of their id, newest readable version
-    /// each: what monitoring reconciles its set with, to drop indicators that were deleted or
-    /// whose audience no longer includes the organisation. Keyed by UUID to keep a million
-    /// of them small; an id that is not an indicator's could not be matched anyway.
+    /// each: what monitoring reconciles its set with, after a deletion, to drop indicators
+    /// that are gone. Keyed by UUID to keep a million of them small; an id that is not an
+    /// indicator's could not be matched anyway.
     pub fn readable_indicators(&self, org: OrgId) -> Result<HashMap<Uuid, Timestamp>> {
         let mut readable = HashMap::new();
         for collection in self.store().collections()? {

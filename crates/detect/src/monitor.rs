@@ -4,15 +4,16 @@
 //! An organisation's set follows its readable collections through
 //! [`Exchange::indicator_updates`] (new versions since the last poll, read through the access
 //! policy as that organisation), so a TAXII write or revocation reaches its sensors within one
-//! poll. Deleted indicators and indicators whose audience no longer includes the organisation
-//! leave the set when it is reconciled with [`Exchange::readable_indicators`]. Reading happens
+//! poll. Deleted indicators leave the set when it is reconciled with
+//! [`Exchange::readable_indicators`], which a refresh does only when
+//! [`Exchange::deletion_mark`] moved (reading a million ids costs seconds), or when the
+//! organisation no longer follows a collection it followed. Reading happens
 //! outside the set's lock; only applying what was read holds it, a few thousand versions at a
 //! time, so matching never waits for the database and a first load of a million indicators
 //! never holds them all as read.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
 
 use kawal_core::{Alert, Cursors, Exchange, OrgId};
 use matcher::{IndicatorSet, Observation};
@@ -22,9 +23,6 @@ use uuid::Uuid;
 
 use crate::hunt::HuntHit;
 use crate::normalise::Fields;
-
-/// How often, by default, an organisation's set is reconciled with what it may read now.
-pub const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
@@ -122,7 +120,8 @@ pub struct OrgIndicators {
     /// Collection ids, which `Known::collection` indexes.
     collections: Vec<Box<str>>,
     cursors: Cursors,
-    reconciled: Option<Instant>,
+    /// [`Exchange::deletion_mark`] when the set was last loaded or reconciled.
+    deletion_mark: Option<i64>,
 }
 
 /// The newest version seen of an indicator, whether or not it is in the set (a revoked one is
@@ -201,7 +200,7 @@ impl OrgIndicators {
             unusual_ids: HashMap::new(),
             collections: Vec::new(),
             cursors: Cursors::new(),
-            reconciled: None,
+            deletion_mark: None,
         }
     }
 
@@ -355,7 +354,6 @@ impl OrgIndicators {
 pub struct Monitor {
     exchange: Arc<Exchange>,
     orgs: RwLock<HashMap<OrgId, Arc<Mutex<OrgIndicators>>>>,
-    reconcile_every: Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -367,15 +365,7 @@ impl Monitor {
         Monitor {
             exchange,
             orgs: RwLock::new(HashMap::new()),
-            reconcile_every: RECONCILE_EVERY,
         }
-    }
-
-    /// Reconciling reads every readable indicator's id; deletions and audience changes take
-    /// up to this long to reach the sets.
-    pub fn reconcile_every(mut self, period: Duration) -> Self {
-        self.reconcile_every = period;
-        self
     }
 
     /// The organisation's set, loaded on first use.
@@ -422,12 +412,13 @@ impl Monitor {
         org: OrgId,
         set: &Mutex<OrgIndicators>,
     ) -> Result<(Applied, Vec<Arrivals>), MonitorError> {
-        let (cursors, first_load, reconcile) = {
+        // Read before the versions, so that a deletion made while they are read moves the
+        // mark past what is kept, and the next refresh reconciles again.
+        let deletion_mark = self.exchange.deletion_mark()?;
+        let (cursors, first_load, deleted) = {
             let set = lock(set);
-            let due = set
-                .reconciled
-                .is_none_or(|at| at.elapsed() >= self.reconcile_every);
-            (set.cursors.clone(), set.reconciled.is_none(), due)
+            let deleted = set.deletion_mark.is_some_and(|mark| mark != deletion_mark);
+            (set.cursors.clone(), set.deletion_mark.is_none(), deleted)
         };
         let mut applied = Applied::default();
         let mut arrivals = Vec::new();
@@ -463,8 +454,9 @@ impl Monitor {
                 }
             })?;
         apply(&mut read, &mut applied, &mut arrivals);
-        // A first load read everything readable: there is nothing to reconcile yet.
-        let readable = if reconcile && !first_load {
+        // After a deletion, or when a collection is no longer followed, what the set holds
+        // may no longer be readable. (A first load read everything readable.)
+        let readable = if deleted || !updates.lost.is_empty() {
             Some(self.exchange.readable_indicators(org)?)
         } else {
             None
@@ -491,9 +483,7 @@ impl Monitor {
                 set.cursors.clear();
             }
         }
-        if reconcile {
-            set.reconciled = Some(Instant::now());
-        }
+        set.deletion_mark = Some(deletion_mark);
         Ok((applied, arrivals))
     }
 

@@ -1340,6 +1340,13 @@ impl Store for SqliteStore {
         })
     }
 
+    fn deletion_mark(&self) -> StoreResult<i64> {
+        self.read(|c| {
+            c.prepare_cached("SELECT coalesce(max(seq), 0) FROM deleted_versions")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
     fn revoke_token(&self, id: &str) -> StoreResult<bool> {
         self.write(|w| {
             w.conn

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use detect::monitor::Applied;
 use detect::Monitor;
 use kawal_core::{Exchange, Limits, NewCollectionRequest, Principal, Role};
 use matcher::Observation;
@@ -218,7 +219,7 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
 }
 
 #[test]
-fn deleted_indicators_leave_the_set_when_it_is_reconciled() {
+fn deleted_indicators_leave_the_set_at_the_next_refresh() {
     let w = world();
     post(
         &w,
@@ -229,8 +230,10 @@ fn deleted_indicators_leave_the_set_when_it_is_reconciled() {
             "",
         )],
     );
-    let monitor = Monitor::new(w.exchange.clone()).reconcile_every(std::time::Duration::ZERO);
+    let monitor = Monitor::new(w.exchange.clone());
     assert_eq!(alerts(&monitor, w.member, "203.0.113.7").len(), 1);
+    // Without a deletion, a refresh reads only what is new.
+    assert_eq!(monitor.refresh().unwrap().applied, Applied::default());
     let removed = w
         .exchange
         .delete_object(
@@ -242,7 +245,7 @@ fn deleted_indicators_leave_the_set_when_it_is_reconciled() {
         )
         .unwrap();
     assert_eq!(removed, 1);
-    // Polling for new versions cannot see a deletion; reconciling does.
+    // Polling for new versions cannot see a deletion; the refresh after it reconciles.
     let applied = monitor.refresh().unwrap().applied;
     assert_eq!(applied.removed, 1, "{applied:?}");
     assert!(alerts(&monitor, w.member, "203.0.113.7").is_empty());
@@ -270,7 +273,7 @@ fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_colle
             r#"{{"type":"indicator","spec_version":"2.1","id":"{capital}","created":"2021-01-01T00:00:00.000Z","modified":"2021-01-01T00:00:00.000Z","name":"capital","pattern":"[ipv4-addr:value = '192.0.2.11']","pattern_type":"stix","valid_from":"2021-01-01T00:00:00Z"}}"#
         )],
     );
-    let monitor = Monitor::new(w.exchange.clone()).reconcile_every(std::time::Duration::ZERO);
+    let monitor = Monitor::new(w.exchange.clone());
     let hit = raised(&monitor, w.member, "10.0.19.136");
     assert_eq!(hit.len(), 1);
     assert_eq!(
@@ -285,9 +288,21 @@ fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_colle
         5_001
     );
 
-    // Reconciling keeps what is still readable, the id in capitals included.
+    // Reconciling after a deletion removes only what was deleted, and keeps what is still
+    // readable, the id in capitals included.
+    let deleted = w
+        .exchange
+        .delete_object(
+            &w.producer,
+            &w.collection,
+            "indicator--00000000-0000-4000-8000-000000000100",
+            &kawal_core::VersionSelect::all(),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(deleted, 1);
     let refreshed = monitor.refresh().unwrap();
-    assert_eq!(refreshed.applied.removed, 0, "{refreshed:?}");
+    assert_eq!(refreshed.applied.removed, 1, "{refreshed:?}");
     assert!(refreshed.arrivals.is_empty());
     assert_eq!(alerts(&monitor, w.member, "192.0.2.11"), [capital]);
 
@@ -303,6 +318,6 @@ fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_colle
     assert!(alerts(&monitor, w.member, "192.0.2.11").is_empty());
     assert_eq!(
         monitor.indicators(w.member).unwrap().lock().unwrap().len(),
-        5_000
+        4_999
     );
 }
