@@ -370,6 +370,42 @@ async fn metrics(State(state): State<AppState>) -> Response {
         "Events waiting between a source and matching.",
         per_source(&|c| c.queued.load(Ordering::Relaxed)),
     );
+    let hooks: Vec<_> = state.hook_counters().all().collect();
+    family(
+        "kawal_webhook_deliveries_total",
+        "counter",
+        "Webhook deliveries by outcome: delivered; given_up after every attempt failed; missed, dropped from the stream while the hook was behind. Hooks are named by kind (alerts, cases) and position in the configuration.",
+        hooks
+            .iter()
+            .flat_map(|(kind, hook, d)| {
+                [
+                    ("delivered", &d.delivered),
+                    ("given_up", &d.given_up),
+                    ("missed", &d.missed),
+                ]
+                .map(|(outcome, n)| {
+                    (
+                        format!("kind=\"{kind}\",hook=\"{hook}\",outcome=\"{outcome}\""),
+                        n.load(Ordering::Relaxed),
+                    )
+                })
+            })
+            .collect(),
+    );
+    family(
+        "kawal_webhook_retries_total",
+        "counter",
+        "Webhook delivery attempts after a failed one.",
+        hooks
+            .iter()
+            .map(|(kind, hook, d)| {
+                (
+                    format!("kind=\"{kind}\",hook=\"{hook}\""),
+                    d.retried.load(Ordering::Relaxed),
+                )
+            })
+            .collect(),
+    );
     if let Some(archive) = state.archive() {
         text.push_str(&format!(
             "# HELP kawal_events_archive_failures_total Events matched but not archived (the error is logged).\n# TYPE kawal_events_archive_failures_total counter\nkawal_events_archive_failures_total {}\n",

@@ -118,6 +118,7 @@ struct Shared {
     sign_in_limiter: console::SignInLimiter,
     imports: console::Imports,
     case_events: tokio::sync::broadcast::Sender<Arc<kawal_core::cases::CaseEvent>>,
+    hook_counters: webhooks::HookCounters,
 }
 
 impl AppState {
@@ -125,6 +126,8 @@ impl AppState {
         let exchange = Arc::new(exchange);
         let monitoring = events::Monitoring::new(detect::Monitor::new(exchange.clone()));
         let archive = config.archive.clone().map(archive::EventArchive::start);
+        let hook_counters =
+            webhooks::HookCounters::new(config.webhooks.len(), config.case_webhooks.len());
         AppState(Arc::new(Shared {
             exchange,
             config,
@@ -135,6 +138,7 @@ impl AppState {
             sign_in_limiter: console::SignInLimiter::default(),
             imports: console::Imports::default(),
             case_events: tokio::sync::broadcast::channel(1024).0,
+            hook_counters,
         }))
     }
 
@@ -168,6 +172,10 @@ impl AppState {
 
     pub(crate) fn imports(&self) -> &console::Imports {
         &self.0.imports
+    }
+
+    pub(crate) fn hook_counters(&self) -> &webhooks::HookCounters {
+        &self.0.hook_counters
     }
 
     pub(crate) fn case_events(
@@ -331,10 +339,12 @@ pub async fn serve(
         .config()
         .webhooks
         .iter()
-        .map(|hook| {
+        .zip(&state.hook_counters().alerts)
+        .map(|(hook, counted)| {
             tokio::spawn(webhooks::deliver_all(
                 hook.clone(),
                 state.monitoring().subscribe(),
+                counted.clone(),
             ))
         })
         .collect();
@@ -342,10 +352,12 @@ pub async fn serve(
         .config()
         .case_webhooks
         .iter()
-        .map(|hook| {
+        .zip(&state.hook_counters().cases)
+        .map(|(hook, counted)| {
             tokio::spawn(webhooks::deliver_all(
                 hook.clone(),
                 state.case_events().subscribe(),
+                counted.clone(),
             ))
         })
         .collect();

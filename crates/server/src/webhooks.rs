@@ -8,6 +8,7 @@
 //! intake or case work; alerts it misses remain in `/api/alerts`, case events in the cases'
 //! timelines.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,51 @@ impl std::fmt::Debug for Webhook {
             .field("url", &self.url)
             .field("org", &self.org)
             .finish_non_exhaustive()
+    }
+}
+
+/// What one hook's deliveries came to, for `/metrics`: a receiver that is down or too slow
+/// shows there, not only in the log.
+#[derive(Debug, Default)]
+pub(crate) struct Deliveries {
+    pub delivered: AtomicU64,
+    /// Attempts after a failed one.
+    pub retried: AtomicU64,
+    /// Deliveries abandoned after [`ATTEMPTS`] failures.
+    pub given_up: AtomicU64,
+    /// Deliveries never attempted: the hook fell so far behind that the stream dropped them.
+    pub missed: AtomicU64,
+}
+
+/// The deliveries of every configured hook, in the order of the configuration: hooks are
+/// named by their kind and position there, not by their URL, which may hold a credential.
+#[derive(Debug, Default)]
+pub(crate) struct HookCounters {
+    pub alerts: Vec<Arc<Deliveries>>,
+    pub cases: Vec<Arc<Deliveries>>,
+}
+
+impl HookCounters {
+    pub fn new(alert_hooks: usize, case_hooks: usize) -> Self {
+        let counters = |n| (0..n).map(|_| Arc::default()).collect();
+        HookCounters {
+            alerts: counters(alert_hooks),
+            cases: counters(case_hooks),
+        }
+    }
+
+    /// Each hook's kind (`alerts` or `cases`), position from 1, and deliveries.
+    pub fn all(&self) -> impl Iterator<Item = (&'static str, usize, &Deliveries)> {
+        self.alerts
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ("alerts", i + 1, &**d))
+            .chain(
+                self.cases
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| ("cases", i + 1, &**d)),
+            )
     }
 }
 
@@ -94,6 +140,7 @@ impl Deliverable for CaseEvent {
 pub(crate) async fn deliver_all<T: Deliverable>(
     hook: Webhook,
     mut items: broadcast::Receiver<Arc<T>>,
+    counted: Arc<Deliveries>,
 ) {
     let agent = ureq::AgentBuilder::new()
         .timeout(ATTEMPT_TIMEOUT)
@@ -101,23 +148,34 @@ pub(crate) async fn deliver_all<T: Deliverable>(
         .build();
     loop {
         match items.recv().await {
-            Ok(item) if item.addressed_to(hook.org) => deliver(&agent, &hook, &*item).await,
+            Ok(item) if item.addressed_to(hook.org) => {
+                deliver(&agent, &hook, &*item, &counted).await
+            }
             Ok(_) => {}
-            Err(broadcast::error::RecvError::Lagged(missed)) => tracing::warn!(
-                url = %hook.url,
-                missed,
-                "the webhook fell behind; these deliveries were not made (alerts are in /api/alerts, case events in the cases' timelines)"
-            ),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                counted.missed.fetch_add(missed, Ordering::Relaxed);
+                tracing::warn!(
+                    url = %hook.url,
+                    missed,
+                    "the webhook fell behind; these deliveries were not made (alerts are in /api/alerts, case events in the cases' timelines)"
+                )
+            }
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }
 
-async fn deliver<T: Deliverable>(agent: &ureq::Agent, hook: &Webhook, item: &T) {
+async fn deliver<T: Deliverable>(
+    agent: &ureq::Agent,
+    hook: &Webhook,
+    item: &T,
+    counted: &Deliveries,
+) {
     let id = item.delivery_id().to_owned();
     let body = match serde_json::to_vec(item) {
         Ok(body) => body,
         Err(e) => {
+            counted.given_up.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(delivery = %id, error = %e, "a webhook delivery could not be encoded");
             return;
         }
@@ -146,6 +204,7 @@ async fn deliver<T: Deliverable>(agent: &ureq::Agent, hook: &Webhook, item: &T) 
         };
         let failure = match sent {
             Ok(Ok(())) => {
+                counted.delivered.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(url = %hook.url, delivery = %id, attempt, "delivered");
                 return;
             }
@@ -153,11 +212,13 @@ async fn deliver<T: Deliverable>(agent: &ureq::Agent, hook: &Webhook, item: &T) 
             Err(e) => format!("the attempt was aborted: {e}"),
         };
         if attempt == ATTEMPTS {
+            counted.given_up.fetch_add(1, Ordering::Relaxed);
             tracing::error!(url = %hook.url, delivery = %id, attempts = ATTEMPTS, %failure, "not delivered; giving up");
             return;
         }
         tracing::warn!(url = %hook.url, delivery = %id, attempt, %failure, retry_in_ms = wait.as_millis() as u64, "delivery failed; retrying");
         tokio::time::sleep(wait).await;
+        counted.retried.fetch_add(1, Ordering::Relaxed);
         wait *= 2;
     }
 }

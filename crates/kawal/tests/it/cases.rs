@@ -457,14 +457,21 @@ fn a_case_crosses_a_border_within_tlp_and_moves_to_another_instance() {
     assert!(metrics["by_organisation"]["MY-CERT"]["mean_to_acknowledge_s"].is_number());
     assert_eq!(metrics["by_category"]["intrusion"]["open"], 1);
 
-    check_webhooks(&deliveries, &id, &kh_task, &red_note);
+    let delivered = check_webhooks(&deliveries, &id, &kh_task, &red_note);
+    check_hook_metrics(&base, delivered);
     check_taxii_contribution_announced(&my_deliveries, &id, sighting_id);
     check_export_and_import(dir.path(), &data, &id);
 }
 
 /// KH-CERT's hook got what KH-CERT may read: signed, the first retried after its 500, none
 /// twice after a 200, the overdue task once, and nothing about the RED note.
-fn check_webhooks(deliveries: &mpsc::Receiver<Received>, id: &str, task: &str, red_note: &str) {
+/// Returns how many deliveries were accepted.
+fn check_webhooks(
+    deliveries: &mpsc::Receiver<Received>,
+    id: &str,
+    task: &str,
+    red_note: &str,
+) -> u64 {
     let mut got = Vec::new();
     let start = Instant::now();
     let mut overdue_seen = false;
@@ -514,6 +521,36 @@ fn check_webhooks(deliveries: &mpsc::Receiver<Received>, id: &str, task: &str, r
         .iter()
         .any(|r| r.headers["x-kawal-event"] == "case.shared");
     assert!(shared, "no case.shared event");
+    answered.len() as u64
+}
+
+/// `/metrics` counts KH-CERT's hook (the first case hook): the accepted deliveries (at least
+/// those seen; more may be under way), the retry after its 500, nothing given up or missed.
+fn check_hook_metrics(base: &str, delivered: u64) {
+    let series = |name: &str, outcome: Option<&str>| {
+        let outcome = outcome
+            .map(|o| format!(",outcome=\"{o}\""))
+            .unwrap_or_default();
+        metric(
+            base,
+            &format!("{name}{{kind=\"cases\",hook=\"1\"{outcome}}}"),
+        )
+    };
+    let start = Instant::now();
+    // The receiver answers before the server counts the delivery.
+    while series("kawal_webhook_deliveries_total", Some("delivered")) < delivered {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "deliveries not counted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(series("kawal_webhook_retries_total", None) >= 1);
+    assert_eq!(
+        series("kawal_webhook_deliveries_total", Some("given_up")),
+        0
+    );
+    assert_eq!(series("kawal_webhook_deliveries_total", Some("missed")), 0);
 }
 
 /// KH-CERT's sighting came over TAXII, not the REST API; MY-CERT's hook hears of it as a

@@ -121,6 +121,14 @@ pub fn call(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8
     }
 }
 
+/// The value of one series of the server's `/metrics`, 0 when absent.
+pub fn metric(base: &str, series: &str) -> u64 {
+    let body = call("GET", &format!("{base}/metrics"), &[], None).body;
+    body.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
 pub fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }

@@ -43,14 +43,6 @@ fn append(path: &Path, text: &str) {
     file.write_all(text.as_bytes()).unwrap();
 }
 
-/// The value of one metric line, 0 when absent.
-fn metric(base: &str, series: &str) -> u64 {
-    let body = call("GET", &format!("{base}/metrics"), &[], None).body;
-    body.lines()
-        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn received(base: &str, source: &str) -> u64 {
     metric(
         base,
