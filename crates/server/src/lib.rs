@@ -41,6 +41,9 @@ pub use taxii::{API_ROOT, RECIPIENTS_HEADER};
 pub use webhooks::{signature as webhook_signature, Webhook};
 pub use witness::{origin_hex, WITNESS_KEY_PATH};
 
+/// How often console sessions past their expiry are removed.
+const SESSION_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The transparency log's identity: the origin line of its checkpoints and the key that signs
 /// them.
 #[derive(Clone)]
@@ -327,6 +330,23 @@ pub async fn serve(
             }
         })
     });
+    // Expired sessions open nothing; sweeping them keeps the table to the live ones.
+    let session_sweeper = {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SESSION_SWEEP_EVERY);
+            loop {
+                tick.tick().await;
+                match state.blocking(|ex| ex.expire_sessions()).await {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::debug!(removed, "expired console sessions removed"),
+                    Err(e) => {
+                        tracing::warn!(error = %e.description, "expired sessions could not be removed")
+                    }
+                }
+            }
+        })
+    };
     // Subscribed before serving, so no alert escapes them.
     let (stop_sightings, stopped) = tokio::sync::watch::channel(false);
     let sharer = tokio::spawn(sightings::share_back(
@@ -410,7 +430,7 @@ pub async fn serve(
         .chain(submitter)
         .chain(hooks)
         .chain(case_hooks)
-        .chain([overdue])
+        .chain([overdue, session_sweeper])
         .chain(retention)
     {
         task.abort();

@@ -279,10 +279,7 @@ pub(crate) async fn sign_in(
     }
     let who = username.clone();
     let signed = state
-        .blocking(move |ex| {
-            let _ = ex.expire_sessions();
-            ex.sign_in(&who, &password, "console")
-        })
+        .blocking(move |ex| ex.sign_in(&who, &password, "console"))
         .await;
     match signed {
         Ok(signed) => {
