@@ -473,13 +473,14 @@ impl Monitor {
                 .filter(|(key, k)| readable.get(*key).is_none_or(|v| *v < k.version))
                 .map(|(key, _)| *key)
                 .collect();
-            let reread = !stale.is_empty() || !updates.lost.is_empty();
+            // A forgotten indicator with an older version still readable (its newest was
+            // deleted, say) gets that version back by reading from the beginning; one with
+            // nothing readable left, what a deletion nearly always leaves, needs no reading.
+            let reread = stale.iter().any(|key| readable.contains_key(key));
             for key in stale {
                 set.forget(&key, &mut applied);
             }
             if reread {
-                // Versions that are readable but older than a forgotten one are found again
-                // by reading from the beginning.
                 set.cursors.clear();
             }
         }

@@ -252,6 +252,39 @@ fn deleted_indicators_leave_the_set_at_the_next_refresh() {
 }
 
 #[test]
+fn deleting_the_newest_version_brings_the_one_before_back() {
+    let w = world();
+    let (before, newest) = ("2021-01-01T00:00:00.000Z", "2022-01-01T00:00:00.000Z");
+    post(
+        &w,
+        &[
+            indicator(8, before, "[ipv4-addr:value = '203.0.113.8']", ""),
+            indicator(8, newest, "[ipv4-addr:value = '203.0.113.88']", ""),
+        ],
+    );
+    let monitor = Monitor::new(w.exchange.clone());
+    assert!(alerts(&monitor, w.member, "203.0.113.8").is_empty());
+    assert_eq!(alerts(&monitor, w.member, "203.0.113.88").len(), 1);
+    let removed = w
+        .exchange
+        .delete_object(
+            &w.producer,
+            &w.collection,
+            "indicator--00000000-0000-4000-8000-000000000008",
+            &kawal_core::VersionSelect::default(),
+            &[],
+        )
+        .unwrap();
+    assert_eq!(removed, 1);
+    // The deletion is reconciled: the newest version goes and the set reads again from the
+    // beginning, where the one before is found.
+    monitor.refresh().unwrap();
+    monitor.refresh().unwrap();
+    assert!(alerts(&monitor, w.member, "203.0.113.88").is_empty());
+    assert_eq!(alerts(&monitor, w.member, "203.0.113.8").len(), 1);
+}
+
+#[test]
 fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_collection() {
     let w = world();
     // More than one part of the load, and one id written in capitals.
