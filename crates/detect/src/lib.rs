@@ -24,7 +24,7 @@ pub mod sightings;
 pub mod syslog;
 
 pub use archive::{
-    Archive, ArchiveConfig, ArchiveError, ArchivedEvent, EncodedEvent, EventRef, Retention, Scope,
+    Archive, ArchiveConfig, ArchiveError, ArchivedEvent, EncodedEvents, EventRef, Retention, Scope,
     Snapshot,
 };
 pub use event::{Payload, PayloadError};

@@ -8,15 +8,18 @@
 //! and compresses it while the source matches the rest.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use detect::archive::RetentionReport;
-use detect::{Archive, EncodedEvent, Snapshot};
+use detect::{Archive, EncodedEvents, Snapshot};
 
 /// Commands the writer takes before it flushes, at most.
 const GROUP: usize = 256;
+/// Events a buffer from [`EventArchive::buffer`] is first made for.
+const BUFFERED_EVENTS: usize = 256;
+/// Emptied buffers kept for reuse, at most.
+const SPARE_BUFFERS: usize = 16;
 
 /// The archive as the server is given it: opened by the process, written only by the
 /// server's writer thread.
@@ -31,7 +34,7 @@ pub struct ArchiveSettings {
 
 enum Command {
     Append {
-        events: Vec<EncodedEvent>,
+        events: EncodedEvents,
         /// Whether the sender waits for the events to be durable, or only appended.
         flush: bool,
         done: mpsc::SyncSender<Result<(), String>>,
@@ -53,21 +56,38 @@ pub(crate) struct EventArchive {
     pub retention_every: Duration,
     /// Events that could not be archived, for `/metrics`.
     pub failures: AtomicU64,
+    /// Buffers the writer emptied. A part of a batch encodes a few hundred kilobytes:
+    /// reused, they spare the allocator mapping, faulting in and returning that much memory
+    /// for every part, on threads other than the one that frees it.
+    spare: Arc<Mutex<Vec<EncodedEvents>>>,
 }
 
 impl EventArchive {
     pub fn start(settings: ArchiveSettings) -> EventArchive {
         let (commands, received) = mpsc::channel();
         let archive = settings.archive.clone();
+        let spare = Arc::new(Mutex::new(Vec::new()));
+        let returned = spare.clone();
         // The thread ends when the last handle is dropped and the queue is empty.
-        std::thread::spawn(move || write_loop(&archive, received));
+        std::thread::spawn(move || write_loop(&archive, received, &returned));
         EventArchive {
             archive: settings.archive,
             commands,
             retro_hunt: settings.retro_hunt,
             retention_every: settings.retention_every,
             failures: AtomicU64::new(0),
+            spare,
         }
+    }
+
+    /// An empty buffer to encode events into, for [`EventArchive::send`] or
+    /// [`EventArchive::append`].
+    pub fn buffer(&self) -> EncodedEvents {
+        self.spare
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_else(|| EncodedEvents::with_capacity(BUFFERED_EVENTS))
     }
 
     /// Every event flushed so far.
@@ -95,7 +115,7 @@ impl EventArchive {
 
     /// Appends the events and returns once they are flushed, with every event sent before
     /// them. Blocks: call it on the blocking pool.
-    pub fn append(&self, events: Vec<EncodedEvent>) -> Result<(), String> {
+    pub fn append(&self, events: EncodedEvents) -> Result<(), String> {
         let count = events.len() as u64;
         let appended = self.ask(|done| Command::Append {
             events,
@@ -110,7 +130,7 @@ impl EventArchive {
 
     /// Hands the events to the writer without waiting; they are durable once a later
     /// [`EventArchive::append`] returns. The answer says whether they were appended.
-    pub fn send(&self, events: Vec<EncodedEvent>) -> Answer<()> {
+    pub fn send(&self, events: EncodedEvents) -> Answer<()> {
         self.tell(|done| Command::Append {
             events,
             flush: false,
@@ -151,7 +171,11 @@ impl<T> Answer<T> {
     }
 }
 
-fn write_loop(archive: &Archive, commands: mpsc::Receiver<Command>) {
+fn write_loop(
+    archive: &Archive,
+    commands: mpsc::Receiver<Command>,
+    spare: &Mutex<Vec<EncodedEvents>>,
+) {
     while let Ok(first) = commands.recv() {
         let mut waiting = Vec::new();
         let mut after_flush = Vec::new();
@@ -161,13 +185,19 @@ fn write_loop(archive: &Archive, commands: mpsc::Receiver<Command>) {
             taken += 1;
             match command {
                 Command::Append {
-                    events,
+                    mut events,
                     flush,
                     done,
                 } => {
                     let appended = archive
                         .append_encoded(&events)
                         .map_err(|e| format!("{} events were not archived: {e}", events.len()));
+                    events.clear();
+                    let mut spare = spare.lock().unwrap_or_else(PoisonError::into_inner);
+                    if spare.len() < SPARE_BUFFERS {
+                        spare.push(events);
+                    }
+                    drop(spare);
                     if flush {
                         waiting.push((done, appended));
                     } else {
@@ -208,9 +238,15 @@ mod tests {
     use super::*;
     use stix::Timestamp;
 
-    fn event(owner: i64, value: &str) -> EncodedEvent {
-        let objects = [serde_json::json!({"type": "domain-name", "value": value})];
-        EncodedEvent::new(Timestamp::now(), owner, "http", &objects).unwrap()
+    fn events(of: &[(i64, &str)]) -> EncodedEvents {
+        let mut events = EncodedEvents::default();
+        for (owner, value) in of {
+            let objects = [serde_json::json!({"type": "domain-name", "value": value})];
+            events
+                .push(Timestamp::now(), *owner, "http", &objects)
+                .unwrap();
+        }
+        events
     }
 
     #[test]
@@ -229,10 +265,7 @@ mod tests {
                 let writer = &writer;
                 s.spawn(move || {
                     writer
-                        .append(vec![
-                            event(1, &format!("a{n}.example")),
-                            event(2, "b.example"),
-                        ])
+                        .append(events(&[(1, &format!("a{n}.example")), (2, "b.example")]))
                         .unwrap()
                 });
             }

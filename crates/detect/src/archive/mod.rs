@@ -60,53 +60,106 @@ pub struct ArchivedEvent {
     pub objects: Vec<Value>,
 }
 
-impl ArchivedEvent {
-    pub fn encode(&self) -> Result<EncodedEvent, ArchiveError> {
-        EncodedEvent::new(self.at, self.owner, &self.source, &self.objects)
-    }
+/// Events as the archive stores them: their records back to back, and the filter keys of
+/// their values. Encoding is most of an append's work; sources do it on their own threads,
+/// a part of a batch into one buffer, so that the archive's single writer only copies bytes
+/// (and frees three buffers, not two per event made on another thread).
+#[derive(Debug, Clone, Default)]
+pub struct EncodedEvents {
+    records: Vec<u8>,
+    keys: Vec<u64>,
+    events: Vec<EncodedMeta>,
 }
 
-/// One event as the archive stores it: its record and the filter keys of its values.
-/// Encoding is most of an append's work; sources do it on their own threads, so that the
-/// archive's single writer is left only copying.
-#[derive(Debug, Clone)]
-pub struct EncodedEvent {
+#[derive(Debug, Clone, Copy)]
+struct EncodedMeta {
     at: i64,
     owner: OrgId,
-    record: Vec<u8>,
-    /// Sorted, each once.
-    keys: Vec<u64>,
+    /// Where its record and its keys end in the buffers.
+    record_end: usize,
+    keys_end: usize,
 }
 
-impl EncodedEvent {
-    pub fn new(
+/// Bytes set aside per event: a sensor event's record is a few hundred.
+const RECORD_BYTES_GUESS: usize = 768;
+
+impl EncodedEvents {
+    pub fn with_capacity(events: usize) -> EncodedEvents {
+        EncodedEvents {
+            records: Vec::with_capacity(events * RECORD_BYTES_GUESS),
+            keys: Vec::with_capacity(events * 8),
+            events: Vec::with_capacity(events),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// Forgets the events, keeping the memory for the next ones.
+    pub fn clear(&mut self) {
+        self.records.clear();
+        self.keys.clear();
+        self.events.clear();
+    }
+
+    /// Encodes one more event; one refused leaves those before it as they were.
+    pub fn push(
+        &mut self,
         at: Timestamp,
         owner: OrgId,
         source: &str,
         objects: &[Value],
-    ) -> Result<EncodedEvent, ArchiveError> {
+    ) -> Result<(), ArchiveError> {
         if source.len() > usize::from(u16::MAX) {
             return Err(ArchiveError::SourceTooLong(source.len()));
         }
         if objects.len() > usize::from(u16::MAX) {
             return Err(ArchiveError::TooManyObjects(objects.len()));
         }
+        let EncodedEvents {
+            records,
+            keys,
+            events,
+        } = self;
+        let (record_start, keys_start) = (records.len(), keys.len());
         let at = at.as_micros();
-        let mut record = Vec::with_capacity(256 * objects.len() + 32);
-        let mut keys = Vec::with_capacity(4 * objects.len());
-        format::encode_record(&mut record, at, owner, source, objects, &mut |value| {
+        // A value repeated within the event is a repeated key; the block's keys are made
+        // unique once, when it is written.
+        format::encode_record(records, at, owner, source, objects, &mut |value| {
             keys.push(value_hash(owner, value.as_bytes()));
         });
-        if record.len() > MAX_EVENT_BYTES {
-            return Err(ArchiveError::EventTooLarge(record.len()));
+        let record_len = records.len() - record_start;
+        if record_len > MAX_EVENT_BYTES {
+            records.truncate(record_start);
+            keys.truncate(keys_start);
+            return Err(ArchiveError::EventTooLarge(record_len));
         }
-        keys.sort_unstable();
-        keys.dedup();
-        Ok(EncodedEvent {
+        events.push(EncodedMeta {
             at,
             owner,
-            record,
-            keys,
+            record_end: records.len(),
+            keys_end: keys.len(),
+        });
+        Ok(())
+    }
+
+    /// Each event's time, owner, record and keys.
+    fn each(&self) -> impl Iterator<Item = (i64, OrgId, &[u8], &[u64])> {
+        let mut starts = (0, 0);
+        self.events.iter().map(move |e| {
+            let (record_start, keys_start) =
+                std::mem::replace(&mut starts, (e.record_end, e.keys_end));
+            (
+                e.at,
+                e.owner,
+                &self.records[record_start..e.record_end],
+                &self.keys[keys_start..e.keys_end],
+            )
         })
     }
 }
@@ -525,15 +578,12 @@ impl Archive {
     /// event refused (too large, too many objects, a write that failed) stops the batch: the
     /// events before it are appended, it and those after it are not.
     pub fn append_batch(&self, events: &[ArchivedEvent]) -> Result<(), ArchiveError> {
-        let mut encoded = Vec::with_capacity(events.len());
+        let mut encoded = EncodedEvents::with_capacity(events.len());
         let mut refused = None;
         for event in events {
-            match event.encode() {
-                Ok(event) => encoded.push(event),
-                Err(e) => {
-                    refused = Some(e);
-                    break;
-                }
+            if let Err(e) = encoded.push(event.at, event.owner, &event.source, &event.objects) {
+                refused = Some(e);
+                break;
             }
         }
         self.append_encoded(&encoded)?;
@@ -543,10 +593,9 @@ impl Archive {
     /// Appends events encoded by their producers, so that the one writer only copies bytes;
     /// durable after the next successful [`Archive::flush`]. A write that fails stops the
     /// batch: the events before it are appended, the others are not.
-    pub fn append_encoded(&self, events: &[EncodedEvent]) -> Result<(), ArchiveError> {
+    pub fn append_encoded(&self, events: &EncodedEvents) -> Result<(), ArchiveError> {
         let mut state = self.lock();
-        for event in events {
-            let at = event.at;
+        for (at, owner, record, keys) in events.each() {
             if let Some((_, end)) = state.window {
                 if at >= end {
                     self.write_pending(&mut state)?;
@@ -559,8 +608,8 @@ impl Archive {
                 state.window = Some((start, start.saturating_add(width)));
             }
             let pending = &mut state.pending;
-            pending.keys.extend_from_slice(&event.keys);
-            pending.raw.extend_from_slice(&event.record);
+            pending.keys.extend_from_slice(keys);
+            pending.raw.extend_from_slice(record);
             if pending.events == 0 {
                 pending.min_at = at;
                 pending.max_at = at;
@@ -568,7 +617,7 @@ impl Archive {
             pending.min_at = pending.min_at.min(at);
             pending.max_at = pending.max_at.max(at);
             pending.events += 1;
-            pending.owners.insert(event.owner);
+            pending.owners.insert(owner);
             // A block lists its owners with a 16-bit count.
             if pending.raw.len() >= self.config.block_bytes
                 || pending.owners.len() >= usize::from(u16::MAX)

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use detect::archive::{Archive, ArchiveConfig, Retention, Scope};
+use detect::EncodedEvents;
 use stix::Timestamp;
 
 use crate::pool::*;
@@ -288,6 +289,36 @@ fn invalid_events_and_configurations_are_refused() -> anyhow::Result<()> {
         err.as_deref(),
         Some("event source is 70000 bytes long; at most 65535 are kept")
     );
+    Ok(())
+}
+
+#[test]
+fn an_event_too_large_is_refused_and_its_neighbours_archived() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let archive = Archive::open(dir.path(), small_config())?;
+    let mut stream = events(3, T0, 1_000_000, &[1], 1);
+    stream[1].objects = vec![serde_json::json!({
+        "type": "url",
+        "value": "x".repeat(detect::archive::MAX_EVENT_BYTES),
+    })];
+    let mut encoded = EncodedEvents::default();
+    for (i, event) in stream.iter().enumerate() {
+        let pushed = encoded.push(event.at, event.owner, &event.source, &event.objects);
+        match pushed {
+            Ok(()) => assert_ne!(i, 1),
+            Err(e) => {
+                assert_eq!(i, 1);
+                assert!(e.to_string().contains("bytes"), "{e}");
+            }
+        }
+    }
+    assert_eq!(encoded.len(), 2);
+    archive.append_encoded(&encoded)?;
+    archive.flush()?;
+    let read = read_all(&archive, &everything(1))?;
+    assert_eq!(read.len(), 2);
+    assert_eq!(read[0].objects, stream[0].objects);
+    assert_eq!(read[1].objects, stream[2].objects);
     Ok(())
 }
 

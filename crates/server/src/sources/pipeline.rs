@@ -12,13 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use detect::normalise::{NormaliseError, Normalised};
-use detect::EncodedEvent;
+use detect::EncodedEvents;
 use kawal_core::{Alert, OrgId};
 use matcher::Observation;
 use serde::Serialize;
 use stix::Timestamp;
 use tokio::sync::mpsc;
 
+use crate::archive::EventArchive;
 use crate::AppState;
 
 /// Refusals kept per organisation and reason.
@@ -206,7 +207,7 @@ pub(crate) fn observe_batch(
     let matching = monitoring.monitor.matching(org)?;
     let archive = state.archive();
     let mut observed = Observed::default();
-    let mut part = Part::default();
+    let mut part = Part::new(archive);
     let mut sent = Vec::new();
     let mut matched = 0u64;
     let mut refused: Vec<Refusal> = Vec::new();
@@ -227,26 +228,26 @@ pub(crate) fn observe_batch(
                 if archive.is_some() {
                     // Encoded here, after matching, from the objects matching used: the
                     // archive's one writer only copies the bytes.
-                    match EncodedEvent::new(
+                    let encoded = part.archived.push(
                         at,
                         org,
                         // As the alerts name it, so that a retro-hunt hit can be compared
                         // with the live alerts of the same event.
                         source,
                         observation.objects(),
-                    ) {
-                        Ok(encoded) => part.archived.push(encoded),
-                        Err(e) => {
-                            unarchivable += 1;
-                            tracing::error!(source = %source, error = %e, "an event could not be archived");
-                        }
+                    );
+                    if let Err(e) = encoded {
+                        unarchivable += 1;
+                        tracing::error!(source = %source, error = %e, "an event could not be archived");
                     }
                 }
                 matched += u64::from(!raised.is_empty());
                 part.alerts.extend(raised);
                 part.events += 1;
                 if part.events == ARCHIVED_TOGETHER {
-                    let archived = std::mem::take(&mut part).store(state, &mut observed)?;
+                    let next = Part::new(archive);
+                    let archived =
+                        std::mem::replace(&mut part, next).store(state, &mut observed)?;
                     if let Some(archive) = archive.filter(|_| !archived.is_empty()) {
                         sent.push((archived.len() as u64, archive.send(archived)));
                     }
@@ -301,14 +302,21 @@ pub(crate) fn observe_batch(
 const ARCHIVED_TOGETHER: usize = 256;
 
 /// A part of a batch being matched.
-#[derive(Default)]
 struct Part {
     events: usize,
     alerts: Vec<Alert>,
-    archived: Vec<EncodedEvent>,
+    archived: EncodedEvents,
 }
 
 impl Part {
+    fn new(archive: Option<&EventArchive>) -> Part {
+        Part {
+            events: 0,
+            alerts: Vec::new(),
+            archived: archive.map_or_else(EncodedEvents::default, EventArchive::buffer),
+        }
+    }
+
     /// Stores the part's alerts durably and broadcasts them; returns its events for the
     /// archive, which must see them only now, so that a retro-hunt, which skips events that
     /// already have an alert, never sees an archived event whose live alert is still on its
@@ -317,7 +325,7 @@ impl Part {
         self,
         state: &AppState,
         observed: &mut Observed,
-    ) -> Result<Vec<EncodedEvent>, kawal_core::Error> {
+    ) -> Result<EncodedEvents, kawal_core::Error> {
         state.exchange().record_alerts(&self.alerts)?;
         let monitoring = state.monitoring();
         for alert in self.alerts {
