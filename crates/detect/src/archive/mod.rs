@@ -717,7 +717,7 @@ impl Archive {
             owners: pending.owners.iter().copied().collect(),
             filter: Bloom::build(&pending.keys),
         };
-        let encoded = format::encode_block(&pending.raw, &meta);
+        let encoded = format::encode_block(&pending.raw, &meta).map_err(io_error(&active.path))?;
         if let Err(e) = write_at(&active.file, active.end, &encoded.frame) {
             // Cut the partial frame so that the next attempt appends after whole blocks.
             let _ = active.file.set_len(active.end);
