@@ -60,9 +60,14 @@ fn world() -> World {
     }
 }
 
+fn indicator_id(n: u32) -> String {
+    format!("indicator--00000000-0000-4000-8000-{n:012}")
+}
+
 fn indicator(n: u32, modified: &str, pattern: &str, extra: &str) -> String {
+    let id = indicator_id(n);
     format!(
-        r#"{{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-{n:012}","created":"2021-01-01T00:00:00.000Z","modified":"{modified}","name":"indicator {n}","pattern":"{pattern}","pattern_type":"stix","valid_from":"2021-01-01T00:00:00Z"{extra}}}"#
+        r#"{{"type":"indicator","spec_version":"2.1","id":"{id}","created":"2021-01-01T00:00:00.000Z","modified":"{modified}","name":"indicator {n}","pattern":"{pattern}","pattern_type":"stix","valid_from":"2021-01-01T00:00:00Z"{extra}}}"#
     )
 }
 
@@ -77,6 +82,13 @@ fn post(w: &World, objects: &[String]) {
         )
         .unwrap();
     assert_eq!(status.failure_count, 0, "{status:?}");
+}
+
+/// Deletes versions of indicator `n` as its producer; returns how many went.
+fn delete(w: &World, n: u32, versions: &kawal_core::VersionSelect) -> usize {
+    w.exchange
+        .delete_object(&w.producer, &w.collection, &indicator_id(n), versions, &[])
+        .unwrap()
 }
 
 fn event(ip: &str) -> Observation {
@@ -234,16 +246,7 @@ fn deleted_indicators_leave_the_set_at_the_next_refresh() {
     assert_eq!(alerts(&monitor, w.member, "203.0.113.7").len(), 1);
     // Without a deletion, a refresh reads only what is new.
     assert_eq!(monitor.refresh().unwrap().applied, Applied::default());
-    let removed = w
-        .exchange
-        .delete_object(
-            &w.producer,
-            &w.collection,
-            "indicator--00000000-0000-4000-8000-000000000007",
-            &kawal_core::VersionSelect::all(),
-            &[],
-        )
-        .unwrap();
+    let removed = delete(&w, 7, &kawal_core::VersionSelect::all());
     assert_eq!(removed, 1);
     // Polling for new versions cannot see a deletion; the refresh after it reconciles.
     let applied = monitor.refresh().unwrap().applied;
@@ -265,16 +268,7 @@ fn deleting_the_newest_version_brings_the_one_before_back() {
     let monitor = Monitor::new(w.exchange.clone());
     assert!(alerts(&monitor, w.member, "203.0.113.8").is_empty());
     assert_eq!(alerts(&monitor, w.member, "203.0.113.88").len(), 1);
-    let removed = w
-        .exchange
-        .delete_object(
-            &w.producer,
-            &w.collection,
-            "indicator--00000000-0000-4000-8000-000000000008",
-            &kawal_core::VersionSelect::default(),
-            &[],
-        )
-        .unwrap();
+    let removed = delete(&w, 8, &kawal_core::VersionSelect::default());
     assert_eq!(removed, 1);
     // The deletion is reconciled: the newest version goes and the set reads again from the
     // beginning, where the one before is found.
@@ -323,16 +317,7 @@ fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_colle
 
     // Reconciling after a deletion removes only what was deleted, and keeps what is still
     // readable, the id in capitals included.
-    let deleted = w
-        .exchange
-        .delete_object(
-            &w.producer,
-            &w.collection,
-            "indicator--00000000-0000-4000-8000-000000000100",
-            &kawal_core::VersionSelect::all(),
-            &[],
-        )
-        .unwrap();
+    let deleted = delete(&w, 100, &kawal_core::VersionSelect::all());
     assert_eq!(deleted, 1);
     let refreshed = monitor.refresh().unwrap();
     assert_eq!(refreshed.applied.removed, 1, "{refreshed:?}");
