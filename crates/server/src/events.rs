@@ -374,7 +374,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     family(
         "kawal_webhook_deliveries_total",
         "counter",
-        "Webhook deliveries by outcome: delivered; given_up after every attempt failed; missed, dropped from the stream while the hook was behind. Hooks are named by kind (alerts, cases) and position in the configuration.",
+        "Webhook deliveries by outcome: delivered; given_up after every attempt failed; missed, dropped from the stream while the hook was behind (of every organisation, not only the hook's). Hooks are named by kind (alerts, cases) and position in the configuration.",
         hooks
             .iter()
             .flat_map(|(kind, hook, d)| {

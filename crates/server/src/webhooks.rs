@@ -47,7 +47,8 @@ pub(crate) struct Deliveries {
     pub retried: AtomicU64,
     /// Deliveries abandoned after [`ATTEMPTS`] failures.
     pub given_up: AtomicU64,
-    /// Deliveries never attempted: the hook fell so far behind that the stream dropped them.
+    /// Alerts or case events the hook fell too far behind to see: the stream dropped them
+    /// before it read them, so some may have been for other organisations.
     pub missed: AtomicU64,
 }
 
