@@ -361,18 +361,23 @@ pub fn delete_versions(store: Arc<dyn Store>) {
         .insert_versions(&cid, a, &[], &[v1, v2.clone()], true, &status)
         .unwrap();
     let t1 = Timestamp::parse("2020-01-01T00:00:00.000Z").unwrap();
+    let unmoved = store.deletion_mark().unwrap();
     assert_eq!(
         store
             .delete_versions(&cid, ID1, &[t1], &deletion_leaf)
             .unwrap(),
         1
     );
+    // Monitoring reconciles only when the mark moved: every deletion moves it.
+    let moved = store.deletion_mark().unwrap();
+    assert!(moved > unmoved, "{unmoved} → {moved}");
     assert_eq!(
         store
             .delete_versions(&cid, ID1, &[t1], &deletion_leaf)
             .unwrap(),
         0
     );
+    assert_eq!(store.deletion_mark().unwrap(), moved);
     let left = store.versions(&cid, ID1, false).unwrap();
     assert_eq!(left.len(), 1);
     assert!(left[0].newest && left[0].oldest);
