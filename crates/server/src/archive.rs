@@ -16,8 +16,6 @@ use detect::{Archive, EncodedEvents, Snapshot};
 
 /// Commands the writer takes before it flushes, at most.
 const GROUP: usize = 256;
-/// Events a buffer from [`EventArchive::buffer`] is first made for.
-const BUFFERED_EVENTS: usize = 256;
 /// Emptied buffers kept for reuse, at most.
 const SPARE_BUFFERS: usize = 16;
 
@@ -81,13 +79,13 @@ impl EventArchive {
     }
 
     /// An empty buffer to encode events into, for [`EventArchive::send`] or
-    /// [`EventArchive::append`].
-    pub fn buffer(&self) -> EncodedEvents {
+    /// [`EventArchive::append`]; a new one is made for `events` events.
+    pub fn buffer(&self, events: usize) -> EncodedEvents {
         self.spare
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop()
-            .unwrap_or_else(|| EncodedEvents::with_capacity(BUFFERED_EVENTS))
+            .unwrap_or_else(|| EncodedEvents::with_capacity(events))
     }
 
     /// Every event flushed so far.

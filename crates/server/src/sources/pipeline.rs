@@ -313,7 +313,9 @@ impl Part {
         Part {
             events: 0,
             alerts: Vec::new(),
-            archived: archive.map_or_else(EncodedEvents::default, EventArchive::buffer),
+            archived: archive.map_or_else(EncodedEvents::default, |archive| {
+                archive.buffer(ARCHIVED_TOGETHER)
+            }),
         }
     }
 
