@@ -321,8 +321,8 @@ fn decode_filter(c: &mut Cursor<'_>) -> Result<Bloom, ReadError> {
     Ok(Bloom::from_parts(words, probes))
 }
 
-/// LZ4's acceleration for blocks: with 4, a fifth more events are appended per CPU second than with
-/// `lz4_flex`'s encoder, for 4 % more bytes on disk (the archive benchmark in
+/// LZ4's acceleration for blocks: with 4, a fifth more events are appended per CPU second
+/// than with `lz4_flex`'s encoder, for 4 % more bytes on disk (the archive benchmark in
 /// docs/benchmarks.md).
 const LZ4_ACCELERATION: i32 = 4;
 
