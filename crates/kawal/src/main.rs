@@ -7,7 +7,7 @@ mod hunt;
 mod patterns;
 mod verify;
 
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -308,6 +308,7 @@ fn serve(args: ServeArgs) -> Result<()> {
         )
         .init();
     let config = Config::load(&args.data, args.listen.as_deref())?;
+    let _one_server = lock_data_dir(&config.data)?;
     let exchange = open_exchange(&config)?;
     ensure_instance(&exchange, &config, &mut std::io::stdout())?;
     let instance = exchange
@@ -399,6 +400,48 @@ fn serve(args: ServeArgs) -> Result<()> {
         served?;
         Ok(())
     })
+}
+
+/// Holds `<data>/serve.lock` for as long as the server runs. The event archive and the
+/// evidence files assume one writer: a second server on the same directory would interleave
+/// its appends with the first's. The operating system drops the lock when the process ends,
+/// however it ends, so a crash leaves nothing stale behind.
+fn lock_data_dir(data: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let path = data.join("serve.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = holder.trim();
+            bail!(
+                "another `kawal serve`{} is using the data directory {}; one server per data directory",
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (process {holder})")
+                },
+                data.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    file.set_len(0)
+        .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
+        .and_then(|_| writeln!(file, "{}", std::process::id()))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(file)
 }
 
 /// Where case evidence files are kept: `<data>/evidence`.

@@ -121,3 +121,36 @@ fn acknowledged_objects_survive_sigkill() {
     );
     assert_eq!(one.status, 200);
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut first = Binary::serve(&data);
+    let second = kawal()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "another `kawal serve` (process {}) is using the data directory",
+            first.child.id()
+        )),
+        "{stderr}"
+    );
+    // The command line's administration still works beside the server.
+    cli(&data, &["admin", "org", "add", "LATE-CERT"]);
+    assert_eq!(get(&format!("{}/taxii2/", first.base), None).status, 200);
+
+    // A killed server leaves no stale lock behind.
+    first.child.kill().unwrap(); // SIGKILL
+    first.child.wait().unwrap();
+    let restarted = Binary::serve(&data);
+    assert_eq!(
+        get(&format!("{}/taxii2/", restarted.base), None).status,
+        200
+    );
+}
