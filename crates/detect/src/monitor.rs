@@ -100,13 +100,16 @@ pub struct Arrivals {
 }
 
 /// What a refresh of every loaded set did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct Refreshed {
     pub applied: Applied,
     /// Per organisation, the indicators that were not in its set before (not those of a set
     /// loaded for the first time, whose events were never matched without them while it
     /// existed).
     pub arrivals: Vec<Arrivals>,
+    /// The organisations whose sets could not be brought up to date this time; the others
+    /// were.
+    pub failures: Vec<(OrgId, MonitorError)>,
 }
 
 /// One organisation's indicators, compiled.
@@ -122,6 +125,10 @@ pub struct OrgIndicators {
     cursors: Cursors,
     /// [`Exchange::deletion_mark`] when the set was last loaded or reconciled.
     deletion_mark: Option<i64>,
+    /// Arrivals applied by a refresh that then failed. They are in the set, so the versions
+    /// read again next time are no longer new: the next refresh that succeeds reports these,
+    /// so that their retro-hunts still run.
+    unreported: Vec<Arrivals>,
 }
 
 /// The newest version seen of an indicator, whether or not it is in the set (a revoked one is
@@ -201,6 +208,7 @@ impl OrgIndicators {
             collections: Vec::new(),
             cursors: Cursors::new(),
             deletion_mark: None,
+            unreported: Vec::new(),
         }
     }
 
@@ -384,9 +392,10 @@ impl Monitor {
         Ok(orgs.entry(org).or_insert(set).clone())
     }
 
-    /// Brings every loaded organisation's set up to date; returns what changed and which
-    /// indicators each organisation gained.
-    pub fn refresh(&self) -> Result<Refreshed, MonitorError> {
+    /// Brings every loaded organisation's set up to date; returns what changed, which
+    /// indicators each organisation gained, and which sets could not be read (they are tried
+    /// again next time, from where they were).
+    pub fn refresh(&self) -> Refreshed {
         let loaded: Vec<_> = self
             .orgs
             .read()
@@ -396,7 +405,13 @@ impl Monitor {
             .collect();
         let mut refreshed = Refreshed::default();
         for (org, set) in loaded {
-            let (applied, arrivals) = self.refresh_one(org, &set)?;
+            let (applied, arrivals) = match self.refresh_one(org, &set) {
+                Ok(done) => done,
+                Err(e) => {
+                    refreshed.failures.push((org, e));
+                    continue;
+                }
+            };
             let total = &mut refreshed.applied;
             total.added += applied.added;
             total.replaced += applied.replaced;
@@ -404,7 +419,7 @@ impl Monitor {
             total.ignored += applied.ignored;
             refreshed.arrivals.extend(arrivals);
         }
-        Ok(refreshed)
+        refreshed
     }
 
     fn refresh_one(
@@ -412,6 +427,26 @@ impl Monitor {
         org: OrgId,
         set: &Mutex<OrgIndicators>,
     ) -> Result<(Applied, Vec<Arrivals>), MonitorError> {
+        let mut applied = Applied::default();
+        let mut arrivals = std::mem::take(&mut lock(set).unreported);
+        match self.read_updates(org, set, &mut applied, &mut arrivals) {
+            Ok(()) => Ok((applied, arrivals)),
+            Err(e) => {
+                lock(set).unreported = arrivals;
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies to `set` what `org` may read that it does not hold yet, and reconciles it
+    /// after deletions; what arrived goes to `arrivals` as it is applied.
+    fn read_updates(
+        &self,
+        org: OrgId,
+        set: &Mutex<OrgIndicators>,
+        applied: &mut Applied,
+        arrivals: &mut Vec<Arrivals>,
+    ) -> Result<(), MonitorError> {
         // Read before the versions, so that a deletion made while they are read moves the
         // mark past what is kept, and the next refresh reconciles again.
         let deletion_mark = self.exchange.deletion_mark()?;
@@ -420,8 +455,6 @@ impl Monitor {
             let deleted = set.deletion_mark.is_some_and(|mark| mark != deletion_mark);
             (set.cursors.clone(), set.deletion_mark.is_none(), deleted)
         };
-        let mut applied = Applied::default();
-        let mut arrivals = Vec::new();
         let mut read = Vec::with_capacity(APPLIED_TOGETHER);
         let apply = |read: &mut Vec<Candidate>, applied: &mut Applied, arrivals: &mut Vec<_>| {
             if read.is_empty() {
@@ -449,11 +482,11 @@ impl Monitor {
                 if let Some(c) = v.raw.as_deref().and_then(|raw| candidate(collection, raw)) {
                     read.push(c);
                     if read.len() == APPLIED_TOGETHER {
-                        apply(&mut read, &mut applied, &mut arrivals);
+                        apply(&mut read, applied, arrivals);
                     }
                 }
             })?;
-        apply(&mut read, &mut applied, &mut arrivals);
+        apply(&mut read, applied, arrivals);
         // After a deletion, or when a collection is no longer followed, what the set holds
         // may no longer be readable. (A first load read everything readable.)
         let readable = if deleted || !updates.lost.is_empty() {
@@ -478,14 +511,14 @@ impl Monitor {
             // nothing readable left, what a deletion nearly always leaves, needs no reading.
             let reread = stale.iter().any(|key| readable.contains_key(key));
             for key in stale {
-                set.forget(&key, &mut applied);
+                set.forget(&key, applied);
             }
             if reread {
                 set.cursors.clear();
             }
         }
         set.deletion_mark = Some(deletion_mark);
-        Ok((applied, arrivals))
+        Ok(())
     }
 
     /// Matching for `org`'s sensors' events; its set is loaded first if it was not.

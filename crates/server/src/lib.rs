@@ -290,16 +290,14 @@ pub async fn serve(
                 let refreshed =
                     tokio::task::spawn_blocking(move || worker.monitoring().monitor.refresh())
                         .await;
-                match refreshed {
-                    Ok(Ok(refreshed)) if state.archive().is_some() => {
-                        for arrivals in refreshed.arrivals {
-                            let _ = arrived.send(arrivals);
-                        }
+                let Ok(refreshed) = refreshed else { continue };
+                for (org, e) in &refreshed.failures {
+                    tracing::warn!(org, error = %e, "monitoring could not read new indicators");
+                }
+                if state.archive().is_some() {
+                    for arrivals in refreshed.arrivals {
+                        let _ = arrived.send(arrivals);
                     }
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "monitoring could not read new indicators")
-                    }
-                    _ => {}
                 }
             }
         })

@@ -16,7 +16,7 @@ struct World {
     producer: Principal,
     member: i64,
     outsider: i64,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn world() -> World {
@@ -56,7 +56,7 @@ fn world() -> World {
         },
         member,
         outsider,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -104,6 +104,13 @@ fn raised(m: &Monitor, org: i64, ip: &str) -> Vec<kawal_core::Alert> {
         .observe("test", &event(ip), &detect::normalise::Fields::default())
 }
 
+/// A refresh in which every set could be read.
+fn refresh(m: &Monitor) -> detect::Refreshed {
+    let refreshed = m.refresh();
+    assert!(refreshed.failures.is_empty(), "{:?}", refreshed.failures);
+    refreshed
+}
+
 fn alerts(m: &Monitor, org: i64, ip: &str) -> Vec<String> {
     raised(m, org, ip)
         .into_iter()
@@ -140,7 +147,7 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
             "",
         )],
     );
-    let refreshed = monitor.refresh().unwrap();
+    let refreshed = refresh(&monitor);
     let applied = refreshed.applied;
     assert_eq!(applied.added, 1, "{applied:?}"); // the member's set; the outsider follows nothing
                                                  // The arrival is reported for the member only, with the pattern that went into its set,
@@ -172,7 +179,7 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
     );
     post(&w, &[red]);
     // Nothing the member may read arrived: nothing to retro-hunt.
-    assert!(monitor.refresh().unwrap().arrivals.is_empty());
+    assert!(refresh(&monitor).arrivals.is_empty());
     assert!(alerts(&monitor, w.member, "198.51.100.3").is_empty());
 
     // A revoked version stops matching; an older version read later does not bring it back.
@@ -185,7 +192,7 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
             r#","revoked":true"#,
         )],
     );
-    let applied = monitor.refresh().unwrap().applied;
+    let applied = refresh(&monitor).applied;
     assert!(applied.removed >= 1, "{applied:?}");
     assert!(alerts(&monitor, w.member, "198.51.100.1").is_empty());
 
@@ -199,7 +206,7 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
             "",
         )],
     );
-    let refreshed = monitor.refresh().unwrap();
+    let refreshed = refresh(&monitor);
     assert_eq!(refreshed.applied.replaced, 1, "{refreshed:?}");
     assert!(alerts(&monitor, w.member, "198.51.100.2").is_empty());
     assert_eq!(alerts(&monitor, w.member, "198.51.100.22").len(), 1);
@@ -223,7 +230,7 @@ fn readers_match_what_they_may_read_and_follow_writes_and_revocations() {
         )
         .replace("\"indicator 2\"", "\"renamed\"")],
     );
-    let refreshed = monitor.refresh().unwrap();
+    let refreshed = refresh(&monitor);
     assert_eq!(refreshed.applied.replaced, 1, "{refreshed:?}");
     assert!(refreshed.arrivals.is_empty(), "{refreshed:?}");
     let renamed = raised(&monitor, w.member, "198.51.100.22");
@@ -245,11 +252,11 @@ fn deleted_indicators_leave_the_set_at_the_next_refresh() {
     let monitor = Monitor::new(w.exchange.clone());
     assert_eq!(alerts(&monitor, w.member, "203.0.113.7").len(), 1);
     // Without a deletion, a refresh reads only what is new.
-    assert_eq!(monitor.refresh().unwrap().applied, Applied::default());
+    assert_eq!(refresh(&monitor).applied, Applied::default());
     let removed = delete(&w, 7, &kawal_core::VersionSelect::all());
     assert_eq!(removed, 1);
     // Polling for new versions cannot see a deletion; the refresh after it reconciles.
-    let applied = monitor.refresh().unwrap().applied;
+    let applied = refresh(&monitor).applied;
     assert_eq!(applied.removed, 1, "{applied:?}");
     assert!(alerts(&monitor, w.member, "203.0.113.7").is_empty());
 }
@@ -272,8 +279,8 @@ fn deleting_the_newest_version_brings_the_one_before_back() {
     assert_eq!(removed, 1);
     // The deletion is reconciled: the newest version goes and the set reads again from the
     // beginning, where the one before is found.
-    monitor.refresh().unwrap();
-    monitor.refresh().unwrap();
+    refresh(&monitor);
+    refresh(&monitor);
     assert!(alerts(&monitor, w.member, "203.0.113.88").is_empty());
     assert_eq!(alerts(&monitor, w.member, "203.0.113.8").len(), 1);
 }
@@ -319,7 +326,7 @@ fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_colle
     // readable, the id in capitals included.
     let deleted = delete(&w, 100, &kawal_core::VersionSelect::all());
     assert_eq!(deleted, 1);
-    let refreshed = monitor.refresh().unwrap();
+    let refreshed = refresh(&monitor);
     assert_eq!(refreshed.applied.removed, 1, "{refreshed:?}");
     assert!(refreshed.arrivals.is_empty());
     assert_eq!(alerts(&monitor, w.member, "192.0.2.11"), [capital]);
@@ -331,11 +338,78 @@ fn a_large_first_load_is_applied_in_parts_and_keeps_each_indicators_id_and_colle
             r#"{{"type":"indicator","spec_version":"2.1","id":"{capital}","created":"2021-01-01T00:00:00.000Z","modified":"2022-01-01T00:00:00.000Z","name":"capital","pattern":"[ipv4-addr:value = '192.0.2.11']","pattern_type":"stix","valid_from":"2021-01-01T00:00:00Z","revoked":true}}"#
         )],
     );
-    let applied = monitor.refresh().unwrap().applied;
+    let applied = refresh(&monitor).applied;
     assert_eq!(applied.removed, 1, "{applied:?}");
     assert!(alerts(&monitor, w.member, "192.0.2.11").is_empty());
     assert_eq!(
         monitor.indicators(w.member).unwrap().lock().unwrap().len(),
         4_999
     );
+}
+
+#[test]
+fn arrivals_applied_before_a_failed_read_are_reported_by_the_next_refresh() {
+    let w = world();
+    let monitor = Monitor::new(w.exchange.clone());
+    assert!(alerts(&monitor, w.member, "10.0.0.1").is_empty());
+    // Enough new indicators for some to be applied before the read reaches the last one,
+    // whose row is then made unreadable.
+    const COUNT: u32 = 7_000;
+    let ip = |n: u32| format!("10.0.{}.{}", n / 256, n % 256);
+    let objects: Vec<String> = (1..=COUNT)
+        .map(|n| {
+            let pattern = format!("[ipv4-addr:value = '{}']", ip(n));
+            indicator(n, "2021-01-01T00:00:00.000Z", &pattern, "")
+        })
+        .collect();
+    post(&w, &objects);
+    let database = rusqlite::Connection::open(w.dir.path().join("kawal.db")).unwrap();
+    let last = indicator_id(COUNT);
+    let tlp: Option<i64> = database
+        .query_row("SELECT tlp FROM objects WHERE id = ?1", [&last], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    database
+        .execute(
+            "UPDATE objects SET tlp = 'unreadable' WHERE id = ?1",
+            [&last],
+        )
+        .unwrap();
+
+    let failed = monitor.refresh();
+    assert_eq!(failed.failures.len(), 1, "{failed:?}");
+    assert_eq!(failed.failures[0].0, w.member);
+    assert!(failed.arrivals.is_empty());
+    // Part of what was read went into the set before the failure: it matches already.
+    assert_eq!(alerts(&monitor, w.member, &ip(1)), [indicator_id(1)]);
+    assert!(alerts(&monitor, w.member, &ip(COUNT)).is_empty());
+
+    database
+        .execute(
+            "UPDATE objects SET tlp = ?1 WHERE id = ?2",
+            rusqlite::params![tlp, last],
+        )
+        .unwrap();
+    let refreshed = refresh(&monitor);
+    // Every new indicator is reported once, those applied before the failure included, so
+    // that each is hunted for in the archive.
+    let mut reported: Vec<String> = refreshed
+        .arrivals
+        .iter()
+        .inspect(|a| assert_eq!(a.org, w.member))
+        .flat_map(|a| a.indicators.iter().map(|i| i.info.id.clone()))
+        .collect();
+    reported.sort();
+    let expected: Vec<String> = (1..=COUNT).map(indicator_id).collect();
+    assert!(
+        reported == expected,
+        "{} of {COUNT} reported; first missing: {:?}",
+        reported.len(),
+        expected
+            .iter()
+            .find(|id| reported.binary_search(id).is_err())
+    );
+    assert_eq!(alerts(&monitor, w.member, &ip(COUNT)), [last]);
+    assert!(refresh(&monitor).arrivals.is_empty());
 }
