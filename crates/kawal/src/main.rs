@@ -227,6 +227,18 @@ enum UserCommand {
         password_stdin: bool,
     },
     List,
+    /// Disables an account: its sessions close and it signs in to nothing.
+    Disable {
+        username: String,
+    },
+    /// Enables a disabled account again.
+    Enable {
+        username: String,
+    },
+    /// Deletes an account and its sessions; what it did stays in the audit trail.
+    Delete {
+        username: String,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -839,6 +851,27 @@ fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
                 let disabled = if u.disabled { "\tdisabled" } else { "" };
                 println!("{}\t{org}\t{}{disabled}", u.username, u.role);
             }
+            Ok(())
+        }
+        AdminCommand::User {
+            command: UserCommand::Disable { username },
+        } => {
+            exchange.set_user_disabled(&who, &username, true)?;
+            println!("disabled user {username}");
+            Ok(())
+        }
+        AdminCommand::User {
+            command: UserCommand::Enable { username },
+        } => {
+            exchange.set_user_disabled(&who, &username, false)?;
+            println!("enabled user {username}");
+            Ok(())
+        }
+        AdminCommand::User {
+            command: UserCommand::Delete { username },
+        } => {
+            exchange.delete_user(&who, &username)?;
+            println!("deleted user {username}");
             Ok(())
         }
         AdminCommand::Audit { limit } => {

@@ -50,6 +50,20 @@ pub fn document() -> Value {
     });
     let mut revoke = op("Revoke a token", None, "204");
     revoke["parameters"] = path_param("token");
+    let mut delete_user = op(
+        "Delete an account and its sessions; what it did stays in the audit trail",
+        None,
+        "204",
+    );
+    delete_user["parameters"] = path_param("username");
+    let mut disable_user = op(
+        "Disable an account: its sessions close and it signs in to nothing (not your own)",
+        None,
+        "200",
+    );
+    disable_user["parameters"] = path_param("username");
+    let mut enable_user = op("Enable a disabled account again", None, "200");
+    enable_user["parameters"] = path_param("username");
     let mut audit = op(
         "Search the audit trail (instance admins: all; organisation admins: their own)",
         None,
@@ -218,6 +232,12 @@ pub fn document() -> Value {
                 "post": op("Issue a token; the secret is shown once", Some("NewToken"), "201")
             },
             "/api/tokens/{token}": { "delete": revoke },
+            "/api/users": {
+                "get": op("List the web console's accounts the caller administers", None, "200"),
+                "post": op("Add an account to an organisation (instance admins: any; organisation admins: their own)", Some("NewUser"), "201")
+            },
+            "/api/users/{username}": { "delete": delete_user },
+            "/api/users/{username}/disabled": { "put": disable_user, "delete": enable_user },
             "/api/audit": { "get": audit },
             "/api/feeds/{format}": { "get": feed },
             "/api/events": { "post": events },
@@ -342,6 +362,16 @@ pub fn document() -> Value {
                 "NewToken": {
                     "type": "object", "additionalProperties": false, "required": ["org", "role"],
                     "properties": { "org": { "type": "string" }, "role": { "enum": ["admin", "analyst", "reader", "sensor"] } }
+                },
+                "NewUser": {
+                    "type": "object", "additionalProperties": false,
+                    "required": ["username", "org", "role", "password"],
+                    "properties": {
+                        "username": { "type": "string", "pattern": "^[A-Za-z0-9._@-]{1,64}$" },
+                        "org": { "type": "string" },
+                        "role": { "enum": ["admin", "analyst", "reader", "sensor"] },
+                        "password": { "type": "string", "minLength": 12 }
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use kawal_core::{AuditQuery, Principal, Role};
 use serde::de::DeserializeOwned;
@@ -32,6 +32,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/tokens", get(tokens).post(add_token))
         .route("/api/tokens/{token}", delete(revoke_token))
+        .route("/api/users", get(users).post(add_user))
+        .route("/api/users/{username}", delete(delete_user))
+        .route(
+            "/api/users/{username}/disabled",
+            put(disable_user).delete(enable_user),
+        )
         .route("/api/audit", get(audit))
 }
 
@@ -311,6 +317,75 @@ async fn revoke_token(
 ) -> RestResult {
     let who = who(&state, &headers).await?;
     run(&state, move |ex| ex.revoke_token(&who, &token)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn users(State(state): State<AppState>, headers: HeaderMap) -> RestResult {
+    let who = who(&state, &headers).await?;
+    ok(json!(run(&state, move |ex| ex.users(&who)).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    username: String,
+    org: String,
+    role: String,
+    password: String,
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> RestResult {
+    let who = who(&state, &headers).await?;
+    let new: NewUser = json_body(body)?;
+    let role: Role = new
+        .role
+        .parse()
+        .map_err(|e: kawal_core::model::UnknownRole| ApiError::bad_request(e.to_string()).rest())?;
+    let user = run(&state, move |ex| {
+        ex.add_user(&who, &new.org, &new.username, role, &new.password)
+    })
+    .await?;
+    created(json!(user))
+}
+
+/// Disabling closes the account's sessions and refuses its sign-ins; its history stays.
+async fn disable_user(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    headers: HeaderMap,
+) -> RestResult {
+    let who = who(&state, &headers).await?;
+    ok(json!(
+        run(&state, move |ex| ex
+            .set_user_disabled(&who, &username, true))
+        .await?
+    ))
+}
+
+async fn enable_user(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    headers: HeaderMap,
+) -> RestResult {
+    let who = who(&state, &headers).await?;
+    ok(json!(
+        run(&state, move |ex| ex
+            .set_user_disabled(&who, &username, false))
+        .await?
+    ))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    Path(username): Path<String>,
+    headers: HeaderMap,
+) -> RestResult {
+    let who = who(&state, &headers).await?;
+    run(&state, move |ex| ex.delete_user(&who, &username)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -915,4 +915,25 @@ fn accounts_added_on_the_command_line_sign_in_to_the_binary() {
     let mut browser = Browser::new(&server.base);
     assert_eq!(browser.sign_in("rita", PASSWORD).status, 303);
     assert!(browser.get("/").body.contains("rita · MY-CERT · reader"));
+
+    // Disabled, enabled and deleted on the command line beside the running server.
+    assert_eq!(
+        cli(data, &["admin", "user", "disable", "rita"]),
+        "disabled user rita\n"
+    );
+    assert!(cli(data, &["admin", "user", "list"]).contains("rita\tMY-CERT\treader\tdisabled"));
+    assert_eq!(browser.get("/").status, 303, "the session ended");
+    assert_eq!(browser.sign_in("rita", PASSWORD).status, 403);
+    cli(data, &["admin", "user", "enable", "rita"]);
+    assert_eq!(browser.sign_in("rita", PASSWORD).status, 303);
+    cli(data, &["admin", "user", "delete", "rita"]);
+    assert!(!cli(data, &["admin", "user", "list"]).contains("rita"));
+    assert_eq!(browser.get("/").status, 303);
+    let unknown = kawal()
+        .args(["admin", "user", "disable", "rita", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account `rita`"));
 }

@@ -1,5 +1,6 @@
 //! End-to-end tests: the HTTP server on real loopback sockets, and the real binary.
 
+mod accounts;
 mod bad_input;
 mod browser;
 mod cases;
