@@ -65,7 +65,7 @@ DROP TABLE IF EXISTS day_counts;
 
 /// `PRAGMA user_version` of `search.db`'s layout and of what [`search::document`] extracts; an
 /// index of another layout is dropped and rebuilt.
-const INDEX_LAYOUT: i64 = 1;
+const INDEX_LAYOUT: i64 = 2;
 
 const INDEX_SCHEMA: &str = r#"
 -- One row per indexed object version; `doc` is its row in `search_text`.
@@ -113,7 +113,8 @@ CREATE TABLE IF NOT EXISTS type_counts (
     n INTEGER NOT NULL,
     PRIMARY KEY (collection_id, type, producer, tlp, recipients)
 ) WITHOUT ROWID;
--- Sighting versions per indicator they sight, keyed like the counts above.
+-- Sightings per indicator they sight, keyed like the counts above. A sighting counts once,
+-- under its newest indexed version: aggregated sightings gain a version at each update.
 CREATE TABLE IF NOT EXISTS sighting_counts (
     indicator TEXT NOT NULL,
     collection_id TEXT NOT NULL,
@@ -123,7 +124,7 @@ CREATE TABLE IF NOT EXISTS sighting_counts (
     n INTEGER NOT NULL,
     PRIMARY KEY (indicator, collection_id, producer, tlp, recipients)
 ) WITHOUT ROWID;
--- Sighting versions per object sighted, all groups together: the dashboard's candidates.
+-- Sightings per object sighted, all groups together: the dashboard's candidates.
 CREATE TABLE IF NOT EXISTS sighted_totals (object TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS sighted_totals_by_n ON sighted_totals (n DESC, object);
 CREATE TABLE IF NOT EXISTS day_counts (
@@ -455,13 +456,6 @@ fn index_new(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::R
         "INSERT INTO day_counts (day, collection_id, sighting, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1)
          ON CONFLICT DO UPDATE SET n = n + 1",
     )?;
-    let mut count_sighted = tx.prepare_cached(
-        "INSERT INTO sighting_counts (indicator, collection_id, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, 1)
-         ON CONFLICT DO UPDATE SET n = n + 1",
-    )?;
-    let mut total_sighted = tx.prepare_cached(
-        "INSERT INTO sighted_totals (object, n) VALUES (?1, 1) ON CONFLICT DO UPDATE SET n = n + 1",
-    )?;
     let mut save_mark = tx.prepare_cached(
         "INSERT INTO search_marks (collection_id, date_added) VALUES (?1, ?2)
          ON CONFLICT (collection_id) DO UPDATE SET date_added = excluded.date_added",
@@ -524,15 +518,21 @@ fn index_new(tx: &Connection, objects: &Connection, batch: usize) -> rusqlite::R
                     tlp_key,
                     recipients_key
                 ])?;
-                if let (true, Some(sighted)) = (type_name == "sighting", &doc.first_ref) {
-                    count_sighted.execute(params![
-                        sighted,
-                        collection,
-                        producer,
-                        tlp_key,
-                        recipients_key
-                    ])?;
-                    total_sighted.execute([sighted])?;
+                if type_name == "sighting" {
+                    let newest = newest_sighting_version(tx, &collection, &id, rowid)?;
+                    if newest.as_ref().is_none_or(|n| version > n.version) {
+                        if let Some(newest) = newest {
+                            count_sighting(tx, &collection, &newest, -1)?;
+                        }
+                        let this = SightingVersion {
+                            version,
+                            producer,
+                            tlp,
+                            recipients,
+                            sighted: doc.first_ref,
+                        };
+                        count_sighting(tx, &collection, &this, 1)?;
+                    }
                 }
             }
             last = Some(date_added);
@@ -599,16 +599,85 @@ fn forget(tx: &Connection, collection: &str, id: &str, version: i64) -> rusqlite
             recipients_key
         ],
     )?;
-    if let (true, Some(sighted)) = (type_name == "sighting", first_ref) {
-        tx.execute(
-            "UPDATE sighting_counts SET n = n - 1 WHERE indicator = ?1 AND collection_id = ?2 AND producer = ?3 AND tlp = ?4 AND recipients = ?5",
-            params![sighted, collection, producer, tlp_key, recipients_key],
-        )?;
-        tx.execute(
-            "UPDATE sighted_totals SET n = n - 1 WHERE object = ?1",
-            [sighted],
-        )?;
+    if type_name == "sighting" {
+        let newest = newest_sighting_version(tx, collection, id, doc)?;
+        if newest.as_ref().is_none_or(|n| version > n.version) {
+            let this = SightingVersion {
+                version,
+                producer,
+                tlp,
+                recipients,
+                sighted: first_ref,
+            };
+            count_sighting(tx, collection, &this, -1)?;
+            if let Some(newest) = newest {
+                count_sighting(tx, collection, &newest, 1)?;
+            }
+        }
     }
+    Ok(())
+}
+
+/// What a sighting's count is kept under: the group its version's readers form, and the
+/// object it sights.
+struct SightingVersion {
+    version: i64,
+    producer: i64,
+    tlp: Option<i64>,
+    recipients: Option<String>,
+    sighted: Option<String>,
+}
+
+/// The newest indexed version of a sighting other than the doc `besides`.
+fn newest_sighting_version(
+    tx: &Connection,
+    collection: &str,
+    id: &str,
+    besides: i64,
+) -> rusqlite::Result<Option<SightingVersion>> {
+    tx.prepare_cached(
+        "SELECT version, producer, tlp, recipients, first_ref FROM search_docs
+         WHERE collection_id = ?1 AND id = ?2 AND doc != ?3 ORDER BY version DESC LIMIT 1",
+    )?
+    .query_row(params![collection, id, besides], |r| {
+        Ok(SightingVersion {
+            version: r.get(0)?,
+            producer: r.get(1)?,
+            tlp: r.get(2)?,
+            recipients: r.get(3)?,
+            sighted: r.get(4)?,
+        })
+    })
+    .optional()
+}
+
+/// Adds `delta` to the count of the object `sighting` sights, under its group.
+fn count_sighting(
+    tx: &Connection,
+    collection: &str,
+    sighting: &SightingVersion,
+    delta: i64,
+) -> rusqlite::Result<()> {
+    let Some(sighted) = &sighting.sighted else {
+        return Ok(());
+    };
+    let (tlp_key, recipients_key) = policy_key(sighting.tlp, sighting.recipients.as_deref());
+    tx.prepare_cached(
+        "INSERT INTO sighting_counts (indicator, collection_id, producer, tlp, recipients, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?
+    .execute(params![
+        sighted,
+        collection,
+        sighting.producer,
+        tlp_key,
+        recipients_key,
+        delta
+    ])?;
+    tx.prepare_cached(
+        "INSERT INTO sighted_totals (object, n) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+    )?
+    .execute(params![sighted, delta])?;
     Ok(())
 }
 

@@ -240,11 +240,12 @@ fn the_dashboard_counts_only_sightings_the_reader_may_read() {
         .add_user(&it.admin(), "KH-CERT", "kiri", Role::Analyst, PASSWORD)
         .unwrap();
     share(&it, &collection, "MY-CERT", &[indicator(23, "Resolver")]);
-    let sighting = |n: u32, marking: &str| {
+    let sighting_version = |n: u32, day: u32, marking: &str| {
         format!(
-            r#"{{"type":"sighting","spec_version":"2.1","id":"sighting--00000000-0000-4000-8000-{n:012}","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","sighting_of_ref":"indicator--00000000-0000-4000-8000-000000000023"{marking}}}"#
+            r#"{{"type":"sighting","spec_version":"2.1","id":"sighting--00000000-0000-4000-8000-{n:012}","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-{day:02}T00:00:00.000Z","count":{day},"sighting_of_ref":"indicator--00000000-0000-4000-8000-000000000023"{marking}}}"#
         )
     };
+    let sighting = |n: u32, marking: &str| sighting_version(n, 1, marking);
     let red = format!(r#","object_marking_refs":["{}"]"#, stix::tlp::TLP2_RED);
     share(
         &it,
@@ -268,4 +269,62 @@ fn the_dashboard_counts_only_sightings_the_reader_may_read() {
     assert!(mine.contains("<td class=\"num\">2</td>"), "{mine}");
     let theirs = sightings_of("kiri");
     assert!(theirs.contains("<td class=\"num\">3</td>"), "{theirs}");
+
+    // A sighting counts once, however many versions it has: aggregated sightings gain one at
+    // each update, and versions can arrive out of order.
+    share(
+        &it,
+        &collection,
+        "MY-CERT",
+        &[sighting_version(1, 3, ""), sighting_version(1, 2, "")],
+    );
+    index_all(&it);
+    let mine = sightings_of("ana");
+    assert!(mine.contains("<td class=\"num\">2</td>"), "{mine}");
+    // Deleting versions: the sighting counts while one is left.
+    let my_analyst = kawal_core::Principal::Local {
+        org: it.ex().store().org_by_name("MY-CERT").unwrap().unwrap().id,
+        role: Role::Analyst,
+    };
+    let sighting_id = |n: u32| format!("sighting--00000000-0000-4000-8000-{n:012}");
+    let delete = |n: u32, versions: &kawal_core::VersionSelect| {
+        it.ex()
+            .delete_object(&my_analyst, &collection, &sighting_id(n), versions, &[])
+            .unwrap()
+    };
+    assert_eq!(delete(1, &kawal_core::VersionSelect::default()), 1);
+    index_all(&it);
+    let mine = sightings_of("ana");
+    assert!(mine.contains("<td class=\"num\">2</td>"), "{mine}");
+    assert_eq!(delete(2, &kawal_core::VersionSelect::all()), 1);
+    index_all(&it);
+    let mine = sightings_of("ana");
+    assert!(mine.contains("<td class=\"num\">1</td>"), "{mine}");
+    let theirs = sightings_of("kiri");
+    assert!(theirs.contains("<td class=\"num\">2</td>"), "{theirs}");
+    // A sighting counts under its newest version, for those who may read it.
+    share(&it, &collection, "KH-CERT", &[sighting_version(3, 2, "")]);
+    index_all(&it);
+    let mine = sightings_of("ana");
+    assert!(mine.contains("<td class=\"num\">2</td>"), "{mine}");
+    let theirs = sightings_of("kiri");
+    assert!(theirs.contains("<td class=\"num\">2</td>"), "{theirs}");
+    let kh_analyst = kawal_core::Principal::Local {
+        org: it.ex().store().org_by_name("KH-CERT").unwrap().unwrap().id,
+        role: Role::Analyst,
+    };
+    it.ex()
+        .delete_object(
+            &kh_analyst,
+            &collection,
+            &sighting_id(3),
+            &kawal_core::VersionSelect::default(),
+            &[],
+        )
+        .unwrap();
+    index_all(&it);
+    let mine = sightings_of("ana");
+    assert!(mine.contains("<td class=\"num\">1</td>"), "{mine}");
+    let theirs = sightings_of("kiri");
+    assert!(theirs.contains("<td class=\"num\">2</td>"), "{theirs}");
 }
