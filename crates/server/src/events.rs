@@ -3,9 +3,10 @@
 //! stored before the submission is acknowledged, listed at `/api/alerts`, streamed as
 //! server-sent events at `/api/alerts/stream`, and counted at `/metrics`.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -16,6 +17,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use kawal_core::model::OrgId;
 use kawal_core::{Alert, AlertQuery};
 use serde_json::json;
 use stix::Timestamp;
@@ -29,7 +31,7 @@ use crate::AppState;
 
 /// Refused events whose reasons a submission's answer quotes, at most.
 const QUOTED_REFUSALS: usize = 10;
-/// Alerts kept for streaming subscribers that fall behind.
+/// Alerts kept, per organisation, for streaming subscribers that fall behind.
 const STREAM_BUFFER: usize = 4096;
 /// How often the monitor's indicator sets catch up with writes, revocations and deletions.
 pub const REFRESH_EVERY: Duration = Duration::from_millis(500);
@@ -38,9 +40,53 @@ const HTTP_SOURCE: &str = "http";
 /// Submissions of at least twice this many lines are halved between two threads.
 const HALVED_FROM: usize = 256;
 
+/// Alerts as they are stored, to whoever follows them. Each organisation's alerts also have
+/// a buffer of their own: a subscriber that falls behind is told how many of its own
+/// organisation's alerts it missed, never a count of anyone else's, and a burst of alerts
+/// for one organisation does not push another's out.
+pub(crate) struct AlertStreams {
+    all: broadcast::Sender<Arc<Alert>>,
+    by_org: Mutex<HashMap<OrgId, broadcast::Sender<Arc<Alert>>>>,
+}
+
+impl AlertStreams {
+    fn new() -> Self {
+        AlertStreams {
+            all: broadcast::channel(STREAM_BUFFER).0,
+            by_org: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn by_org(&self) -> MutexGuard<'_, HashMap<OrgId, broadcast::Sender<Arc<Alert>>>> {
+        self.by_org.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn send(&self, alert: Alert) {
+        let alert = Arc::new(alert);
+        // No subscriber is not an error.
+        if let Some(org) = self.by_org().get(&alert.org) {
+            let _ = org.send(alert.clone());
+        }
+        let _ = self.all.send(alert);
+    }
+
+    /// Every organisation's alerts: for the tasks that serve all of them.
+    fn all(&self) -> broadcast::Receiver<Arc<Alert>> {
+        self.all.subscribe()
+    }
+
+    /// One organisation's alerts.
+    fn of(&self, org: OrgId) -> broadcast::Receiver<Arc<Alert>> {
+        self.by_org()
+            .entry(org)
+            .or_insert_with(|| broadcast::channel(STREAM_BUFFER).0)
+            .subscribe()
+    }
+}
+
 pub struct Monitoring {
     pub monitor: detect::Monitor,
-    alerts: broadcast::Sender<Arc<Alert>>,
+    alerts: AlertStreams,
     /// Counters of every source, HTTP first.
     pub(crate) sources: Registry,
     /// The last refused events of each organisation.
@@ -53,21 +99,25 @@ impl Monitoring {
         sources.source(HTTP_SOURCE);
         Monitoring {
             monitor,
-            alerts: broadcast::channel(STREAM_BUFFER).0,
+            alerts: AlertStreams::new(),
             sources,
             refused: RefusedSamples::default(),
         }
     }
 
-    /// Sends a stored alert to the streams that follow its organisation.
+    /// Sends a stored alert to the streams that follow it.
     pub(crate) fn broadcast(&self, alert: Alert) {
-        // No subscriber is not an error.
-        let _ = self.alerts.send(Arc::new(alert));
+        self.alerts.send(alert);
     }
 
-    /// Every alert raised from now on, whichever source's events raised it.
+    /// Every alert raised from now on, whichever organisation's and source's events raised it.
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<Arc<Alert>> {
-        self.alerts.subscribe()
+        self.alerts.all()
+    }
+
+    /// The alerts of one organisation raised from now on.
+    pub(crate) fn subscribe_org(&self, org: OrgId) -> broadcast::Receiver<Arc<Alert>> {
+        self.alerts.of(org)
     }
 }
 
@@ -259,7 +309,7 @@ async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         .blocking(move |ex| ex.alert_reader(&who))
         .await
         .map_err(ApiError::rest)?;
-    let receiver = state.monitoring().subscribe();
+    let receiver = state.monitoring().subscribe_org(org);
     let events = futures_util::stream::unfold(receiver, move |mut receiver| async move {
         loop {
             match receiver.recv().await {
@@ -418,4 +468,58 @@ async fn metrics(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::broadcast::error::TryRecvError;
+
+    fn alert(org: OrgId, n: usize) -> Alert {
+        Alert {
+            id: format!("{org}-{n}"),
+            org,
+            observed: Timestamp::now(),
+            raised: Timestamp::now(),
+            indicator: "indicator--00000000-0000-4000-8000-000000000001".to_owned(),
+            indicator_name: None,
+            collection: "c".to_owned(),
+            source: "test".to_owned(),
+            retro: false,
+            objects: Vec::new(),
+            fields: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_subscriber_that_falls_behind_learns_only_of_its_own_organisations_alerts() {
+        let streams = AlertStreams::new();
+        let mut quiet = streams.of(1);
+        let mut busy = streams.of(2);
+        let mut everyone = streams.all();
+        streams.send(alert(1, 0));
+        for n in 0..STREAM_BUFFER + 10 {
+            streams.send(alert(2, n));
+        }
+        streams.send(alert(1, 1));
+
+        // A burst of another organisation's alerts pushes none of this one's out.
+        assert_eq!(quiet.try_recv().unwrap().id, "1-0");
+        assert_eq!(quiet.try_recv().unwrap().id, "1-1");
+        assert!(matches!(quiet.try_recv(), Err(TryRecvError::Empty)));
+        // The busy organisation's subscriber is told how many of its own it missed.
+        assert!(matches!(busy.try_recv(), Err(TryRecvError::Lagged(10))));
+        let mut rest = 0;
+        while let Ok(a) = busy.try_recv() {
+            assert_eq!(a.org, 2);
+            rest += 1;
+        }
+        assert_eq!(rest, STREAM_BUFFER);
+        // The stream of every organisation's alerts carries them all, and lagged by the
+        // surplus of all of them.
+        assert!(matches!(everyone.try_recv(), Err(TryRecvError::Lagged(12))));
+        // An organisation nobody follows gets no buffer.
+        streams.send(alert(3, 0));
+        assert!(!streams.by_org().contains_key(&3));
+    }
 }

@@ -361,7 +361,7 @@ pub async fn serve(
         .map(|(hook, counted)| {
             tokio::spawn(webhooks::deliver_all(
                 hook.clone(),
-                state.monitoring().subscribe(),
+                state.monitoring().subscribe_org(hook.org),
                 counted.clone(),
             ))
         })
