@@ -768,9 +768,24 @@ pub fn is_identifier(property: &str) -> bool {
     property == "id" || property.ends_with("_ref") || property.ends_with("_refs")
 }
 
+/// Whether a string value is an RFC 3339 timestamp (`2024-05-01T12:00:00Z`, with a fraction
+/// or an offset): like identifiers, nearly every event has its own, so they are kept out of
+/// the filters as well, and hunts look for them in the records' bytes.
+pub fn is_timestamp(value: &str) -> bool {
+    const DIGITS: [usize; 14] = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
+    let b = value.as_bytes();
+    b.len() >= 20
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(b[10], b'T' | b't')
+        && b[13] == b':'
+        && b[16] == b':'
+        && DIGITS.iter().all(|&i| b[i].is_ascii_digit())
+}
+
 /// Writes a value as compact JSON, as `serde_json` would, and hands `strings` every string
-/// value (not keys, nor identifiers) on the way: the archive's filter keys come from the same
-/// walk.
+/// value (not keys, identifiers nor timestamps) on the way: the archive's filter keys come
+/// from the same walk.
 fn write_json(out: &mut Vec<u8>, value: &Value, strings: &mut impl FnMut(&str)) {
     write_json_under(out, value, true, strings);
 }
@@ -782,7 +797,7 @@ fn write_json_under(out: &mut Vec<u8>, value: &Value, keyed: bool, strings: &mut
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => write_number(out, n),
         Value::String(s) => {
-            if keyed {
+            if keyed && !is_timestamp(s) {
                 strings(s);
             }
             write_json_string(out, s);
@@ -972,6 +987,7 @@ mod tests {
 
     #[test]
     fn objects_are_written_as_serde_json_writes_them_and_their_strings_handed_over() {
+        // Identifiers and timestamps are written but not handed over.
         let object = serde_json::json!({
             "type": "network-traffic",
             "value": "quote \" backslash \\ tab \t nul \u{0} del \u{7f} é 日本",
@@ -981,6 +997,9 @@ mod tests {
             "src_ref": "y--2",
             "resolves_to_refs": ["z--3"],
             "extensions": {"e": {"id": "w--4", "parent_ref": "v--5", "name": "kept"}},
+            "start": "2024-05-01T12:00:00.123456Z",
+            "end": "2024-05-01t12:00:01+07:00",
+            "almost": "2024-05-01 12:00:00Z",
         });
         let mut out = Vec::new();
         let mut strings = Vec::new();
@@ -997,6 +1016,7 @@ mod tests {
             "c/d",
             "",
             "kept",
+            "2024-05-01 12:00:00Z",
         ];
         expected.sort();
         assert_eq!(strings, expected);

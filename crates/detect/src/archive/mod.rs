@@ -41,7 +41,7 @@ use serde_json::Value;
 use stix::Timestamp;
 
 pub use filter::{value_hash, Bloom};
-pub(crate) use format::is_identifier;
+pub(crate) use format::{is_identifier, is_timestamp};
 pub use format::{BlockIndex, BlockMeta, ReadError, Record, StoredObject};
 
 use format::{ReadAt, SegmentHeader, Summary};

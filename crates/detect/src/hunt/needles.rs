@@ -6,7 +6,8 @@
 //! present (a conjunction of disjunctions):
 //!
 //! - every comparison needs an object of its type: the bytes `"type":"<type>"`;
-//! - `=` and `IN` with strings need one of the values, quoted: `"198.51.100.7"`;
+//! - `=` and `IN` with strings need one of the values, quoted: `"198.51.100.7"` (the archive's
+//!   filters can answer for it, unless it is an identifier or a timestamp);
 //! - `LIKE` needs its longest run of plain characters, when that run is ASCII, at least three
 //!   characters long, and free of `K`, `;` and `` ` ``. LIKE compares the NFC form of the
 //!   value, and NFC turns a few other characters into exactly these three (U+212A KELVIN
@@ -29,9 +30,9 @@ use pattern::{Literal, PathStep};
 pub enum Needle {
     /// A string value, compared whole.
     Value(String),
-    /// An identifier (`id`, `*_ref`, `*_refs`), compared whole: found in the records' bytes
-    /// only, since the filters leave identifiers out.
-    Identifier(String),
+    /// A value compared whole that the filters leave out, an identifier (`id`, `*_ref`,
+    /// `*_refs`) or a timestamp: found in the records' bytes only.
+    Unkeyed(String),
     /// An object type.
     Type(String),
     /// A run of characters inside a string value.
@@ -49,7 +50,7 @@ impl Needle {
     /// The bytes to look for in an event's JSON.
     pub fn bytes(&self) -> Vec<u8> {
         match self {
-            Needle::Value(v) | Needle::Identifier(v) => json_string(v).into_bytes(),
+            Needle::Value(v) | Needle::Unkeyed(v) => json_string(v).into_bytes(),
             Needle::Type(t) => format!("\"type\":{}", json_string(t)).into_bytes(),
             Needle::Prefix(start) => {
                 let quoted = json_string(start);
@@ -76,7 +77,7 @@ impl Needle {
     pub fn filter_value(&self) -> Option<&str> {
         match self {
             Needle::Value(v) | Needle::Type(v) => Some(v),
-            Needle::Identifier(_) | Needle::Contains(_) | Needle::Prefix(_) => None,
+            Needle::Unkeyed(_) | Needle::Contains(_) | Needle::Prefix(_) => None,
         }
     }
 
@@ -84,7 +85,7 @@ impl Needle {
     fn rank(&self) -> u8 {
         match self {
             Needle::Value(_) => 0,
-            Needle::Identifier(_) | Needle::Contains(_) | Needle::Prefix(_) => 1,
+            Needle::Unkeyed(_) | Needle::Contains(_) | Needle::Prefix(_) => 1,
             Needle::Type(_) => 2,
         }
     }
@@ -161,17 +162,20 @@ fn comparison(expr: &CmpExpr) -> Vec<Clause> {
             if test.negated || reads_binary(&test.steps) {
                 return clauses;
             }
-            let whole = if compares_identifiers(&test.steps) {
-                Needle::Identifier
-            } else {
-                Needle::Value
+            let identifiers = compares_identifiers(&test.steps);
+            let whole = |s: &String| {
+                if identifiers || crate::archive::is_timestamp(s) {
+                    Needle::Unkeyed(s.clone())
+                } else {
+                    Needle::Value(s.clone())
+                }
             };
             let values = match &test.op {
-                Op::Eq(Literal::String(s)) => Some(vec![whole(s.clone())]),
+                Op::Eq(Literal::String(s)) => Some(vec![whole(s)]),
                 Op::In(set) if !set.is_empty() => set
                     .iter()
                     .map(|l| match l {
-                        Literal::String(s) => Some(whole(s.clone())),
+                        Literal::String(s) => Some(whole(s)),
                         _ => None,
                     })
                     .collect(),
@@ -245,8 +249,8 @@ mod tests {
     }
 
     #[test]
-    fn identifiers_are_looked_for_in_the_bytes_only() {
-        let id = Needle::Identifier("ipv4-addr--1".to_owned());
+    fn identifiers_and_timestamps_are_looked_for_in_the_bytes_only() {
+        let id = Needle::Unkeyed("ipv4-addr--1".to_owned());
         assert_eq!(
             of("[ipv4-addr:id = 'ipv4-addr--1']").unwrap(),
             vec![vec![t("ipv4-addr")], vec![id.clone()]]
@@ -262,6 +266,12 @@ mod tests {
             of("[network-traffic:src_ref.value = '1.2.3.4']").unwrap()[1],
             vec![v("1.2.3.4")]
         );
+        let start = Needle::Unkeyed("2024-05-01T12:00:00.5Z".to_owned());
+        assert_eq!(
+            of("[network-traffic:start = '2024-05-01T12:00:00.5Z']").unwrap()[1],
+            vec![start.clone()]
+        );
+        assert_eq!(start.filter_value(), None);
     }
 
     #[test]

@@ -55,6 +55,7 @@ fn leaf() -> impl Strategy<Value = String> {
     let domain = prop::sample::select(DOMAINS.to_vec());
     let hash = prop::sample::select(HASHES.to_vec());
     let port = prop::sample::select(PORTS.to_vec());
+    let start = prop::sample::select(STARTS.to_vec());
     prop_oneof![
         ip.clone().prop_map(|v| format!("ipv4-addr:value = '{v}'")),
         ip.clone().prop_map(|v| format!("ipv6-addr:value = '{v}'")),
@@ -69,6 +70,8 @@ fn leaf() -> impl Strategy<Value = String> {
             .prop_map(|v| format!("network-traffic:dst_ref = '{}'", address_id(v))),
         ip.clone()
             .prop_map(|v| format!("ipv4-addr:id = '{}'", address_id(v))),
+        // Timestamps, which the filters leave out too.
+        start.prop_map(|v| format!("network-traffic:start = '{v}'")),
         (ip.clone(), ip).prop_map(|(a, b)| format!("ipv4-addr:value IN ('{a}', '{b}')")),
         domain
             .clone()
@@ -217,7 +220,10 @@ fn the_differential_check_sees_hits_of_every_kind_of_pattern() -> anyhow::Result
     ]
     .map(str::to_owned)
     .into_iter()
-    .chain([format!("[ipv4-addr:id = '{}']", address_id("198.51.100.7"))])
+    .chain([
+        format!("[ipv4-addr:id = '{}']", address_id("198.51.100.7")),
+        format!("[network-traffic:start = '{}']", STARTS[1]),
+    ])
     .collect();
     let hits = differential(&patterns, 42, 400, (10, 120), &[false, true])?;
     for (i, pattern) in patterns.iter().enumerate() {
@@ -433,7 +439,8 @@ fn patterns_over_several_events_name_every_event_of_the_match() -> anyhow::Resul
 fn hunts_see_what_was_flushed_into_the_open_segment() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let archive = Archive::open(dir.path(), detect::ArchiveConfig::default())?;
-    let stream = events(100, T0, 1_000_000, &[1], 8);
+    // Fewer than a block holds.
+    let stream = events(60, T0, 1_000_000, &[1], 8);
     archive.append_batch(&stream)?;
     let mut hunter = Hunter::new();
     hunter.add_pattern("[network-traffic:dst_port = 53]")?;

@@ -28,6 +28,12 @@ pub const HASHES: [&str; 3] = [
     "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
 ];
 pub const PORTS: [i64; 3] = [53, 443, 8080];
+/// Connections' start times: values the archive's filters leave out.
+pub const STARTS: [&str; 3] = [
+    "2026-01-01T00:00:00Z",
+    "2026-01-01T00:00:01.5Z",
+    "2026-01-01T07:00:02+07:00",
+];
 
 pub const HOUR: i64 = 3_600_000_000;
 pub const DAY: i64 = 24 * HOUR;
@@ -73,6 +79,7 @@ pub fn objects(kind: u8, choice: [usize; 4]) -> Vec<Value> {
         "dst_ref": dst_obj["id"],
         "dst_port": PORTS[choice[2] % PORTS.len()],
         "protocols": ["ipv4", "tcp"],
+        "start": STARTS[(choice[0] ^ choice[1]) % STARTS.len()],
     });
     let mut out = vec![src_obj, dst_obj];
     match kind % 4 {
