@@ -855,18 +855,10 @@ fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
         }
         AdminCommand::User {
             command: UserCommand::Disable { username },
-        } => {
-            exchange.set_user_disabled(&who, &username, true)?;
-            println!("disabled user {username}");
-            Ok(())
-        }
+        } => set_user_disabled(&exchange, &who, &username, true),
         AdminCommand::User {
             command: UserCommand::Enable { username },
-        } => {
-            exchange.set_user_disabled(&who, &username, false)?;
-            println!("enabled user {username}");
-            Ok(())
-        }
+        } => set_user_disabled(&exchange, &who, &username, false),
         AdminCommand::User {
             command: UserCommand::Delete { username },
         } => {
@@ -890,6 +882,18 @@ fn admin(data: &DataArgs, command: AdminCommand) -> Result<()> {
     };
     exchange.flush_audit()?;
     result
+}
+
+fn set_user_disabled(
+    exchange: &Exchange,
+    who: &Principal,
+    username: &str,
+    disabled: bool,
+) -> Result<()> {
+    exchange.set_user_disabled(who, username, disabled)?;
+    let done = if disabled { "disabled" } else { "enabled" };
+    println!("{done} user {username}");
+    Ok(())
 }
 
 fn import(

@@ -352,18 +352,12 @@ async fn add_user(
     created(json!(user))
 }
 
-/// Disabling closes the account's sessions and refuses its sign-ins; its history stays.
 async fn disable_user(
     State(state): State<AppState>,
     Path(username): Path<String>,
     headers: HeaderMap,
 ) -> RestResult {
-    let who = who(&state, &headers).await?;
-    ok(json!(
-        run(&state, move |ex| ex
-            .set_user_disabled(&who, &username, true))
-        .await?
-    ))
+    set_user_disabled(state, username, headers, true).await
 }
 
 async fn enable_user(
@@ -371,12 +365,22 @@ async fn enable_user(
     Path(username): Path<String>,
     headers: HeaderMap,
 ) -> RestResult {
+    set_user_disabled(state, username, headers, false).await
+}
+
+/// Disabling closes the account's sessions and refuses its sign-ins; its history stays.
+async fn set_user_disabled(
+    state: AppState,
+    username: String,
+    headers: HeaderMap,
+    disabled: bool,
+) -> RestResult {
     let who = who(&state, &headers).await?;
-    ok(json!(
-        run(&state, move |ex| ex
-            .set_user_disabled(&who, &username, false))
-        .await?
-    ))
+    let user = run(&state, move |ex| {
+        ex.set_user_disabled(&who, &username, disabled)
+    })
+    .await?;
+    ok(json!(user))
 }
 
 async fn delete_user(
