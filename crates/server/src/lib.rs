@@ -127,7 +127,10 @@ struct Shared {
 impl AppState {
     pub fn new(exchange: Exchange, config: ServerConfig) -> Self {
         let exchange = Arc::new(exchange);
-        let monitoring = events::Monitoring::new(detect::Monitor::new(exchange.clone()));
+        let monitoring = events::Monitoring::new(
+            detect::Monitor::new(exchange.clone()),
+            config.sighting_window,
+        );
         let archive = config.archive.clone().map(archive::EventArchive::start);
         let hook_counters =
             webhooks::HookCounters::new(config.webhooks.len(), config.case_webhooks.len());
@@ -345,14 +348,13 @@ pub async fn serve(
             }
         })
     };
-    // Subscribed before serving, so no alert escapes them.
     let (stop_sightings, stopped) = tokio::sync::watch::channel(false);
     let sharer = tokio::spawn(sightings::share_back(
         state.clone(),
-        state.monitoring().subscribe(),
         state.config().sighting_window,
         stopped,
     ));
+    // Subscribed before serving, so no alert escapes them.
     let hooks: Vec<_> = state
         .config()
         .webhooks

@@ -4,7 +4,7 @@
 //! unless that organisation withholds its sightings from the collection
 //! (`PUT /api/collections/{collection}/sightings`).
 
-use std::sync::Arc;
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -14,12 +14,12 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::put;
 use axum::{Json, Router};
-use detect::sightings::{Aggregator, Window, MAX_OBSERVABLES};
-use kawal_core::{Alert, Exchange, Principal, Status};
+use detect::sightings::Window;
+use kawal_core::{Exchange, Principal, Status};
 use serde::Deserialize;
 use serde_json::json;
 use stix::Timestamp;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::auth::principal;
 use crate::error::ApiError;
@@ -55,38 +55,30 @@ async fn set_sharing(
     Ok(Json(answer).into_response())
 }
 
-/// Counts alerts from `alerts` into windows of `window` and shares each closed window, until
-/// `stop` turns true; then counts what is still queued and shares every open window.
-pub(crate) async fn share_back(
-    state: AppState,
-    mut alerts: broadcast::Receiver<Arc<Alert>>,
-    window: Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut aggregator = Aggregator::new(window, MAX_OBSERVABLES);
+/// Shares each window of `window` that closed, until `stop` turns true; then shares every
+/// open window. The windows count alerts as they are stored (`Monitoring::broadcast`).
+pub(crate) async fn share_back(state: AppState, window: Duration, mut stop: watch::Receiver<bool>) {
+    let windows = || {
+        state
+            .monitoring()
+            .sightings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    };
     let mut tick = tokio::time::interval(
         (window / 4).clamp(Duration::from_millis(50), Duration::from_secs(1)),
     );
     loop {
         tokio::select! {
-            received = alerts.recv() => match received {
-                Ok(alert) => aggregator.record(&alert, Timestamp::now()),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "alerts arrived faster than sightings could count them; their sightings undercount");
-                }
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
             _ = tick.tick() => {
-                let closed = aggregator.close_due(Timestamp::now());
+                let closed = windows().close_due(Timestamp::now());
                 share_all(&state, closed).await;
             }
             _ = stop.changed() => break,
         }
     }
-    while let Ok(alert) = alerts.try_recv() {
-        aggregator.record(&alert, Timestamp::now());
-    }
-    share_all(&state, aggregator.close_all()).await;
+    let open = windows().close_all();
+    share_all(&state, open).await;
 }
 
 async fn share_all(state: &AppState, windows: Vec<Window>) {

@@ -161,7 +161,10 @@ fn a_million_events_with_a_slow_stream_reader_lose_nothing() {
     let producer = issue_token(&data, "PRODUCER", "analyst");
     let sensor = issue_token(&data, "MEMBER", "sensor");
     let analyst = issue_token(&data, "MEMBER", "analyst");
-    let server = Binary::serve(&data);
+    // One-second sighting windows, so that every window of the burst is shared soon after.
+    let config = dir.path().join("kawal.toml");
+    std::fs::write(&config, "sighting_window_s = 1\n").unwrap();
+    let server = Binary::serve_with(&data, &["--config", config.to_str().unwrap()]);
     let base = server.base.clone();
     let objects = format!("{base}/kawal/collections/{}/objects/", collection.trim());
     let status = post(&objects, &producer, &indicators(), &[]).json();
@@ -293,6 +296,26 @@ fn a_million_events_with_a_slow_stream_reader_lose_nothing() {
         .alerts
         .iter()
         .all(|id| listed_ids.contains(id.as_str())));
+
+    // The sightings shared back to the producer count every alert once, however fast they
+    // came (the probe's alerts too).
+    let sightings = format!("{objects}?match[type]=sighting&limit=1000");
+    let expected = hits + alerts_before as u64;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let counted: u64 = get_all(&sightings, Some(&producer), "objects")
+            .iter()
+            .map(|s| s["count"].as_u64().unwrap())
+            .sum();
+        if counted == expected {
+            break;
+        }
+        assert!(
+            counted < expected && Instant::now() < deadline,
+            "the shared sightings count {counted} alerts of {expected}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
 }
 
 fn submit_events(base: &str, token: &str, body: &str) -> serde_json::Value {

@@ -114,13 +114,13 @@ pub(crate) async fn alerts(
     let who = viewer.principal;
     // Refused at once for a role that reads no alerts, rather than as an empty stream.
     let (asker, org) = (who.clone(), state.clone());
-    let titles = org
+    let (reader, titles) = org
         .blocking(move |ex| {
-            ex.alert_reader(&asker)?;
-            Ok(alerts::titles(&ex.visible_collections(&asker)?))
+            let reader = ex.alert_reader(&asker)?;
+            Ok((reader, alerts::titles(&ex.visible_collections(&asker)?)))
         })
         .await?;
-    let wake = state.monitoring().subscribe();
+    let wake = state.monitoring().subscribe_org(reader);
     let stream = futures_util::stream::unfold(
         (state, who, filter, wake, Vec::<Event>::new(), true),
         // `at_once`: look again without waiting (at the start, and while a burst is read).
