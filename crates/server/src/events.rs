@@ -113,7 +113,7 @@ impl Monitoring {
 
     /// The alerts of one organisation raised from now on, whichever source's events raised
     /// them.
-    pub(crate) fn subscribe_org(&self, org: OrgId) -> broadcast::Receiver<Arc<Alert>> {
+    pub(crate) fn subscribe(&self, org: OrgId) -> broadcast::Receiver<Arc<Alert>> {
         self.alerts.of(org)
     }
 }
@@ -306,7 +306,7 @@ async fn stream(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
         .blocking(move |ex| ex.alert_reader(&who))
         .await
         .map_err(ApiError::rest)?;
-    let receiver = state.monitoring().subscribe_org(org);
+    let receiver = state.monitoring().subscribe(org);
     let events = futures_util::stream::unfold(receiver, move |mut receiver| async move {
         loop {
             match receiver.recv().await {

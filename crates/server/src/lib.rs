@@ -363,7 +363,7 @@ pub async fn serve(
         .map(|(hook, counted)| {
             tokio::spawn(webhooks::deliver_all(
                 hook.clone(),
-                state.monitoring().subscribe_org(hook.org),
+                state.monitoring().subscribe(hook.org),
                 counted.clone(),
             ))
         })

@@ -120,7 +120,7 @@ pub(crate) async fn alerts(
             Ok((reader, alerts::titles(&ex.visible_collections(&asker)?)))
         })
         .await?;
-    let wake = state.monitoring().subscribe_org(reader);
+    let wake = state.monitoring().subscribe(reader);
     let stream = futures_util::stream::unfold(
         (state, who, filter, wake, Vec::<Event>::new(), true),
         // `at_once`: look again without waiting (at the start, and while a burst is read).
