@@ -289,6 +289,12 @@ struct NewToken {
     role: String,
 }
 
+/// A role named in a request body.
+fn role(name: &str) -> Result<Role, ApiError> {
+    name.parse()
+        .map_err(|e: kawal_core::model::UnknownRole| ApiError::bad_request(e.to_string()).rest())
+}
+
 async fn add_token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -296,10 +302,7 @@ async fn add_token(
 ) -> RestResult {
     let who = who(&state, &headers).await?;
     let new: NewToken = json_body(body)?;
-    let role: Role = new
-        .role
-        .parse()
-        .map_err(|e: kawal_core::model::UnknownRole| ApiError::bad_request(e.to_string()).rest())?;
+    let role = role(&new.role)?;
     let (token, secret) = run(&state, move |ex| ex.add_token(&who, &new.org, role)).await?;
     created(json!({
         "id": token.id,
@@ -341,10 +344,7 @@ async fn add_user(
 ) -> RestResult {
     let who = who(&state, &headers).await?;
     let new: NewUser = json_body(body)?;
-    let role: Role = new
-        .role
-        .parse()
-        .map_err(|e: kawal_core::model::UnknownRole| ApiError::bad_request(e.to_string()).rest())?;
+    let role = role(&new.role)?;
     let user = run(&state, move |ex| {
         ex.add_user(&who, &new.org, &new.username, role, &new.password)
     })
